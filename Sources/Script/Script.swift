@@ -1,0 +1,1 @@
+/// The Mirage language.

@@ -1,0 +1,1 @@
+/// Tensors: shaped Float32 storage. The engine issue grows this into oneDNN-backed buffers.
