@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The full test run: set-up, `swift build`, `swift test` (Swift Testing + XCTest), then the
+# Python suites in Tests/python (real Jupyter clients driving the debug `mirage` kernel).
+# Exits non-zero if anything fails. Extra arguments are passed to pytest, e.g.
+#   scripts/test.sh -k conformance        scripts/test.sh Tests/python/test_protocol.py -x
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh || { echo "[test] setup failed" >&2; exit 1; }
+
+section() { printf '\n===== %s =====\n' "$*"; }
+status=0
+
+section "swift build"
+if ! swift build; then
+  echo "[test] swift build FAILED" >&2
+  exit 1
+fi
+
+section "swift test"
+if ! swift test; then
+  echo "[test] swift test FAILED" >&2
+  status=1
+fi
+
+section "Python suites (Tests/python)"
+export MIRAGE_BIN="${MIRAGE_BIN:-$ROOT/.build/debug/mirage}"
+export PYTHONDONTWRITEBYTECODE=1
+# A hard ceiling for the whole pytest run, on top of pytest-timeout's per-test limit.
+if ! timeout --signal=INT --kill-after=30s 20m \
+     "$ROOT/.venv/bin/python" -m pytest Tests/python -ra -p no:cacheprovider "$@" </dev/null; then
+  echo "[test] Python suites FAILED" >&2
+  status=1
+fi
+
+if ((status)); then echo "[test] FAILED"; else echo "[test] all passed"; fi
+exit "$status"
