@@ -222,5 +222,10 @@ def test_no_conformance_test_would_skip() -> None:
                     checked += 1
                     if would_skip:
                         problems.append(f"{cls.__name__}.{name}: skips because `{expr}`")
+    # test_is_complete's guard is an `or`: require all three kinds of sample anyway.
+    for cls in SUITES[0][1]:
+        for attr in ("complete_code_samples", "incomplete_code_samples", "invalid_code_samples"):
+            if not getattr(cls, attr):
+                problems.append(f"{cls.__name__}.{attr} is empty")
     assert checked >= 20, f"only {checked} skip guards found; did jupyter_kernel_test change?"
     assert not problems, "\n".join(problems)
