@@ -1,1 +1,0 @@
-/// Jupyter messaging protocol over ZeroMQ.

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A kernelspec directory: kernel.json plus logos, as `jupyter kernelspec list` finds them.
+public struct KernelSpec: Sendable {
+    public var name: String
+    public var argv: [String]
+    public var displayName: String
+    public var language: String
+    public var interruptMode: String
+    public var metadata: JSON
+    /// File name → PNG bytes (logo-32x32.png, logo-64x64.png).
+    public var logos: [String: [UInt8]]
+
+    public init(name: String, argv: [String], displayName: String, language: String,
+                interruptMode: String = "message", metadata: JSON = [:], logos: [String: [UInt8]] = [:]) {
+        self.name = name
+        self.argv = argv
+        self.displayName = displayName
+        self.language = language
+        self.interruptMode = interruptMode
+        self.metadata = metadata
+        self.logos = logos
+    }
+
+    public var kernelJSON: JSON {
+        [
+            "argv": .array(argv.map { .string($0) }),
+            "display_name": .string(displayName),
+            "language": .string(language),
+            "interrupt_mode": .string(interruptMode),
+            "metadata": metadata,
+        ]
+    }
+
+    /// Where Jupyter looks for kernelspecs of each scope.
+    public enum Scope: Sendable {
+        case user, prefix(String)
+
+        public var kernelsDirectory: String {
+            switch self {
+            case .user:
+                let env = ProcessInfo.processInfo.environment
+                let data = env["JUPYTER_DATA_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")) + "/jupyter")
+                return data + "/kernels"
+            case .prefix(let prefix):
+                return prefix + "/share/jupyter/kernels"
+            }
+        }
+    }
+
+    /// Writes the spec, replacing an earlier one of the same name; returns its directory.
+    @discardableResult
+    public func install(in scope: Scope) throws -> String {
+        let directory = scope.kernelsDirectory + "/" + name
+        let files = FileManager.default
+        try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(kernelJSON.bytes).write(to: URL(fileURLWithPath: directory + "/kernel.json"))
+        for (file, bytes) in logos {
+            try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + file))
+        }
+        return directory
+    }
+}

@@ -1,0 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A joinable OS thread. The kernel needs exactly four long-lived threads (shell on main,
+/// control, iopub, heartbeat) and must join them at shutdown, which Foundation's Thread cannot.
+final class KernelThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private final class Body { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let body = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
+            body.run()
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}
