@@ -116,11 +116,11 @@ def test_run_headless(tmp_path):
         parse_png(p.read_bytes())
 
 
-def test_run_example_hello():
+def test_run_example_hello(tmp_path):
     example = REPO / "Examples" / "hello.mirage"
     if not example.exists():
         pytest.fail(f"{example} is missing")
-    r = mirage("run", str(example))
+    r = mirage("run", str(example), "--out", str(tmp_path), cwd=tmp_path)
     assert r.returncode == 0, f"stdout: {r.stdout}\nstderr: {r.stderr}"
     assert "hello, world" in r.stdout
 
