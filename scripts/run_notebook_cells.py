@@ -71,14 +71,11 @@ def main() -> int:
     km, kc = start_new_kernel(kernel_name=args.kernel, startup_timeout=args.timeout)
     failed = False
     try:
-        info = kc.kernel_info_reply if hasattr(kc, "kernel_info_reply") else None
-        msg_id = kc.kernel_info()
-        reply = kc.get_shell_msg(timeout=args.timeout)
+        reply = kc.kernel_info(reply=True, timeout=args.timeout)
         li = reply["content"].get("language_info", {})
         print(f"kernel {args.kernel!r}: {reply['content'].get('implementation')} "
               f"{reply['content'].get('implementation_version', '')}, language {li.get('name')}, "
               f"protocol {reply['content'].get('protocol_version')}")
-        del info, msg_id
         for cell in cells:
             print(f"\n>>> {cell}")
 
