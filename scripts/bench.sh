@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Build the release `mirage` and run the kernel benchmark against ipykernel.
+# Arguments go to scripts/bench_kernel.py (e.g. --starts 10 --roundtrips 1000 --check).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+swift build -c release --product mirage
+exec "$ROOT/.venv/bin/python" scripts/bench_kernel.py --mirage-bin "$ROOT/.build/release/mirage" "$@"
