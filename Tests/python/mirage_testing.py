@@ -76,11 +76,12 @@ def start_kernel(
 
 
 def stop_kernel(km: KernelManager, kc: BlockingKernelClient) -> None:
+    """Stop channels and the kernel: politely if it is alive, by force otherwise."""
     try:
         kc.stop_channels()
     finally:
         if km.has_kernel:
-            km.shutdown_kernel(now=False)
+            km.shutdown_kernel(now=not km.is_alive())
 
 
 def flush(kc: BlockingKernelClient, timeout: float = 0.2) -> list[dict[str, Any]]:

@@ -20,21 +20,55 @@ from mirage_testing import execute, iopub_for, outputs, shell_reply, stdout_text
 # --- fixtures ------------------------------------------------------------------------------------
 
 
+class SharedKernel:
+    """One kernel shared by the tests that leave it in a usable state.
+
+    If a failed test leaves it stuck (e.g. waiting for input, or dead), the next test gets a
+    restarted kernel instead of a cascade of timeouts.
+    """
+
+    def __init__(self) -> None:
+        self.km, self.kc = mt.start_kernel()
+
+    def responsive(self, timeout: float = 5) -> bool:
+        if not self.km.is_alive():
+            return False
+        try:
+            shell_reply(self.kc, self.kc.kernel_info(), timeout=timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    def healthy(self):
+        mt.flush(self.kc, timeout=0.05)
+        if not self.responsive():
+            try:
+                self.kc.input("")  # in case it is waiting on stdin
+                if self.km.has_kernel and self.km.is_alive():
+                    self.km.interrupt_kernel()
+            except Exception:
+                pass
+            if not self.responsive():
+                mt.stop_kernel(self.km, self.kc)
+                self.km, self.kc = mt.start_kernel()
+        mt.flush(self.kc, timeout=0.05)
+        return self.km, self.kc
+
+    def close(self) -> None:
+        mt.stop_kernel(self.km, self.kc)
+
+
 @pytest.fixture(scope="module")
 def kernel():
-    """One kernel shared by the tests that leave it in a usable state."""
-    km, kc = mt.start_kernel()
-    yield km, kc
-    mt.stop_kernel(km, kc)
+    shared = SharedKernel()
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
 def km_kc(kernel):
-    """The shared kernel's manager and client, channels drained."""
-    km, kc = kernel
-    assert km.is_alive(), "shared kernel died in an earlier test"
-    mt.flush(kc, timeout=0.05)
-    return km, kc
+    """The shared kernel's manager and client, responsive, channels drained."""
+    return kernel.healthy()
 
 
 @pytest.fixture
@@ -380,11 +414,11 @@ def test_input_request_round_trip(km_kc):
     km, kc = km_kc
     msg_id = kc.execute('input("name? ")', allow_stdin=True)
     req = kc.get_stdin_msg(timeout=mt.TIMEOUT)
+    kc.input("Ada")  # answer first, so a failed assertion below leaves the kernel usable
     assert req["msg_type"] == "input_request"
     assert req["parent_header"]["msg_id"] == msg_id
     assert req["content"]["prompt"] == "name? "
     assert req["content"]["password"] is False
-    kc.input("Ada")
     reply = shell_reply(kc, msg_id)
     assert reply["content"]["status"] == "ok"
     results = [m for m in iopub_for(kc, msg_id) if m["msg_type"] == "execute_result"]
