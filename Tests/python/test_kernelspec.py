@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,8 +73,20 @@ def test_install_sys_prefix_uses_virtual_env(tmp_path):
     check_spec_dir(tmp_path / "venv" / "share" / "jupyter" / "kernels" / "mirage")
 
 
+def _real_user_spec_dir() -> Path:
+    return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".local" / "share" / "jupyter" / "kernels" / "mirage"
+
+
 def test_install_user_goes_to_jupyter_data_dir(tmp_path):
-    """--user writes where jupyter_core says the user's data dir is (here: under a fake HOME)."""
+    """--user writes where jupyter_core says the user's data dir is (here: under a fake HOME).
+
+    jupyter_core takes the home directory from $HOME (os.path.expanduser); a kernel that asks the
+    password database instead (e.g. Foundation's NSHomeDirectory() on Linux) would write into the
+    real user's data dir. If that happens, this test removes what it wrote there and fails.
+    """
+    real = _real_user_spec_dir()
+    existed = real.exists()
+    fresh_parents = [d for d in (real.parent.parent, real.parent) if not d.exists()]
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_DATA_DIR", "XDG_DATA_HOME")}
     env["HOME"] = str(tmp_path)
     expected = subprocess.run(
@@ -82,6 +96,12 @@ def test_install_user_goes_to_jupyter_data_dir(tmp_path):
     assert expected.startswith(str(tmp_path))
     r = mirage("install", "--user", env=env)
     assert r.returncode == 0, r.stderr
+    if not existed and real.exists():
+        shutil.rmtree(real)
+        for d in reversed(fresh_parents):
+            if d.exists() and not any(d.iterdir()):
+                d.rmdir()
+        pytest.fail(f"`mirage install --user` ignored HOME={tmp_path} and wrote {real} (removed again)")
     check_spec_dir(Path(expected) / "kernels" / "mirage")
 
 
