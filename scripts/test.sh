@@ -7,6 +7,10 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# The toolchain lives in /opt/swift on our machines; use it if swift is not on PATH.
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+  export PATH="/opt/swift/usr/bin:$PATH"
+fi
 
 bash scripts/setup.sh || { echo "[test] setup failed" >&2; exit 1; }
 
