@@ -68,11 +68,11 @@ final class Interpreter {
                 return try executeBlock(body)
             }
             if let elseBody { return try executeBlock(elseBody) }
-        case .for(let name, let iterableExpr, let body, _):
+        case .for(let name, let iterableExpr, let body, let position):
             let iterable = try evaluate(iterableExpr)
             let (count, element) = try located(iterableExpr.position) { try iteration(over: iterable) }
             for i in 0..<count {
-                try checkInterrupt()
+                try located(position) { try checkInterrupt() }
                 store(name, try element(i))
                 switch try executeBlock(body) {
                 case .breakLoop: return .normal
@@ -80,9 +80,9 @@ final class Interpreter {
                 case .normal, .continueLoop: continue
                 }
             }
-        case .while(let condition, let body, _):
+        case .while(let condition, let body, let position):
             while try truth(condition) {
-                try checkInterrupt()
+                try located(position) { try checkInterrupt() }
                 switch try executeBlock(body) {
                 case .breakLoop: return .normal
                 case .returned(let value): return .returned(value)

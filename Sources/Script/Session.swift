@@ -87,9 +87,13 @@ func onLargeStack<T>(_ body: () throws -> T) throws -> T {
 }
 
 /// Carries the work and its result across the thread boundary; safe because the caller waits for the thread.
+/// It drops the work once run, so the non-escaping closure really does not outlive the call.
 private final class ResultBox<T>: @unchecked Sendable {
-    let body: () throws -> T
+    private var body: (() throws -> T)?
     var result: Result<T, any Error>?
     init(_ body: @escaping () throws -> T) { self.body = body }
-    func run() { result = Result { try body() } }
+    func run() {
+        result = Result { try body!() }
+        body = nil
+    }
 }
