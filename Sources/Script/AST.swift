@@ -1,5 +1,5 @@
 /// The syntax tree. Every node carries the position errors point at.
-indirect enum Expr: Sendable, Equatable {
+indirect enum Expr: Sendable {
     case number(Double, SourcePosition)
     case string(String, SourcePosition)
     case bool(Bool, SourcePosition)
@@ -26,11 +26,6 @@ indirect enum Expr: Sendable, Equatable {
             return first.position
         }
     }
-
-    static func == (a: Expr, b: Expr) -> Bool {
-        // Structural equality is only needed by tests; compare through the debug description.
-        String(describing: a) == String(describing: b)
-    }
 }
 
 enum UnaryOperator: String, Sendable { case negate = "-", plus = "+", not }
@@ -43,25 +38,25 @@ enum ComparisonOperator: String, Sendable {
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">=", `in`
 }
 
-struct Argument: Sendable, Equatable {
+struct Argument: Sendable {
     var label: String?
     var value: Expr
     var position: SourcePosition
 }
 
-struct Parameter: Sendable, Equatable {
+struct Parameter: Sendable {
     var name: String
     var defaultValue: Expr?
 }
 
-struct FunctionDeclaration: Sendable, Equatable {
+struct FunctionDeclaration: Sendable {
     var name: String
     var parameters: [Parameter]
     var body: [Stmt]
     var position: SourcePosition
 }
 
-indirect enum Stmt: Sendable, Equatable {
+indirect enum Stmt: Sendable {
     case expression(Expr)
     /// Target is a `.name` or an `.index` chain rooted at a name.
     case assign(Expr, Expr, SourcePosition)
@@ -74,8 +69,4 @@ indirect enum Stmt: Sendable, Equatable {
     case pass
     case `break`(SourcePosition)
     case `continue`(SourcePosition)
-
-    static func == (a: Stmt, b: Stmt) -> Bool {
-        String(describing: a) == String(describing: b)
-    }
 }

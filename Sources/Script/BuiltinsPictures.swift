@@ -10,7 +10,12 @@ extension Builtins {
             var pending: [Tensor] = []
             func flush() throws {
                 guard !pending.isEmpty else { return }
-                let rendered = try PictureDisplay.render(pictures: pending)
+                let rendered: PictureDisplay.Rendered
+                do {
+                    rendered = try PictureDisplay.render(pictures: pending)
+                } catch {
+                    throw ScriptError.value("show(): \((error as? ImagingError)?.message ?? "\(error)")")
+                }
                 let plain = pending.count == 1 ? tensorSummary(pending[0]) : "\(pending.count) pictures"
                 interpreter.host.display(RichOutput(plain: plain, png: rendered.png, pngWidth: rendered.width, pngHeight: rendered.height),
                                          displayID: nil, update: false)
@@ -30,7 +35,7 @@ extension Builtins {
                     interpreter.host.display(richOutput(for: value), displayID: nil, update: false)
                 }
             }
-            do { try flush() } catch let error as ImagingError { throw ScriptError.value(error.message) }
+            try flush()
             return .none
         },
         Builtin("save", .pictures, [.required("value"), .required("path")],

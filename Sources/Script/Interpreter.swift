@@ -391,6 +391,15 @@ final class Interpreter {
     }
 
     private func broadcast(_ a: Tensor, _ b: Tensor, _ op: BinaryOperation, symbol: String) throws -> Tensor {
+        if let shape = Tensor.broadcastShape(a.shape, b.shape) {
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (p, acc.1 || o)
+            }
+            guard !overflow, count <= Interpreter.maximumTensorElements else {
+                throw ScriptError.value("`\(symbol)` of shapes \(a.shape) and \(b.shape) would give \(shape), too many elements (the limit is \(Interpreter.maximumTensorElements))")
+            }
+        }
         do {
             return try a.applying(op, b)
         } catch {

@@ -315,4 +315,26 @@ import Testing
             #expect(Session.builtinNames.contains(name), "missing \(name)")
         }
     }
+
+    @Test func targetScriptParsesAndStopsAtTheFirstLaterBuiltin() throws {
+        let script = FuzzTests.corpus[0]
+        #expect(throws: Never.self) { _ = try Parser.parse(script) }
+        let session = Session()
+        let withoutModel = script.replacingOccurrences(of: "enc = load", with: "x_out = spiral(28, 28, channels=1, seed=1)\nenc = load")
+        let e = try #require(error(of: withoutModel, in: session))
+        #expect(e.kind == "NotAvailable")
+        #expect(e.line == 3 && e.column == 7)
+        #expect(try run("x_out.shape", in: session) == "[1, 28, 28]")
+    }
+
+    @Test func showFallsBackToTextForNonPictures() throws {
+        let host = RecordingHost()
+        try run("show(ones(3), [zeros(2, 2), ones(2, 2)], 5)", in: Session(), host: host)
+        #expect(host.displays.map(\.plain) == ["Tensor(shape=[3], min=1, max=1, mean=1)", "2 pictures", "5"])
+        #expect(host.displays[0].png == nil && host.displays[1].png != nil)
+    }
+
+    @Test func broadcastingResultsAreLimited() {
+        #expect(error(of: "zeros(20000, 1) + zeros(1, 20000)")?.kind == "ValueError")
+    }
 }
