@@ -7,35 +7,7 @@ extension Builtins {
         Builtin("show", .pictures, [.variadic("values")],
                 description: "Displays values in the cell's output. Tensors appear as pictures: [H, W] is gray, [C, H, W] is gray (C = 1) or colour (C = 3), and [N, C, H, W] is a grid of N pictures; several tensors in a row appear side by side in one picture. Values are clamped to [0, 1], and small pictures are magnified with nearest-neighbour sampling so their shorter side is at least 128 px. Other values are shown as text.",
                 example: "show(x_in, x_out)") { args, interpreter in
-            var pending: [Tensor] = []
-            func flush() throws {
-                guard !pending.isEmpty else { return }
-                let rendered: PictureDisplay.Rendered
-                do {
-                    rendered = try PictureDisplay.render(pictures: pending)
-                } catch {
-                    throw ScriptError.value("show(): \((error as? ImagingError)?.message ?? "\(error)")")
-                }
-                let plain = pending.count == 1 ? tensorSummary(pending[0]) : "\(pending.count) pictures"
-                interpreter.host.display(RichOutput(plain: plain, png: rendered.png, pngWidth: rendered.width, pngHeight: rendered.height),
-                                         displayID: nil, update: false)
-                pending = []
-            }
-            for value in args.rest {
-                if case .tensor(let t) = value, let pictures = try? PictureDisplay.pictures(in: t) {
-                    pending += pictures
-                } else if case .list(let items) = value, !items.isEmpty,
-                          let pictures = try? items.flatMap({ item -> [Tensor] in
-                              guard case .tensor(let t) = item else { throw ImagingError("not a tensor") }
-                              return try PictureDisplay.pictures(in: t)
-                          }) {
-                    pending += pictures
-                } else {
-                    try flush()
-                    interpreter.host.display(richOutput(for: value), displayID: nil, update: false)
-                }
-            }
-            try flush()
+            try show(args.rest, on: interpreter.host)
             return .none
         },
         Builtin("save", .pictures, [.required("value"), .required("path")],
@@ -110,6 +82,39 @@ extension Builtins {
             return .tensor(try withGenerator(args, interpreter) { spiralPicture(height: h, width: w, channels: channels, generator: &$0) })
         },
     ]
+}
+
+/// Shows values: runs of pictures as one grid image, anything else as text.
+private func show(_ values: [Value], on host: ScriptHost) throws {
+    var pending: [Tensor] = []
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        let rendered: PictureDisplay.Rendered
+        do {
+            rendered = try PictureDisplay.render(pictures: pending)
+        } catch {
+            throw ScriptError.value("show(): \((error as? ImagingError)?.message ?? "\(error)")")
+        }
+        let plain = pending.count == 1 ? tensorSummary(pending[0]) : "\(pending.count) pictures"
+        host.display(RichOutput(plain: plain, png: rendered.png, pngWidth: rendered.width, pngHeight: rendered.height),
+                     displayID: nil, update: false)
+        pending = []
+    }
+    for value in values {
+        if case .tensor(let t) = value, let pictures = try? PictureDisplay.pictures(in: t) {
+            pending += pictures
+        } else if case .list(let items) = value, !items.isEmpty,
+                  let pictures = try? items.flatMap({ item -> [Tensor] in
+                      guard case .tensor(let t) = item else { throw ImagingError("not a tensor") }
+                      return try PictureDisplay.pictures(in: t)
+                  }) {
+            pending += pictures
+        } else {
+            try flush()
+            host.display(richOutput(for: value), displayID: nil, update: false)
+        }
+    }
+    try flush()
 }
 
 /// Drops alpha; gray=true gives one luma channel (ITU-R BT.601 weights), otherwise three colour channels.
