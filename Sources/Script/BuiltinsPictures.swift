@@ -79,7 +79,9 @@ extension Builtins {
             let h = try args.integer("h", range: 1...4096), w = try args.integer("w", range: 1...4096)
             let channels = try args.integer("channels", range: 1...3)
             guard channels == 1 || channels == 3 else { throw args.error("expects channels=1 or channels=3, got \(channels)") }
-            return .tensor(try withGenerator(args, interpreter) { spiralPicture(height: h, width: w, channels: channels, generator: &$0) })
+            return .tensor(try withGenerator(args, interpreter) {
+                try spiralPicture(height: h, width: w, channels: channels, generator: &$0, checkInterrupt: interpreter.checkInterrupt)
+            })
         },
     ]
 }
@@ -136,7 +138,8 @@ private func colourChannels(_ picture: Tensor, gray: Bool) -> Tensor {
 }
 
 /// An Archimedean spiral r = b·θ drawn as a stroke whose intensity falls off linearly over one pixel at its edge.
-func spiralPicture(height h: Int, width w: Int, channels: Int, generator: inout SeededGenerator) -> Tensor {
+func spiralPicture(height h: Int, width w: Int, channels: Int, generator: inout SeededGenerator,
+                   checkInterrupt: () throws -> Void = {}) throws -> Tensor {
     let turns = 2 + 2.5 * generator.nextUniform()
     let phase = 2 * Double.pi * generator.nextUniform()
     let direction: Double = generator.nextUniform() < 0.5 ? 1 : -1
@@ -159,6 +162,7 @@ func spiralPicture(height h: Int, width w: Int, channels: Int, generator: inout 
     let ends = [point(thetaMin), point(thetaMax)]
     var plane = [Float](repeating: 0, count: h * w)
     for y in 0..<h {
+        if y % 64 == 0 { try checkInterrupt() }
         for x in 0..<w {
             let dx = Double(x) - cx, dy = Double(y) - cy
             let r = (dx * dx + dy * dy).squareRoot()

@@ -73,7 +73,7 @@ func formatFloat(_ x: Float) -> String {
 
 /// A Float as the shortest Double that prints the same, so scalars read out of tensors look clean.
 func widen(_ x: Float) -> Double {
-    if x.isNaN || x.isInfinite || x == x.rounded() { return Double(x) }
+    if x.isNaN || x.isInfinite || (x == x.rounded() && abs(x) < 1e16) { return Double(x) }
     return Double("\(x)") ?? Double(x)
 }
 

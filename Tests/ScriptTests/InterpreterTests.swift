@@ -196,6 +196,9 @@ import Testing
         #expect(try run("max(ones(2) * 3, 4)", in: session) == "Tensor(shape=[2], min=4, max=4, mean=4)")
         #expect(try run("min(3, 1, 2)", in: session) == "1")
         #expect(try run("sum([1, 2, 3]) + mean(range(5))", in: session) == "8")
+        #expect(try run("ones(2) * 1e20", in: session) == "Tensor(shape=[2], min=1e+20, max=1e+20, mean=1e+20)")
+        #expect(try run("sum(ones(10) * 0.1)", in: session) == "1")
+        #expect(try run("noise(3, seed=1)[0] * 0 + ones(1)[0] * 0.3", in: session) == "0.3")
     }
 
     @Test func shapeMismatchReportsBothShapes() throws {
