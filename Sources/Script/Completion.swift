@@ -18,12 +18,17 @@ extension Session {
             candidates = interpreter.globals[base].map(Interpreter.attributeNames(of:)) ?? []
         } else {
             candidates = Keyword.allCases.map(\.rawValue) + Session.builtinNames + Array(interpreter.globals.keys)
+            // Inside a call's parentheses, offer the callee's parameter names as `name=`.
+            if let (calleeStart, calleeEnd) = calleeBefore(scalars, start) {
+                let callee = String(String.UnicodeScalarView(scalars[calleeStart..<calleeEnd]))
+                candidates += parameterNames(of: callee, interpreter: interpreter).map { $0 + "=" }
+            }
         }
         let matches = Set(candidates.filter { $0.hasPrefix(prefix) }).sorted()
         return Completion(matches: matches, start: start, end: cursor)
     }
 
-    func inspection(of source: String, cursor: Int, interpreter: Interpreter) -> RichOutput? {
+    func inspection(of source: String, cursor: Int, detailLevel: Int, interpreter: Interpreter) -> RichOutput? {
         let scalars = Array(source.unicodeScalars)
         let cursor = max(0, min(cursor, scalars.count))
         var start = cursor, end = cursor
@@ -35,11 +40,25 @@ extension Session {
         if start > 0 && scalars[start - 1] == "." { return nil }
         if let value = interpreter.globals[name] {
             if case .function(let f) = value { return RichOutput(plain: f.signature + "\n\nA function defined with `def`.") }
-            return RichOutput(plain: "\(name) = \(repr(value))")
+            // More detail (shift-tab twice, or `x??`) also shows a tensor as a picture.
+            var output = detailLevel > 0 ? richOutput(for: value) : RichOutput(plain: "")
+            output.plain = "\(name) = \(repr(value))"
+            return output
         }
         if let builtin = Builtins.byName[name] { return RichOutput(plain: builtin.documentation) }
         if let text = keywordHelp[name] { return RichOutput(plain: text) }
         return nil
+    }
+
+    private func parameterNames(of callee: String, interpreter: Interpreter) -> [String] {
+        switch interpreter.globals[callee] ?? Builtins.byName[callee].map(Value.builtin) {
+        case .builtin(let builtin)?:
+            return builtin.parameters.compactMap { if case .variadic = $0.kind { return nil } else { return $0.name } }
+        case .function(let function)?:
+            return function.declaration.parameters.map(\.name)
+        default:
+            return []
+        }
     }
 
     /// The name range of the function whose argument list the cursor is in: `print(|` inspects `print`.

@@ -48,7 +48,7 @@ public final class Session {
     }
 
     public func inspect(_ source: String, cursor: Int, detailLevel: Int) -> RichOutput? {
-        inspection(of: source, cursor: cursor, interpreter: interpreter)
+        inspection(of: source, cursor: cursor, detailLevel: detailLevel, interpreter: interpreter)
     }
 
     public func completeness(_ source: String) -> Completeness {

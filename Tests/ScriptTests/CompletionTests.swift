@@ -33,6 +33,14 @@ import Testing
         #expect(c.start == 4 && c.end == 7)
     }
 
+    @Test func completesParameterNamesInsideCalls() throws {
+        let session = Session()
+        #expect(session.complete("noise(3, ki", cursor: 11).matches == ["kind="])
+        #expect(session.complete("x = image(\"a.png\", gr", cursor: 20).matches == ["gray="])
+        try run("def f(alpha, beta=1):\n    return alpha", in: session)
+        #expect(session.complete("f(1, be", cursor: 7).matches == ["beta="])
+    }
+
     @Test func noCompletionInsideStrings() {
         #expect(Session().complete("print(\"pri", cursor: 10).matches.isEmpty)
     }
@@ -45,6 +53,8 @@ import Testing
         #expect(session.inspect("print(", cursor: 6, detailLevel: 0)?.plain == doc.plain)
         try run("x = zeros(2, 2)", in: session)
         #expect(session.inspect("y = x + 1", cursor: 5, detailLevel: 0)?.plain == "x = Tensor(shape=[2, 2], min=0, max=0, mean=0)")
+        #expect(session.inspect("y = x + 1", cursor: 5, detailLevel: 0)?.png == nil)
+        #expect(session.inspect("y = x + 1", cursor: 5, detailLevel: 1)?.png != nil)
         #expect(session.inspect("for", cursor: 1, detailLevel: 0)?.plain.hasPrefix("for name in values:") == true)
         #expect(session.inspect("nothing_here", cursor: 3, detailLevel: 0) == nil)
         #expect(session.inspect("", cursor: 0, detailLevel: 0) == nil)
