@@ -32,6 +32,8 @@ struct Builtin: Sendable {
     var example: String
     /// Set for names reserved for later issues: calling them reports what they are waiting for.
     var unavailableUntil: String?
+    /// The signature shown for a reserved name, whose parameters are not bound yet.
+    var plannedSignature: String?
     var body: Body
 
     init(_ name: String, _ group: BuiltinGroup, _ parameters: [BuiltinParameter], description: String, example: String,
@@ -46,6 +48,7 @@ struct Builtin: Sendable {
     }
 
     var signature: String {
+        if let plannedSignature { return plannedSignature }
         let parts = parameters.map { p -> String in
             switch p.kind {
             case .required: return p.name

@@ -10,7 +10,7 @@ extension Builtins {
             return .none
         },
         Builtin("warn", .output, [.variadic("values")],
-                description: "Writes the values to standard error (shown highlighted in a notebook), separated by spaces and followed by a newline. Use it for warnings that should stand out from ordinary output.",
+                description: "Writes the values to standard error, separated by spaces and followed by a newline. Notebooks show it highlighted; use it for warnings that should stand out from ordinary output.",
                 example: "warn(\"loss is not decreasing\")") { args, interpreter in
             interpreter.host.write(args.rest.map(str).joined(separator: " ") + "\n", to: .stderr)
             return .none
@@ -56,7 +56,7 @@ extension Builtins {
 
     static let values: [Builtin] = [
         Builtin("range", .values, [.required("start_or_stop"), .optional("stop", .none), .optional("step", .number(1))],
-                description: "Returns the whole numbers from `start` up to, but not including, `stop`, in steps of `step`: `range(n)` counts 0, 1, …, n-1 and `range(a, b)` counts a, …, b-1. Ranges are lazy, so even `range(1e9)` costs nothing until a loop walks through it.",
+                description: "Returns the whole numbers from `start` up to, but not including, `stop`. `range(n)` counts 0, 1, …, n-1, `range(a, b)` counts a, …, b-1, and `range(a, b, step)` counts in steps of `step`. Ranges are lazy, so even `range(1e9)` costs nothing until a loop walks through it.",
                 example: "for i in range(3):\n    print(i)\nrange(2, 10, 2)") { args, _ in
             let bound = Int(Int64.max / 4)
             var start = try args.integer("start_or_stop", range: -bound...bound)
@@ -113,9 +113,10 @@ extension Builtins {
     ]
 
     private static func laterBuiltin(_ name: String, _ parameters: String, _ description: String, _ example: String, until: String) -> Builtin {
-        // The planned parameters are documented in the description; the signature accepts anything for now.
-        Builtin(name, .later, [.variadic("arguments")],
-                description: "\(description) Not available yet: it arrives with \(until) (planned signature: \(name)(\(parameters))).",
-                example: example, unavailableUntil: until) { _, _ in .none }
+        var builtin = Builtin(name, .later, [.variadic("arguments")],
+                              description: "\(description) Not available yet: it arrives with \(until).",
+                              example: example, unavailableUntil: until) { _, _ in .none }
+        builtin.plannedSignature = "\(name)(\(parameters))"
+        return builtin
     }
 }

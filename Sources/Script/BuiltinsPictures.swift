@@ -74,7 +74,7 @@ extension Builtins {
             return .tensor(picture)
         },
         Builtin("spiral", .pictures, [.required("h"), .required("w"), .optional("channels", .number(1)), .optional("seed", .none)],
-                description: "Returns an [channels, h, w] picture of a bright Archimedean spiral on black, drawn with a smooth anti-aliased stroke: the kind of out-of-distribution image the attacks start from. The number of turns, phase, direction and (for 3 channels) colour are random, taken from `seed=` or the session's generator.",
+                description: "Returns a [channels, h, w] picture of a bright spiral on black. The spiral is Archimedean, drawn with a smooth anti-aliased stroke: the kind of out-of-distribution image the attacks start from. The number of turns, phase, direction and (for 3 channels) colour are random, taken from `seed=` or the session's generator.",
                 example: "x_out = spiral(28, 28, channels=1, seed=1)") { args, interpreter in
             let h = try args.integer("h", range: 1...4096), w = try args.integer("w", range: 1...4096)
             let channels = try args.integer("channels", range: 1...3)

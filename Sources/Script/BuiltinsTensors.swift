@@ -14,7 +14,7 @@ extension Builtins {
             .tensor(Tensor.ones(try args.shape()))
         },
         Builtin("shape", .tensors, [.required("x")],
-                description: "Returns the shape of a tensor as a list of numbers (the same as `x.shape`); for a list it returns its length in a list.",
+                description: "Returns the shape of a tensor as a list of numbers, the same as `x.shape`. For a list it gives its length in a list.",
                 example: "shape(zeros(3, 4))") { args, _ in
             switch args["x"] {
             case .tensor(let t): return .list(t.shape.map { .number(Double($0)) })
@@ -40,9 +40,9 @@ extension Builtins {
             guard !xs.isEmpty else { throw ScriptError.value("mean() of an empty list") }
             return .number(xs.reduce(0, +) / Double(xs.count))
         },
-        extremum("min", .minimum, description: "With one argument, returns the smallest element of a tensor, list or range. With several arguments, returns the smallest of them; if any is a tensor, the result is their element-wise minimum (with broadcasting).",
+        extremum("min", .minimum, description: "Returns the smallest value. With one argument, that is the smallest element of a tensor, list or range; with several arguments, the smallest of them, and if any is a tensor, the result is their element-wise minimum (with broadcasting).",
                  example: "min(3, 1, 2)\nmin(x, 0.5)"),
-        extremum("max", .maximum, description: "With one argument, returns the largest element of a tensor, list or range. With several arguments, returns the largest of them; if any is a tensor, the result is their element-wise maximum (with broadcasting).",
+        extremum("max", .maximum, description: "Returns the largest value. With one argument, that is the largest element of a tensor, list or range; with several arguments, the largest of them, and if any is a tensor, the result is their element-wise maximum (with broadcasting).",
                  example: "max([3, 1, 2])\nmax(x, 0)"),
         elementwise("abs", "absolute value", Swift.abs, example: "abs(-2)"),
         elementwise("sqrt", "square root (nan for negative numbers)", { $0.squareRoot() }, example: "sqrt(sum(x * x))"),
@@ -70,7 +70,7 @@ extension Builtins {
             return .none
         },
         Builtin("noise", .random, [.variadic("shape"), .optional("kind", .string("uniform")), .optional("seed", .none)],
-                description: "Returns a tensor of random numbers: `kind=\"uniform\"` draws from [0, 1), `kind=\"normal\"` from the standard normal distribution. With `seed=` the result depends only on the seed; otherwise it comes from the session's generator (see `seed`).",
+                description: "Returns a tensor of random numbers. `kind=\"uniform\"` draws from [0, 1), `kind=\"normal\"` from the standard normal distribution. With `seed=` the result depends only on the seed; otherwise it comes from the session's generator (see `seed`).",
                 example: "x = noise(1, 28, 28, seed=3)\nz = noise(10, kind=\"normal\")") { args, interpreter in
             let shape = try args.shape()
             let kind = try args.string("kind")

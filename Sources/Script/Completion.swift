@@ -115,7 +115,7 @@ extension Session {
 
         let tokens: [Token]
         do {
-            tokens = try Lexer.tokenize(source)
+            tokens = try Parser.tokenize(source)
         } catch is IncompleteInput {
             return .incomplete(indent: indentation(lastCode))
         } catch {

@@ -89,6 +89,24 @@ public struct ScriptError: Error, Sendable, Equatable {
 /// Thrown by the lexer when the input stops inside a bracket or a triple-quoted string: the cell may simply be unfinished.
 struct IncompleteInput: Error {
     var error: ScriptError
+    /// The tokens before the unfinished part, closed with NEWLINE and END.
+    var tokens: [Token]
+
+    /// A syntax error on or before the line where the unfinished part starts: `def f(:` is better reported at
+    /// the `:` than as an unclosed `(`.
+    func earlierSyntaxError() -> ScriptError? {
+        var parser = Parser(tokens: tokens)
+        do {
+            _ = try parser.parseProgram()
+            return nil
+        } catch let syntaxError as ScriptError {
+            guard let line = syntaxError.line, let openLine = error.line, let end = tokens.last?.position,
+                  line <= openLine, (line, syntaxError.column ?? 0) < (end.line, end.column) else { return nil }
+            return syntaxError
+        } catch {
+            return nil
+        }
+    }
 }
 
 /// Optimal-string-alignment edit distance (a transposition counts as one edit), for did-you-mean hints.

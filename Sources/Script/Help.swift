@@ -58,7 +58,13 @@ func builtinIndex() -> String {
     for group in BuiltinGroup.allCases {
         lines.append(group.rawValue + ":")
         for builtin in Builtins.all where builtin.group == group {
-            lines.append("  " + builtin.signature.padding(toLength: 36) + "  " + builtin.summary)
+            // Long signatures get their summary on the next line, so the list stays readable in a pager.
+            if builtin.signature.count > 36 {
+                lines.append("  " + builtin.signature)
+                lines.append("  " + String(repeating: " ", count: 38) + builtin.summary)
+            } else {
+                lines.append("  " + builtin.signature.padding(toLength: 36) + "  " + builtin.summary)
+            }
         }
         lines.append("")
     }

@@ -104,13 +104,18 @@ struct Lexer {
             }
         }
         if let (open, position) = brackets.last {
-            throw IncompleteInput(error: .syntax("`\(open)` was never closed", at: position))
+            throw IncompleteInput(error: .syntax("`\(open)` was never closed", at: position), tokens: closedTokens())
         }
         let end = position
         if let last = tokens.last, last.kind != .newline { emit(.newline, at: end) }
         while indents.count > 1 { indents.removeLast(); emit(.dedent, at: end) }
         emit(.end, at: end)
         return tokens
+    }
+
+    /// The tokens so far, ended as a complete cell would be.
+    private func closedTokens() -> [Token] {
+        tokens + [Token(kind: .newline, position: position), Token(kind: .end, position: position)]
     }
 
     private mutating func handleIndentation() throws {
@@ -216,7 +221,7 @@ struct Lexer {
         while true {
             guard let c = peek() else {
                 if triple {
-                    throw IncompleteInput(error: .syntax("unterminated triple-quoted string", at: start))
+                    throw IncompleteInput(error: .syntax("unterminated triple-quoted string", at: start), tokens: closedTokens())
                 }
                 throw ScriptError.syntax("unterminated string", at: start, hint: "close the string with \(quote)")
             }

@@ -25,13 +25,23 @@ struct Parser {
         self.tokens = tokens
     }
 
+    /// Throws ScriptError, or IncompleteInput when the cell ends inside a bracket or triple-quoted string.
     static func parse(_ source: String) throws -> [Stmt] {
-        var parser = Parser(tokens: try Lexer.tokenize(source))
+        var parser = Parser(tokens: try tokenize(source))
         return try parser.parseProgram()
     }
 
+    static func tokenize(_ source: String) throws -> [Token] {
+        do {
+            return try Lexer.tokenize(source)
+        } catch let incomplete as IncompleteInput {
+            if let earlier = incomplete.earlierSyntaxError() { throw earlier }
+            throw incomplete
+        }
+    }
+
     static func parseExpression(_ source: String) throws -> Expr {
-        var parser = Parser(tokens: try Lexer.tokenize(source))
+        var parser = Parser(tokens: try tokenize(source))
         while parser.match(.newline) {}
         let expr = try parser.expression()
         while parser.match(.newline) {}
@@ -76,6 +86,7 @@ struct Parser {
         let token = peek
         var hint: String? = nil
         if case .symbol("{") = token.kind { hint = "dictionaries `{...}` are not part of the language; use keyword arguments or lists" }
+        if case .keyword(.if) = token.kind { hint = "conditional expressions `a if c else b` are not supported; use an `if` statement" }
         if case .identifier = token.kind, case .identifier = previous.kind { hint = "two names in a row: is an operator or a comma missing?" }
         return .syntax("expected \(expected), found \(describe(token))", at: token.position, hint: hint)
     }

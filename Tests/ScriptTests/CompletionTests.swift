@@ -75,6 +75,7 @@ import Testing
         #expect(session.completeness("print(1))") == .invalid)
         #expect(session.completeness("print(1)]") == .invalid)
         #expect(session.completeness("(]") == .invalid)
+        #expect(session.completeness("def f(:") == .invalid)
         #expect(session.completeness("x = = 1") == .invalid)
         #expect(session.completeness("x = 1 # comment:") == .complete)
     }

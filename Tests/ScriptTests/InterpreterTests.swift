@@ -266,6 +266,8 @@ import Testing
         #expect(host.pages[0].plain.contains("Example:"))
         #expect(host.pages[1].plain.hasPrefix("noise(*shape, kind=\"uniform\", seed=none)"))
         #expect(host.pages[2].plain.contains("Pictures and files:"))
+        #expect(host.pages[2].plain.contains("  load(path)  "))
+        #expect(!host.pages[2].plain.split(separator: "\n").contains { $0.count > 160 })
         #expect(error(of: "help(\"nosie\")")?.hint == "did you mean \"noise\"?")
     }
 

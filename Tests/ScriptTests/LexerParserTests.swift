@@ -137,6 +137,11 @@ import Testing
         #expect(syntaxError("t.shape = 1")?.message == "cannot assign to attribute `shape`")
         #expect(syntaxError("def f(a=1, b): pass")?.kind == "SyntaxError")
         #expect(syntaxError("x = (1, 2)")?.message == "tuples are not supported")
+        // An error before an unclosed bracket is reported where it is.
+        let early = try #require(syntaxError("def f(:\n    pass"))
+        #expect(early.message == "expected a parameter name, found `:`")
+        #expect(early.line == 1 && early.column == 7)
+        #expect(syntaxError("x = 1 if y else 2")?.hint == "conditional expressions `a if c else b` are not supported; use an `if` statement")
     }
 
     @Test func deepNestingIsASyntaxErrorNotACrash() throws {
