@@ -7,7 +7,7 @@ final class Interpreter {
     static let maximumTensorElements = 1 << 26
     static let maximumListLength = 10_000_000
     static let maximumCallDepth = 200
-    static let maximumEvaluationDepth = 3_000
+    static let maximumEvaluationDepth = 2_000
 
     var globals: [String: Value] = [:]
     var random = SeededGenerator(seed: 0)
@@ -45,6 +45,12 @@ final class Interpreter {
     // MARK: Statements
 
     private func executeBlock(_ statements: [Stmt]) throws -> Flow {
+        // Nested blocks use the stack too, so they count towards the same limit as nested expressions.
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Interpreter.maximumEvaluationDepth else {
+            throw ScriptError(kind: "RecursionError", message: "maximum evaluation depth exceeded")
+        }
         for statement in statements {
             let flow = try execute(statement)
             if case .normal = flow { continue }

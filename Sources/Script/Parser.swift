@@ -364,7 +364,7 @@ struct Parser {
         while true {
             if case .symbol("(") = peek.kind {
                 let position = advance().position
-                expr = .call(expr, try nested { try $0.arguments() }, position)
+                expr = .call(expr, try arguments(), position)
             } else if case .symbol("[") = peek.kind {
                 let position = advance().position
                 let index = try expression()
@@ -430,17 +430,16 @@ struct Parser {
             return inner
         case .symbol("["):
             _ = advance()
-            return try nested { parser in
-                var elements: [Expr] = []
-                while !parser.match(symbol: "]") {
-                    elements.append(try parser.expression())
-                    if !parser.match(symbol: ",") {
-                        try parser.expect(symbol: "]", "to close the list")
-                        break
-                    }
+            // Each element is an expression, which counts one level of nesting.
+            var elements: [Expr] = []
+            while !match(symbol: "]") {
+                elements.append(try expression())
+                if !match(symbol: ",") {
+                    try expect(symbol: "]", "to close the list")
+                    break
                 }
-                return .list(elements, token.position)
             }
+            return .list(elements, token.position)
         default:
             throw unexpected("an expression")
         }

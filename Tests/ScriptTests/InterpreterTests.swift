@@ -178,6 +178,20 @@ import Testing
         #expect(e.rendered.contains("in function `f`"))
     }
 
+    @Test func deepEvaluationIsARecursionErrorNotAStackOverflow() throws {
+        // 60 nested negations per call times up to 200 calls passes the evaluation-depth limit first.
+        let nested = String(repeating: "-(", count: 60) + "f(n - 1)" + String(repeating: ")", count: 60)
+        let e = try #require(error(of: "def f(n):\n    if n == 0:\n        return 0\n    return \(nested)\nf(190)"))
+        #expect(e.kind == "RecursionError")
+        #expect(e.message == "maximum evaluation depth exceeded")
+        var ifs = "def h(n):\n    if n == 0:\n        return 0\n"
+        for level in 1...150 { ifs += String(repeating: "    ", count: level) + "if true:\n" }
+        ifs += String(repeating: "    ", count: 151) + "return h(n - 1)\nh(190)"
+        #expect(error(of: ifs)?.kind == "RecursionError")
+        let lists = String(repeating: "[", count: 190) + String(repeating: "]", count: 190)
+        #expect(try run("def g(n):\n    if n == 0:\n        return 0\n    x = \(lists)\n    return g(n - 1)\ng(150)", in: Session()) == "0")
+    }
+
     @Test func tensorArithmeticBroadcasts() throws {
         let session = Session()
         #expect(try run("(zeros(2, 3) + ones(3)).shape", in: session) == "[2, 3]")
