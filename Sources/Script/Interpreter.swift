@@ -148,8 +148,7 @@ final class Interpreter {
     private func lookup(_ name: String, at position: SourcePosition) throws -> Value {
         if let value = frames.last?[name] ?? globals[name] { return value }
         if let builtin = Builtins.byName[name] { return .builtin(builtin) }
-        let pythonic = ["True": "true", "False": "false", "None": "none", "def": "def", "elif": "elif",
-                        "null": "none", "nil": "none"]
+        let pythonic = ["True": "true", "False": "false", "None": "none", "null": "none", "nil": "none"]
         var hint = pythonic[name].map { "Mirage spells it `\($0)`" }
         if hint == nil, let close = closestName(to: name, among: visibleNames + Keyword.allCases.map(\.rawValue)) {
             hint = "did you mean `\(close)`?"

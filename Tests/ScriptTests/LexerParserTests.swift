@@ -28,7 +28,8 @@ import Testing
     }
 
     @Test func numbersAndStrings() throws {
-        #expect(try kinds("1_000 2.5 .5 1e-3 3E2") == [.number(1000), .number(2.5), .number(0.5), .number(0.001), .number(300), .newline, .end])
+        #expect(try kinds("1_000 2.5 .5 1e-3 3E2 3.") == [.number(1000), .number(2.5), .number(0.5), .number(0.001), .number(300), .number(3), .newline, .end])
+        #expect(try kinds("t.shape") == [.identifier("t"), .symbol("."), .identifier("shape"), .newline, .end])
         #expect(try kinds(#""a\tb\n" 'it\'s' "\u00e9""#) == [.string("a\tb\n"), .string("it's"), .string("é"), .newline, .end])
         #expect(try kinds("\"\"\"two\nlines\"\"\"") == [.string("two\nlines"), .newline, .end])
     }
