@@ -278,6 +278,7 @@ import Testing
         #expect(host.pages.count == 3)
         #expect(host.pages[0].plain.hasPrefix("print(*values, sep=\" \")\n\n"))
         #expect(host.pages[0].plain.contains("Example:"))
+        #expect(host.pages[0].plain == Session.documentation().first { $0.name == "print" }?.doc)
         #expect(host.pages[1].plain.hasPrefix("noise(*shape, kind=\"uniform\", seed=none)"))
         #expect(host.pages[2].plain.contains("Pictures and files:"))
         #expect(host.pages[2].plain.contains("  load(path)  "))
