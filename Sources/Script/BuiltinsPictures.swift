@@ -1,0 +1,192 @@
+import Foundation
+import Imaging
+import Tensor
+
+extension Builtins {
+    static let pictures: [Builtin] = [
+        Builtin("show", .pictures, [.variadic("values")],
+                description: "Displays values in the cell's output. Tensors appear as pictures: [H, W] is gray, [C, H, W] is gray (C = 1) or colour (C = 3), and [N, C, H, W] is a grid of N pictures; several tensors in a row appear side by side in one picture. Values are clamped to [0, 1], and small pictures are magnified with nearest-neighbour sampling so their shorter side is at least 128 px. Other values are shown as text.",
+                example: "show(x_in, x_out)") { args, interpreter in
+            try show(args.rest, on: interpreter.host)
+            return .none
+        },
+        Builtin("save", .pictures, [.required("value"), .required("path")],
+                description: "Saves a tensor to a file; the extension picks the format. `.png` writes a picture at its own size ([H, W] or [C, H, W] with C from 1 to 4, values clamped to [0, 1], 8 bits). `.npy` writes NumPy float32 data of any shape.",
+                example: "save(x_out, \"spiral.png\")\nsave(x_out, \"spiral.npy\")") { args, _ in
+            let path = try args.string("path")
+            guard case .tensor(var tensor) = args["value"] else {
+                throw args.error("can only save tensors, got \(args["value"].typeName)")
+            }
+            let bytes: [UInt8]
+            switch (path as NSString).pathExtension.lowercased() {
+            case "png":
+                if tensor.rank == 4 && tensor.shape[0] == 1 { tensor = tensor.slice(0) }
+                do { bytes = try PNG.encode(tensor) } catch let error as ImagingError { throw ScriptError.shape("save(): \(error.message)") }
+            case "npy":
+                bytes = NPY.encode(tensor)
+            case let ext:
+                throw ScriptError.io("cannot save \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")",
+                                     hint: "use a path ending in .png or .npy")
+            }
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+            } catch {
+                throw ScriptError.io("cannot write \(quote(path)): \(error.localizedDescription)")
+            }
+            return .none
+        },
+        Builtin("image", .pictures, [.required("path"), .optional("gray", .bool(false)), .optional("size", .none)],
+                description: "Reads a picture from a .png or .npy file as a [C, H, W] tensor with values in [0, 1]. PNG files give 3 colour channels, or 1 with `gray=true` (alpha is dropped); .npy files are read as stored ([H, W] becomes [1, H, W]). With `size=[h, w]` the picture is resized with bilinear interpolation.",
+                example: "x_in = image(\"Examples/data/mnist/7.png\", gray=true, size=[28, 28])") { args, _ in
+            let path = try args.string("path")
+            let gray = try args.bool("gray")
+            var size: (Int, Int)? = nil
+            if !args.isNone("size") {
+                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+                size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
+                        try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
+            }
+            let ext = (path as NSString).pathExtension.lowercased()
+            guard ext == "png" || ext == "npy" else {
+                throw ScriptError.io("cannot read \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")", hint: "image() reads .png and .npy files")
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ScriptError.io("cannot read \(quote(path)): no such file",
+                                     hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")
+            }
+            guard let data = FileManager.default.contents(atPath: path) else { throw ScriptError.io("cannot read \(quote(path))") }
+            var picture: Tensor
+            do {
+                if ext == "png" {
+                    picture = colourChannels(try PNG.decode([UInt8](data)), gray: gray)
+                } else {
+                    picture = try NPY.decode([UInt8](data))
+                    if picture.rank == 2 { picture = Tensor(shape: [1] + picture.shape, data: picture.data) }
+                    if gray && picture.rank == 3 && picture.shape[0] >= 3 { picture = colourChannels(picture, gray: true) }
+                }
+                if let (h, w) = size {
+                    guard picture.rank == 3 else { throw ImagingError("size= needs a [C, H, W] picture, got shape \(picture.shape)") }
+                    picture = try Resize.bilinear(picture, height: h, width: w)
+                }
+            } catch let error as ImagingError {
+                throw ScriptError.io("cannot read \(quote(path)): \(error.message)")
+            }
+            return .tensor(picture)
+        },
+        Builtin("spiral", .pictures, [.required("h"), .required("w"), .optional("channels", .number(1)), .optional("seed", .none)],
+                description: "Returns a [channels, h, w] picture of a bright spiral on black. The spiral is Archimedean, drawn with a smooth anti-aliased stroke: the kind of out-of-distribution image the attacks start from. The number of turns, phase, direction and (for 3 channels) colour are random, taken from `seed=` or the session's generator.",
+                example: "x_out = spiral(28, 28, channels=1, seed=1)") { args, interpreter in
+            let h = try args.integer("h", range: 1...4096), w = try args.integer("w", range: 1...4096)
+            let channels = try args.integer("channels", range: 1...3)
+            guard channels == 1 || channels == 3 else { throw args.error("expects channels=1 or channels=3, got \(channels)") }
+            return .tensor(try withGenerator(args, interpreter) {
+                try spiralPicture(height: h, width: w, channels: channels, generator: &$0, checkInterrupt: interpreter.checkInterrupt)
+            })
+        },
+    ]
+}
+
+/// Shows values: runs of pictures as one grid image, anything else as text.
+private func show(_ values: [Value], on host: ScriptHost) throws {
+    var pending: [Tensor] = []
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        let rendered: PictureDisplay.Rendered
+        do {
+            rendered = try PictureDisplay.render(pictures: pending)
+        } catch {
+            throw ScriptError.value("show(): \((error as? ImagingError)?.message ?? "\(error)")")
+        }
+        let plain = pending.count == 1 ? tensorSummary(pending[0]) : "\(pending.count) pictures"
+        host.display(RichOutput(plain: plain, png: rendered.png, pngWidth: rendered.width, pngHeight: rendered.height),
+                     displayID: nil, update: false)
+        pending = []
+    }
+    for value in values {
+        if case .tensor(let t) = value, let pictures = try? PictureDisplay.pictures(in: t) {
+            pending += pictures
+        } else if case .list(let items) = value, !items.isEmpty,
+                  let pictures = try? items.flatMap({ item -> [Tensor] in
+                      guard case .tensor(let t) = item else { throw ImagingError("not a tensor") }
+                      return try PictureDisplay.pictures(in: t)
+                  }) {
+            pending += pictures
+        } else {
+            try flush()
+            host.display(richOutput(for: value), displayID: nil, update: false)
+        }
+    }
+    try flush()
+}
+
+/// Drops alpha; gray=true gives one luma channel (ITU-R BT.601 weights), otherwise three colour channels.
+private func colourChannels(_ picture: Tensor, gray: Bool) -> Tensor {
+    let c = picture.shape[0], plane = picture.shape[1] * picture.shape[2]
+    let hw = Array(picture.shape.dropFirst())
+    let colour = c >= 3
+    if gray {
+        guard colour else { return Tensor(shape: [1] + hw, data: Array(picture.data[0..<plane])) }
+        var luma = [Float](repeating: 0, count: plane)
+        for p in 0..<plane {
+            luma[p] = 0.299 * picture.data[p] + 0.587 * picture.data[plane + p] + 0.114 * picture.data[2 * plane + p]
+        }
+        return Tensor(shape: [1] + hw, data: luma)
+    }
+    if colour { return Tensor(shape: [3] + hw, data: Array(picture.data[0..<(3 * plane)])) }
+    let grayPlane = picture.data[0..<plane]
+    return Tensor(shape: [3] + hw, data: Array(grayPlane) + Array(grayPlane) + Array(grayPlane))
+}
+
+/// An Archimedean spiral r = b·θ drawn as a stroke whose intensity falls off linearly over one pixel at its edge.
+func spiralPicture(height h: Int, width w: Int, channels: Int, generator: inout SeededGenerator,
+                   checkInterrupt: () throws -> Void = {}) throws -> Tensor {
+    let turns = 2 + 2.5 * generator.nextUniform()
+    let phase = 2 * Double.pi * generator.nextUniform()
+    let direction: Double = generator.nextUniform() < 0.5 ? 1 : -1
+    let short = Double(min(h, w))
+    let cx = Double(w - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(w)
+    let cy = Double(h - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(h)
+    let outer = 0.45 * short
+    let thetaMax = turns * 2 * Double.pi
+    let thetaMin = 0.25 * 2 * Double.pi
+    let b = outer / thetaMax
+    // About 2 px wide at 28 px, scaling with the picture, but thinner than the gap between arms.
+    let halfWidth = min(max(0.6, short / 28), 0.3 * 2 * Double.pi * b)
+    var tint = (0..<channels).map { _ in 0.4 + 0.6 * generator.nextUniform() }
+    if channels == 1 { tint = [1] } else { let m = tint.max()!; tint = tint.map { $0 / m } }
+
+    func point(_ theta: Double) -> (Double, Double) {
+        let angle = direction * theta + phase
+        return (cx + b * theta * cos(angle), cy + b * theta * sin(angle))
+    }
+    let ends = [point(thetaMin), point(thetaMax)]
+    var plane = [Float](repeating: 0, count: h * w)
+    for y in 0..<h {
+        if y % 64 == 0 { try checkInterrupt() }
+        for x in 0..<w {
+            let dx = Double(x) - cx, dy = Double(y) - cy
+            let r = (dx * dx + dy * dy).squareRoot()
+            // The arm passes this pixel's angle at θ ≡ direction·(angle − phase) (mod 2π).
+            var base = (direction * (atan2(dy, dx) - phase)).truncatingRemainder(dividingBy: 2 * Double.pi)
+            if base < 0 { base += 2 * Double.pi }
+            var distance = Double.infinity
+            var k = 0.0
+            while base + 2 * Double.pi * k <= thetaMax {
+                let theta = base + 2 * Double.pi * k
+                if theta >= thetaMin {
+                    // Radial distance, corrected for the angle at which the arm crosses the radius.
+                    distance = min(distance, abs(r - b * theta) * r / (r * r + b * b).squareRoot())
+                }
+                k += 1
+            }
+            for (ex, ey) in ends {
+                distance = min(distance, ((Double(x) - ex) * (Double(x) - ex) + (Double(y) - ey) * (Double(y) - ey)).squareRoot())
+            }
+            plane[y * w + x] = Float(min(1, max(0, halfWidth + 0.5 - distance)))
+        }
+    }
+    var data: [Float] = []
+    data.reserveCapacity(channels * h * w)
+    for c in 0..<channels { data += plane.map { $0 * Float(tint[c]) } }
+    return Tensor(shape: [channels, h, w], data: data)
+}

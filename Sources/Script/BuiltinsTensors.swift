@@ -1,0 +1,164 @@
+import Foundation
+import Tensor
+
+extension Builtins {
+    static let tensors: [Builtin] = [
+        Builtin("zeros", .tensors, [.variadic("shape")],
+                description: "Returns a tensor of the given shape filled with 0. The shape can be given as separate numbers or as one list, such as another tensor's `shape`.",
+                example: "x = zeros(1, 28, 28)\ny = zeros(x.shape)") { args, _ in
+            .tensor(Tensor.zeros(try args.shape()))
+        },
+        Builtin("ones", .tensors, [.variadic("shape")],
+                description: "Returns a tensor of the given shape filled with 1. The shape can be given as separate numbers or as one list.",
+                example: "mask = ones(28, 28)") { args, _ in
+            .tensor(Tensor.ones(try args.shape()))
+        },
+        Builtin("shape", .tensors, [.required("x")],
+                description: "Returns the shape of a tensor as a list of numbers, the same as `x.shape`. For a list it gives its length in a list.",
+                example: "shape(zeros(3, 4))") { args, _ in
+            switch args["x"] {
+            case .tensor(let t): return .list(t.shape.map { .number(Double($0)) })
+            case .list(let items): return .list([.number(Double(items.count))])
+            case .number, .bool: return .list([])
+            case let other: throw args.error("expects a tensor or a list, got \(other.typeName)")
+            }
+        },
+        Builtin("sum", .tensors, [.required("x")],
+                description: "Returns the sum of all elements of a tensor, or of a list or range of numbers.",
+                example: "sum(ones(2, 3))") { args, _ in
+            if case .tensor(let t) = args["x"] { return .number(widen(t.sum())) }
+            return .number(try numbers(args["x"], args).reduce(0, +))
+        },
+        Builtin("mean", .tensors, [.required("x")],
+                description: "Returns the mean of all elements of a tensor, or of a list or range of numbers.",
+                example: "mean(noise(100, seed=1))") { args, _ in
+            if case .tensor(let t) = args["x"] {
+                guard t.count > 0 else { throw ScriptError.value("mean() of an empty tensor") }
+                return .number(widen(t.mean()))
+            }
+            let xs = try numbers(args["x"], args)
+            guard !xs.isEmpty else { throw ScriptError.value("mean() of an empty list") }
+            return .number(xs.reduce(0, +) / Double(xs.count))
+        },
+        extremum("min", .minimum, description: "Returns the smallest value. With one argument, that is the smallest element of a tensor, list or range; with several arguments, the smallest of them, and if any is a tensor, the result is their element-wise minimum (with broadcasting).",
+                 example: "min(3, 1, 2)\nmin(x, 0.5)"),
+        extremum("max", .maximum, description: "Returns the largest value. With one argument, that is the largest element of a tensor, list or range; with several arguments, the largest of them, and if any is a tensor, the result is their element-wise maximum (with broadcasting).",
+                 example: "max([3, 1, 2])\nmax(x, 0)"),
+        elementwise("abs", "absolute value", Swift.abs, example: "abs(-2)"),
+        elementwise("sqrt", "square root (nan for negative numbers)", { $0.squareRoot() }, example: "sqrt(sum(x * x))"),
+        elementwise("exp", "exponential e^x", Foundation.exp, example: "exp(1)"),
+        elementwise("log", "natural logarithm (-inf at 0, nan for negative numbers)", Foundation.log, example: "log(mean(x) + 1)"),
+        Builtin("clip", .tensors, [.required("x"), .required("lo"), .required("hi")],
+                description: "Limits a number or every element of a tensor to the interval [`lo`, `hi`].",
+                example: "clip(x + 0.1 * noise(x.shape), 0, 1)") { args, _ in
+            let lo = try args.number("lo"), hi = try args.number("hi")
+            guard lo <= hi else { throw ScriptError.value("clip() needs lo ≤ hi, got lo=\(formatNumber(lo)) and hi=\(formatNumber(hi))") }
+            switch args["x"] {
+            case .tensor(let t): return .tensor(t.map { Swift.min(Float(hi), Swift.max(Float(lo), $0)) })
+            default: return .number(Swift.min(hi, Swift.max(lo, try args.number("x"))))
+            }
+        },
+    ]
+
+    static let random: [Builtin] = [
+        Builtin("seed", .random, [.required("n")],
+                description: "Seeds the session's random generator. Every random built-in also takes its own `seed=`; without it, it draws from this generator, so re-running a notebook from the top gives identical results. A new session starts as if `seed(0)` had been called.",
+                example: "seed(42)\nx = noise(28, 28)") { args, interpreter in
+            let n = try args.number("n")
+            guard n == n.rounded(), abs(n) < 9e15 else { throw ScriptError.value("seed() needs a whole number, got \(formatNumber(n))") }
+            interpreter.random = SeededGenerator(seed: UInt64(bitPattern: Int64(n)))
+            return .none
+        },
+        Builtin("noise", .random, [.variadic("shape"), .optional("kind", .string("uniform")), .optional("seed", .none)],
+                description: "Returns a tensor of random numbers. `kind=\"uniform\"` draws from [0, 1), `kind=\"normal\"` from the standard normal distribution. With `seed=` the result depends only on the seed; otherwise it comes from the session's generator (see `seed`).",
+                example: "x = noise(1, 28, 28, seed=3)\nz = noise(10, kind=\"normal\")") { args, interpreter in
+            let shape = try args.shape()
+            let kind = try args.string("kind")
+            guard kind == "uniform" || kind == "normal" else {
+                throw ScriptError.value("noise(): unknown kind \(quote(kind))",
+                                        hint: (closestName(to: kind, among: ["uniform", "normal"]).map { "did you mean \(quote($0))? " } ?? "") + "kind is \"uniform\" or \"normal\"")
+            }
+            return .tensor(try withGenerator(args, interpreter) { generator in
+                kind == "uniform" ? Tensor.uniform(shape, using: &generator) : Tensor.normal(shape, using: &generator)
+            })
+        },
+    ]
+
+    /// Runs `body` with a generator seeded from `seed=` when given, else with the session's generator.
+    static func withGenerator<T>(_ args: CallArguments, _ interpreter: Interpreter, _ body: (inout SeededGenerator) throws -> T) throws -> T {
+        if let seed = try args.seed() {
+            var generator = SeededGenerator(seed: seed)
+            return try body(&generator)
+        }
+        return try body(&interpreter.random)
+    }
+
+    private static func numbers(_ value: Value, _ args: CallArguments) throws -> [Double] {
+        switch value {
+        case .range(let r):
+            guard r.count <= Interpreter.maximumListLength else { throw ScriptError.value("\(args.builtin.name)(): the range is too long") }
+            return (0..<r.count).map { Double(r.element($0)) }
+        case .list(let items):
+            return try items.map { item in
+                switch item {
+                case .number(let x): return x
+                case .bool(let b): return b ? 1 : 0
+                default: throw args.error("expects numbers in the list, found a \(item.typeName)")
+                }
+            }
+        case .number(let x): return [x]
+        case let other: throw args.error("expects a tensor, a list of numbers or a range, got \(other.typeName)")
+        }
+    }
+
+    private static func extremum(_ name: String, _ op: BinaryOperation, description: String, example: String) -> Builtin {
+        Builtin(name, .tensors, [.variadic("values")], description: description, example: example) { args, _ in
+            let pick: (Double, Double) -> Double = op == .minimum ? { Swift.min($0, $1) } : { Swift.max($0, $1) }
+            if args.rest.count == 1 {
+                if case .tensor(let t) = args.rest[0] {
+                    guard let m = op == .minimum ? t.min() : t.max() else { throw ScriptError.value("\(name)() of an empty tensor") }
+                    return .number(widen(m))
+                }
+                let xs = try numbers(args.rest[0], args)
+                guard let first = xs.first else { throw ScriptError.value("\(name)() of an empty list") }
+                return .number(xs.dropFirst().reduce(first, pick))
+            }
+            guard !args.rest.isEmpty else { throw args.error("needs at least one value") }
+            if args.rest.contains(where: { if case .tensor = $0 { return true } else { return false } }) {
+                var result: Tensor? = nil
+                for value in args.rest {
+                    let t: Tensor
+                    switch value {
+                    case .tensor(let x): t = x
+                    case .number(let x): t = Tensor(scalar: Float(x))
+                    default: throw args.error("expects numbers or tensors, got \(value.typeName)")
+                    }
+                    if let current = result {
+                        do { result = try current.applying(op, t) } catch {
+                            throw ScriptError.shape("\(name)(): cannot broadcast shapes \(current.shape) and \(t.shape)")
+                        }
+                    } else {
+                        result = t
+                    }
+                }
+                return .tensor(result!)
+            }
+            let xs = try args.rest.map { value -> Double in
+                guard case .number(let x) = value else { throw args.error("expects numbers, got \(value.typeName)") }
+                return x
+            }
+            return .number(xs.dropFirst().reduce(xs[0], pick))
+        }
+    }
+
+    private static func elementwise(_ name: String, _ what: String, _ f: @escaping @Sendable (Double) -> Double, example: String) -> Builtin {
+        Builtin(name, .tensors, [.required("x")],
+                description: "Returns the \(what) of a number, or of every element of a tensor.",
+                example: example) { args, _ in
+            switch args["x"] {
+            case .tensor(let t): return .tensor(t.map { Float(f(Double($0))) })
+            default: return .number(f(try args.number("x")))
+            }
+        }
+    }
+}

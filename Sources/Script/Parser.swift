@@ -1,0 +1,447 @@
+/// Recursive-descent parser from tokens to statements.
+///
+/// Grammar, loosest binding first:
+///
+///     statement  := if | for | while | def | simple NEWLINE
+///     simple     := pass | break | continue | return [expr] | expr [('=' | '+=' | '-=' | '*=' | '/=') expr]
+///     block      := ':' (simple NEWLINE | NEWLINE INDENT statement+ DEDENT)
+///     expr       := or;   or := and ('or' and)*;   and := not ('and' not)*;   not := 'not' not | comparison
+///     comparison := sum (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in') sum)*
+///     sum        := product (('+' | '-') product)*;   product := unary (('*' | '/' | '//' | '%') unary)*
+///     unary      := ('-' | '+') unary | power;         power := postfix ['**' unary]
+///     postfix    := primary ('(' arguments ')' | '[' expr ']' | '.' NAME)*
+///     primary    := NUMBER | STRING | true | false | none | NAME | '(' expr ')' | '[' [expr (',' expr)* [',']] ']'
+struct Parser {
+    /// Deeper nesting is refused with a SyntaxError rather than risking the stack.
+    static let maximumNesting = 200
+
+    private let tokens: [Token]
+    private var current = 0
+    private var nesting = 0
+    private var functionDepth = 0
+    private var loopDepth = 0
+
+    init(tokens: [Token]) {
+        self.tokens = tokens
+    }
+
+    /// Throws ScriptError, or IncompleteInput when the cell ends inside a bracket or triple-quoted string.
+    static func parse(_ source: String) throws -> [Stmt] {
+        var parser = Parser(tokens: try tokenize(source))
+        return try parser.parseProgram()
+    }
+
+    static func tokenize(_ source: String) throws -> [Token] {
+        do {
+            return try Lexer.tokenize(source)
+        } catch let incomplete as IncompleteInput {
+            if let earlier = incomplete.earlierSyntaxError() { throw earlier }
+            throw incomplete
+        }
+    }
+
+    static func parseExpression(_ source: String) throws -> Expr {
+        var parser = Parser(tokens: try tokenize(source))
+        while parser.match(.newline) {}
+        let expr = try parser.expression()
+        while parser.match(.newline) {}
+        guard parser.peek.kind == .end else { throw parser.unexpected("the end of the expression") }
+        return expr
+    }
+
+    mutating func parseProgram() throws -> [Stmt] {
+        var statements: [Stmt] = []
+        while true {
+            while match(.newline) {}
+            if peek.kind == .end { return statements }
+            statements.append(try statement())
+        }
+    }
+
+    // MARK: Token helpers
+
+    private var peek: Token { tokens[current] }
+    private var previous: Token { tokens[max(0, current - 1)] }
+
+    private mutating func advance() -> Token {
+        let token = tokens[current]
+        if token.kind != .end { current += 1 }
+        return token
+    }
+
+    private mutating func match(_ kind: TokenKind) -> Bool {
+        guard peek.kind == kind else { return false }
+        _ = advance()
+        return true
+    }
+
+    private mutating func match(symbol: String) -> Bool { match(.symbol(symbol)) }
+    private mutating func match(_ keyword: Keyword) -> Bool { match(.keyword(keyword)) }
+
+    private mutating func expect(symbol: String, _ context: String) throws {
+        guard match(symbol: symbol) else { throw unexpected("`\(symbol)` \(context)") }
+    }
+
+    private func unexpected(_ expected: String) -> ScriptError {
+        let token = peek
+        var hint: String? = nil
+        if case .symbol("{") = token.kind { hint = "dictionaries `{...}` are not part of the language; use keyword arguments or lists" }
+        if case .keyword(.if) = token.kind { hint = "conditional expressions `a if c else b` are not supported; use an `if` statement" }
+        if case .identifier = token.kind, case .identifier = previous.kind { hint = "two names in a row: is an operator or a comma missing?" }
+        return .syntax("expected \(expected), found \(describe(token))", at: token.position, hint: hint)
+    }
+
+    private func describe(_ token: Token) -> String {
+        switch token.kind {
+        case .identifier(let name): return "name `\(name)`"
+        case .number(let n): return "number `\(formatNumber(n))`"
+        case .string: return "a string"
+        case .keyword(let k): return "keyword `\(k.rawValue)`"
+        case .symbol(let s): return "`\(s)`"
+        case .newline: return "the end of the line"
+        case .indent: return "an indented line"
+        case .dedent: return "the end of the block"
+        case .end: return "the end of the cell"
+        }
+    }
+
+    private mutating func nested<T>(_ body: (inout Parser) throws -> T) throws -> T {
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= Parser.maximumNesting else {
+            throw ScriptError.syntax("too deeply nested (more than \(Parser.maximumNesting) levels)", at: peek.position,
+                                     hint: "split the expression into several assignments")
+        }
+        return try body(&self)
+    }
+
+    // MARK: Statements
+
+    private mutating func statement() throws -> Stmt {
+        let token = peek
+        switch token.kind {
+        case .keyword(.if): _ = advance(); return try ifStatement()
+        case .keyword(.for): _ = advance(); return try forStatement(token.position)
+        case .keyword(.while): _ = advance(); return try whileStatement(token.position)
+        case .keyword(.def): _ = advance(); return try functionDefinition(token.position)
+        case .keyword(.elif), .keyword(.else):
+            throw ScriptError.syntax("`\(describe(token))` without a matching `if`", at: token.position,
+                                     hint: "`elif` and `else` must line up with their `if`")
+        case .indent:
+            throw ScriptError.syntax("unexpected indent", at: token.position,
+                                     hint: "only lines inside a block (after a line ending with `:`) are indented")
+        default:
+            let stmt = try simpleStatement()
+            try endOfSimpleStatement()
+            return stmt
+        }
+    }
+
+    private mutating func endOfSimpleStatement() throws {
+        if match(.newline) || peek.kind == .end { return }
+        throw unexpected("the end of the line")
+    }
+
+    private mutating func simpleStatement() throws -> Stmt {
+        let token = peek
+        switch token.kind {
+        case .keyword(.pass): _ = advance(); return .pass
+        case .keyword(.break):
+            _ = advance()
+            guard loopDepth > 0 else { throw ScriptError.syntax("`break` outside a loop", at: token.position) }
+            return .break(token.position)
+        case .keyword(.continue):
+            _ = advance()
+            guard loopDepth > 0 else { throw ScriptError.syntax("`continue` outside a loop", at: token.position) }
+            return .continue(token.position)
+        case .keyword(.return):
+            _ = advance()
+            guard functionDepth > 0 else { throw ScriptError.syntax("`return` outside a function", at: token.position) }
+            if peek.kind == .newline || peek.kind == .end { return .return(nil, token.position) }
+            return .return(try expression(), token.position)
+        default:
+            break
+        }
+        let target = try expression()
+        if case .symbol(let s) = peek.kind, ["=", "+=", "-=", "*=", "/="].contains(s) {
+            let opToken = advance()
+            try checkAssignable(target, opToken.position)
+            let value = try expression()
+            switch s {
+            case "=": return .assign(target, value, opToken.position)
+            case "+=": return .augmentedAssign(target, .add, value, opToken.position)
+            case "-=": return .augmentedAssign(target, .subtract, value, opToken.position)
+            case "*=": return .augmentedAssign(target, .multiply, value, opToken.position)
+            default: return .augmentedAssign(target, .divide, value, opToken.position)
+            }
+        }
+        return .expression(target)
+    }
+
+    private func checkAssignable(_ target: Expr, _ position: SourcePosition) throws {
+        switch target {
+        case .name: return
+        case .index(let base, _, _): try checkAssignable(base, position)
+        case .attribute(_, let name, _):
+            throw ScriptError.syntax("cannot assign to attribute `\(name)`", at: target.position,
+                                     hint: "attributes such as `t.shape` are read-only")
+        case .call:
+            throw ScriptError.syntax("cannot assign to a function call", at: target.position,
+                                     hint: "to compare, use `==`")
+        default:
+            throw ScriptError.syntax("cannot assign to this expression", at: target.position,
+                                     hint: "assign to a name (`x = ...`) or an element (`x[i] = ...`); to compare, use `==`")
+        }
+    }
+
+    private mutating func block(after what: String) throws -> [Stmt] {
+        try expect(symbol: ":", "after \(what)")
+        return try nested { parser in
+            if parser.peek.kind != .newline {
+                let stmt = try parser.simpleStatement()
+                try parser.endOfSimpleStatement()
+                return [stmt]
+            }
+            _ = parser.advance()
+            guard parser.match(.indent) else {
+                throw ScriptError.syntax("expected an indented block after \(what)", at: parser.peek.position,
+                                         hint: "indent the lines of the block, e.g. by 4 spaces")
+            }
+            var body: [Stmt] = []
+            while !parser.match(.dedent) && parser.peek.kind != .end {
+                while parser.match(.newline) {}
+                if parser.match(.dedent) { break }
+                body.append(try parser.statement())
+            }
+            return body
+        }
+    }
+
+    private mutating func ifStatement() throws -> Stmt {
+        var branches: [(Expr, [Stmt])] = []
+        branches.append((try expression(), try block(after: "`if` condition")))
+        while match(.elif) {
+            branches.append((try expression(), try block(after: "`elif` condition")))
+        }
+        var elseBody: [Stmt]? = nil
+        if match(.else) { elseBody = try block(after: "`else`") }
+        return .if(branches, else: elseBody)
+    }
+
+    private mutating func forStatement(_ position: SourcePosition) throws -> Stmt {
+        guard case .identifier(let name) = peek.kind else { throw unexpected("a loop variable name after `for`") }
+        _ = advance()
+        guard match(.in) else { throw unexpected("`in` after the loop variable") }
+        let iterable = try expression()
+        loopDepth += 1
+        defer { loopDepth -= 1 }
+        return .for(name, iterable, try block(after: "the `for` header"), position)
+    }
+
+    private mutating func whileStatement(_ position: SourcePosition) throws -> Stmt {
+        let condition = try expression()
+        loopDepth += 1
+        defer { loopDepth -= 1 }
+        return .while(condition, try block(after: "the `while` condition"), position)
+    }
+
+    private mutating func functionDefinition(_ position: SourcePosition) throws -> Stmt {
+        guard case .identifier(let name) = peek.kind else { throw unexpected("a function name after `def`") }
+        _ = advance()
+        try expect(symbol: "(", "after the function name")
+        var parameters: [Parameter] = []
+        while !match(symbol: ")") {
+            guard case .identifier(let parameter) = peek.kind else { throw unexpected("a parameter name") }
+            let parameterPosition = advance().position
+            if parameters.contains(where: { $0.name == parameter }) {
+                throw ScriptError.syntax("duplicate parameter `\(parameter)`", at: parameterPosition)
+            }
+            var defaultValue: Expr? = nil
+            if match(symbol: "=") {
+                defaultValue = try expression()
+            } else if parameters.last?.defaultValue != nil {
+                throw ScriptError.syntax("parameter `\(parameter)` without a default follows one with a default", at: parameterPosition)
+            }
+            parameters.append(Parameter(name: parameter, defaultValue: defaultValue))
+            if !match(symbol: ",") {
+                try expect(symbol: ")", "after the parameters")
+                break
+            }
+        }
+        let savedLoops = loopDepth
+        loopDepth = 0
+        functionDepth += 1
+        defer { functionDepth -= 1; loopDepth = savedLoops }
+        let body = try block(after: "the function header")
+        return .def(FunctionDeclaration(name: name, parameters: parameters, body: body, position: position))
+    }
+
+    // MARK: Expressions
+
+    mutating func expression() throws -> Expr {
+        try nested { try $0.or() }
+    }
+
+    private mutating func or() throws -> Expr {
+        var left = try and()
+        while case .keyword(.or) = peek.kind {
+            let position = advance().position
+            left = .logical(isAnd: false, left, try and(), position)
+        }
+        return left
+    }
+
+    private mutating func and() throws -> Expr {
+        var left = try not()
+        while case .keyword(.and) = peek.kind {
+            let position = advance().position
+            left = .logical(isAnd: true, left, try not(), position)
+        }
+        return left
+    }
+
+    private mutating func not() throws -> Expr {
+        if case .keyword(.not) = peek.kind {
+            let position = advance().position
+            return .unary(.not, try nested { try $0.not() }, position)
+        }
+        return try comparison()
+    }
+
+    private mutating func comparison() throws -> Expr {
+        let first = try sum()
+        var rest: [(ComparisonOperator, Expr, SourcePosition)] = []
+        while true {
+            let op: ComparisonOperator
+            switch peek.kind {
+            case .symbol(let s) where ComparisonOperator(rawValue: s) != nil: op = ComparisonOperator(rawValue: s)!
+            case .keyword(.in): op = .in
+            default: return rest.isEmpty ? first : .compare(first, rest)
+            }
+            let position = advance().position
+            rest.append((op, try sum(), position))
+        }
+    }
+
+    private mutating func sum() throws -> Expr {
+        var left = try product()
+        while case .symbol(let s) = peek.kind, s == "+" || s == "-" {
+            let position = advance().position
+            left = .binary(BinaryOperator(rawValue: s)!, left, try product(), position)
+        }
+        return left
+    }
+
+    private mutating func product() throws -> Expr {
+        var left = try unary()
+        while case .symbol(let s) = peek.kind, ["*", "/", "//", "%"].contains(s) {
+            let position = advance().position
+            left = .binary(BinaryOperator(rawValue: s)!, left, try unary(), position)
+        }
+        return left
+    }
+
+    private mutating func unary() throws -> Expr {
+        if case .symbol(let s) = peek.kind, s == "-" || s == "+" {
+            let position = advance().position
+            return .unary(s == "-" ? .negate : .plus, try nested { try $0.unary() }, position)
+        }
+        return try power()
+    }
+
+    private mutating func power() throws -> Expr {
+        let base = try postfix()
+        if case .symbol("**") = peek.kind {
+            let position = advance().position
+            // Right-associative and binding tighter than a unary minus on its left: -2 ** 2 == -4.
+            return .binary(.power, base, try nested { try $0.unary() }, position)
+        }
+        return base
+    }
+
+    private mutating func postfix() throws -> Expr {
+        var expr = try primary()
+        while true {
+            if case .symbol("(") = peek.kind {
+                let position = advance().position
+                expr = .call(expr, try arguments(), position)
+            } else if case .symbol("[") = peek.kind {
+                let position = advance().position
+                let index = try expression()
+                if case .symbol(":") = peek.kind {
+                    throw ScriptError.syntax("slices `a[i:j]` are not supported yet", at: peek.position,
+                                             hint: "index one element at a time, e.g. `x[i]`")
+                }
+                try expect(symbol: "]", "to close the index")
+                expr = .index(expr, index, position)
+            } else if case .symbol(".") = peek.kind {
+                let position = advance().position
+                guard case .identifier(let name) = peek.kind else { throw unexpected("an attribute name after `.`") }
+                _ = advance()
+                expr = .attribute(expr, name, position)
+            } else {
+                return expr
+            }
+        }
+    }
+
+    private mutating func arguments() throws -> [Argument] {
+        var arguments: [Argument] = []
+        while !match(symbol: ")") {
+            let position = peek.position
+            if case .identifier(let label) = peek.kind, tokens[current + 1].kind == .symbol("=") {
+                _ = advance(); _ = advance()
+                if arguments.contains(where: { $0.label == label }) {
+                    throw ScriptError.syntax("keyword argument `\(label)` repeated", at: position)
+                }
+                arguments.append(Argument(label: label, value: try expression(), position: position))
+            } else {
+                let value = try expression()
+                if arguments.last?.label != nil {
+                    throw ScriptError.syntax("positional argument follows keyword argument", at: position,
+                                             hint: "put positional arguments first: f(a, b, name=value)")
+                }
+                arguments.append(Argument(label: nil, value: value, position: position))
+            }
+            if !match(symbol: ",") {
+                try expect(symbol: ")", "to close the argument list")
+                break
+            }
+        }
+        return arguments
+    }
+
+    private mutating func primary() throws -> Expr {
+        let token = peek
+        switch token.kind {
+        case .number(let n): _ = advance(); return .number(n, token.position)
+        case .string(let s): _ = advance(); return .string(s, token.position)
+        case .keyword(.true): _ = advance(); return .bool(true, token.position)
+        case .keyword(.false): _ = advance(); return .bool(false, token.position)
+        case .keyword(.none): _ = advance(); return .none(token.position)
+        case .identifier(let name): _ = advance(); return .name(name, token.position)
+        case .symbol("("):
+            _ = advance()
+            let inner = try expression()
+            if case .symbol(",") = peek.kind {
+                throw ScriptError.syntax("tuples are not supported", at: peek.position, hint: "use a list: [a, b]")
+            }
+            try expect(symbol: ")", "to close the parenthesis")
+            return inner
+        case .symbol("["):
+            _ = advance()
+            // Each element is an expression, which counts one level of nesting.
+            var elements: [Expr] = []
+            while !match(symbol: "]") {
+                elements.append(try expression())
+                if !match(symbol: ",") {
+                    try expect(symbol: "]", "to close the list")
+                    break
+                }
+            }
+            return .list(elements, token.position)
+        default:
+            throw unexpected("an expression")
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Tensor
+
+/// Everything a variable can hold. Lists and tensors are values: assigning them copies (lazily, copy-on-write),
+/// so changing `b[0]` after `b = a` leaves `a` as it was.
+enum Value: Sendable {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+    case none
+    case list([Value])
+    case range(RangeValue)
+    case tensor(Tensor)
+    case builtin(Builtin)
+    case function(UserFunction)
+
+    var typeName: String {
+        switch self {
+        case .number: return "number"
+        case .string: return "string"
+        case .bool: return "bool"
+        case .none: return "none"
+        case .list: return "list"
+        case .range: return "range"
+        case .tensor: return "tensor"
+        case .builtin, .function: return "function"
+        }
+    }
+}
+
+/// `range(start, stop, step)`: lazy, so `range(1e9)` costs nothing until iterated.
+struct RangeValue: Sendable, Equatable {
+    var start: Int
+    var stop: Int
+    var step: Int
+
+    var count: Int {
+        if step > 0 { return stop > start ? (stop - start + step - 1) / step : 0 }
+        return start > stop ? (start - stop - step - 1) / -step : 0
+    }
+
+    func element(_ i: Int) -> Int { start + i * step }
+}
+
+/// A function defined with `def`. It remembers the source of its cell so errors inside it can quote the right line.
+struct UserFunction: Sendable {
+    var declaration: FunctionDeclaration
+    var defaults: [Value?]
+    var source: String
+
+    var signature: String {
+        let parameters = zip(declaration.parameters, defaults).map { parameter, value in
+            value.map { "\(parameter.name)=\(repr($0))" } ?? parameter.name
+        }
+        return "\(declaration.name)(\(parameters.joined(separator: ", ")))"
+    }
+}
+
+// MARK: Text forms
+
+/// Numbers print like Python's, except that whole numbers drop the ".0": `1 + 2` shows `3`.
+func formatNumber(_ x: Double) -> String {
+    if x.isNaN { return "nan" }
+    if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+    if x == x.rounded() && abs(x) < 1e16 { return String(Int64(x)) }
+    return "\(x)"
+}
+
+/// Float32 values from tensors, shown with Float precision (0.3, not 0.30000001192092896).
+func formatFloat(_ x: Float) -> String {
+    formatNumber(widen(x))
+}
+
+/// A Float as the shortest Double that prints the same, so scalars read out of tensors look clean.
+func widen(_ x: Float) -> Double {
+    if x.isNaN || x.isInfinite || (x == x.rounded() && abs(x) < 1e16) { return Double(x) }
+    return Double("\(x)") ?? Double(x)
+}
+
+func quote(_ s: String) -> String {
+    var out = "\""
+    for c in s.unicodeScalars {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out + "\""
+}
+
+func tensorSummary(_ t: Tensor) -> String {
+    let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
+    guard t.count > 0 else { return "Tensor(shape=\(shape))" }
+    return "Tensor(shape=\(shape), min=\(formatFloat(t.min()!)), max=\(formatFloat(t.max()!)), mean=\(formatFloat(t.mean())))"
+}
+
+/// The form a value takes inside a list or as a cell result: strings quoted.
+func repr(_ value: Value) -> String {
+    switch value {
+    case .string(let s): return quote(s)
+    case .list(let items):
+        let shown = items.prefix(100).map(repr)
+        return "[" + shown.joined(separator: ", ") + (items.count > 100 ? ", … (\(items.count) items)" : "") + "]"
+    default: return str(value)
+    }
+}
+
+/// The form `print` uses: strings as they are.
+func str(_ value: Value) -> String {
+    switch value {
+    case .number(let x): return formatNumber(x)
+    case .string(let s): return s
+    case .bool(let b): return b ? "true" : "false"
+    case .none: return "none"
+    case .list: return repr(value)
+    case .range(let r): return r.step == 1 ? "range(\(r.start), \(r.stop))" : "range(\(r.start), \(r.stop), \(r.step))"
+    case .tensor(let t): return tensorSummary(t)
+    case .builtin(let b): return b.signature
+    case .function(let f): return f.signature
+    }
+}
+
+// MARK: Equality and truth
+
+func valuesEqual(_ a: Value, _ b: Value) -> Bool {
+    switch (a, b) {
+    case (.number(let x), .number(let y)): return x == y
+    case (.bool(let x), .bool(let y)): return x == y
+    case (.number(let x), .bool(let y)), (.bool(let y), .number(let x)): return x == (y ? 1 : 0)
+    case (.string(let x), .string(let y)): return x == y
+    case (.none, .none): return true
+    case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy(valuesEqual)
+    case (.range(let x), .range(let y)): return x == y
+    case (.tensor(let x), .tensor(let y)): return x == y
+    case (.builtin(let x), .builtin(let y)): return x.name == y.name
+    // Two functions are the same when they come from the same `def` in the same cell.
+    case (.function(let x), .function(let y)):
+        return x.declaration.name == y.declaration.name && x.declaration.position == y.declaration.position && x.source == y.source
+    default: return false
+    }
+}
+
+func truthiness(_ value: Value) throws -> Bool {
+    switch value {
+    case .number(let x): return x != 0 && !x.isNaN
+    case .string(let s): return !s.isEmpty
+    case .bool(let b): return b
+    case .none: return false
+    case .list(let items): return !items.isEmpty
+    case .range(let r): return r.count > 0
+    case .tensor(let t):
+        guard t.count == 1 else {
+            throw ScriptError.type("the truth value of a tensor with \(t.count) elements is ambiguous",
+                                   hint: "reduce it first, e.g. `max(t) > 0` or `sum(t == 0) == 0`")
+        }
+        return t.data[0] != 0
+    case .builtin, .function: return true
+    }
+}
