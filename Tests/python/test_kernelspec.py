@@ -177,3 +177,38 @@ def test_help():
     assert r.returncode == 0
     for sub in ("kernel", "install", "run"):
         assert sub in r.stdout
+
+
+def _kernel_stderr_with_level(tmp_path: Path, spec_dir: Path, level: str) -> str:
+    """Run a kernel whose kernelspec adds `--log-level LEVEL`, do a little work, return its stderr."""
+    name = f"mirage-log-{level}"
+    spec = json.loads((spec_dir / "kernel.json").read_text())
+    spec["argv"] = [*spec["argv"], "--log-level", level]
+    target = spec_dir.parent / name
+    target.mkdir(exist_ok=True)
+    (target / "kernel.json").write_text(json.dumps(spec))
+    log = tmp_path / f"{level}.log"
+    try:
+        with open(log, "wb") as f:
+            km = KernelManager(kernel_name=name)
+            km.start_kernel(stderr=f)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=mt.STARTUP_TIMEOUT)
+                reply = kc.execute_interactive("1 + 2", timeout=mt.TIMEOUT)
+                assert reply["content"]["status"] == "ok"
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+    return log.read_text(errors="replace")
+
+
+def test_kernel_log_level(tmp_path, mirage_kernelspec):
+    quiet = _kernel_stderr_with_level(tmp_path, mirage_kernelspec, "error")
+    chatty = _kernel_stderr_with_level(tmp_path, mirage_kernelspec, "debug")
+    assert chatty.strip(), "--log-level debug logged nothing to stderr"
+    assert len(chatty) > len(quiet), "--log-level debug is no chattier than --log-level error"
+    assert "execute_request" in chatty or "execute" in chatty.lower()
