@@ -27,7 +27,7 @@ let package = Package(
         ]),
         .target(name: "Script", dependencies: ["Tensor", "Imaging"]),
         .executableTarget(name: "mirage", dependencies: [
-            "JupyterKernel", "Script",
+            "JupyterKernel", "Script", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

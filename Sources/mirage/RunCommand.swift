@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import JupyterKernel
+import Script
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a .mirage script without Jupyter.",
+        discussion: "Text goes to stdout/stderr; every displayed image or plot is written to DIR as a numbered PNG. Exits non-zero with the rendered error when a statement fails.")
+
+    @Argument(help: "The script to run.") var script: String
+    @Option(name: .long, help: "Where displayed images go (created if missing).") var out: String?
+
+    func run() throws {
+        let source: String
+        do { source = try String(contentsOfFile: script, encoding: .utf8) } catch {
+            throw ValidationError("cannot read \(script): \(error.localizedDescription)")
+        }
+        Interruption.installSignalHandler()
+        let host = try TerminalHost(imageDirectory: out)
+        do {
+            if let result = try Session().execute(source, host: host) { host.show(result) }
+        } catch let error as ScriptError {
+            host.write(error.rendered + "\n", to: .stderr)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ReplCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repl",
+        abstract: "An interactive Mirage prompt in the terminal (for quick checks without Jupyter).")
+
+    @Option(name: .long, help: "Where displayed images go.") var out: String?
+
+    func run() throws {
+        Interruption.installSignalHandler()
+        let host = try TerminalHost(imageDirectory: out)
+        let session = Session()
+        print("Mirage \(Mirage.version). help() lists the built-ins; Ctrl-D quits.")
+        var pending = ""
+        while true {
+            print(pending.isEmpty ? ">>> " : "... ", terminator: "")
+            guard let line = readLine() else { print(""); return }
+            pending += (pending.isEmpty ? "" : "\n") + line
+            if case .incomplete = session.completeness(pending) { continue }
+            Interruption.clear()
+            do {
+                if let result = try session.execute(pending, host: host) { host.show(result) }
+            } catch let error as ScriptError {
+                host.write(error.rendered + "\n", to: .stderr)
+            }
+            pending = ""
+        }
+    }
+}
+
+/// Output for `run` and `repl`: text to the terminal, images to numbered PNG files.
+final class TerminalHost: ScriptHost {
+    private let imageDirectory: String?
+    private var imageCount = 0
+
+    init(imageDirectory: String?) throws {
+        self.imageDirectory = imageDirectory
+        if let imageDirectory {
+            try FileManager.default.createDirectory(atPath: imageDirectory, withIntermediateDirectories: true)
+        }
+    }
+
+    func write(_ text: String, to stream: OutputStreamName) {
+        let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
+        handle.write(Data(text.utf8))
+    }
+
+    func show(_ output: RichOutput) {
+        write(output.plain + "\n", to: .stdout)
+        guard let png = output.png else { return }
+        imageCount += 1
+        guard let imageDirectory else { return }
+        let path = "\(imageDirectory)/\(String(format: "%03d", imageCount)).png"
+        do {
+            try Data(png).write(to: URL(fileURLWithPath: path))
+            write("[image \(path)]\n", to: .stdout)
+        } catch {
+            write("cannot write \(path): \(error.localizedDescription)\n", to: .stderr)
+        }
+    }
+
+    func display(_ output: RichOutput, displayID: String?, update: Bool) { show(output) }
+    func clearOutput(wait: Bool) {}
+    func page(_ output: RichOutput) { write(output.plain + "\n", to: .stdout) }
+
+    func readInput(prompt: String, password: Bool) throws -> String {
+        write(prompt, to: .stdout)
+        guard let line = readLine() else { throw ScriptError(kind: "EOFError", message: "end of input") }
+        return line
+    }
+
+    var isInterrupted: Bool { Interruption.isRequested }
+}
