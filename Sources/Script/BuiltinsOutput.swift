@@ -21,6 +21,14 @@ extension Builtins {
             interpreter.host.page(RichOutput(plain: try helpText(for: args["topic"], interpreter: interpreter)))
             return .none
         },
+        Builtin("display", .output, [.required("value"), .optional("id", .string("")), .optional("update", .bool(false))],
+                description: "Shows one value in the cell's output, like a cell's last expression. With `id` the output gets a name, and a later `display(..., id=same, update=true)` replaces it in place instead of adding a new output: the way to show live progress from a loop. Front ends ignore an update whose id was never shown.",
+                example: "display(\"starting\", id=\"status\")\nfor i in range(3):\n    sleep(0.1)\n    display(\"step \" + str(i), id=\"status\", update=true)") { args, interpreter in
+            let id = try args.string("id")
+            let update = try args.bool("update")
+            interpreter.host.display(richOutput(for: args["value"]), displayID: id.isEmpty ? nil : id, update: update && !id.isEmpty)
+            return .none
+        },
         Builtin("clear", .output, [.optional("wait", .bool(false))],
                 description: "Clears the output of the current cell. With `wait=true` the old output stays until new output arrives, which avoids flicker when redrawing in a loop.",
                 example: "for i in range(3):\n    clear(wait=true)\n    print(\"step\", i)") { args, interpreter in
