@@ -2,8 +2,11 @@
 import PackageDescription
 
 // Modules, from the bottom up (no cycles):
-//   C* shims → Tensor → Imaging;  JupyterKernel (protocol only);  Script binds the libraries;
-//   `mirage` wires Script to JupyterKernel and the command line.
+//   C* shims (system libraries only)
+//   Tensor (storage, oneDNN kernels) → Graph (ONNX import, forward, reverse-mode) → Attack (attack, detectors, metrics)
+//   Imaging (codecs, transforms, plots)
+//   JupyterKernel (protocol, sockets, signing, display; knows nothing of attacks)
+//   Script (the Mirage language) binds the libraries; `mirage` wires Script to JupyterKernel and the CLI.
 let package = Package(
     name: "Mirage",
     platforms: [.macOS(.v15)],
@@ -14,24 +17,34 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
-        .target(name: "Tensor"),
-        .target(name: "Imaging", dependencies: ["Tensor", "CPNG"]),
+        .target(name: "Tensor", dependencies: ["CDNNL"]),
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"]),
+        .target(name: "Attack", dependencies: ["Tensor", "Graph"]),
+        .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo"]),
         .target(name: "JupyterKernel", dependencies: [
             "CZeroMQ",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Script", dependencies: ["Tensor", "Imaging"]),
+        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack"]),
         .executableTarget(name: "mirage", dependencies: [
-            "JupyterKernel", "Script", "Imaging",
+            "JupyterKernel", "Script", "Imaging", "Graph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph"]),
+        .testTarget(name: "AttackTests", dependencies: ["Attack"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
     ]

@@ -1,0 +1,1 @@
+/// The OOD attack, optimisers, detectors and metrics.

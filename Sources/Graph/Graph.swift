@@ -1,0 +1,1 @@
+/// The engine: ONNX import, graph, forward and reverse-mode execution.

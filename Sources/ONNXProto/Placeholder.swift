@@ -1,0 +1,1 @@
+// Generated from onnx.proto by scripts/generate_onnx_proto.sh; see that script.
