@@ -1,1 +1,0 @@
-/// The engine: ONNX import, graph, forward and reverse-mode execution.
