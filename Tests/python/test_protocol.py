@@ -719,3 +719,104 @@ def test_update_display_data(km_kc):
     if not any(m.startswith("update_display") for m in c["matches"]):
         pytest.skip("the Mirage language exposes no update_display yet (no completion for `update_disp`)")
     pytest.fail("update_display exists now: write this test against its signature")
+
+
+# --- more clients, late subscribers, unicode, busy kernels ------------------------------------------
+
+
+def test_two_clients_each_get_their_own_replies(km_kc):
+    km, kc = km_kc
+    # A client of its own (km.client() would share km's Session, hence the same ZeroMQ identity).
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+    other = BlockingKernelClient(connection_file=km.connection_file)
+    other.load_connection_file()
+    assert other.session.session != kc.session.session
+    other.start_channels()
+    try:
+        other.wait_for_ready(timeout=mt.STARTUP_TIMEOUT)
+        mt.flush(other)
+        ids_a = [kc.execute(f"a{i} = {i}") for i in range(20)]
+        ids_b = [other.execute(f"b{i} = {i}") for i in range(20)]
+        got_a = [kc.get_shell_msg(timeout=mt.TIMEOUT)["parent_header"]["msg_id"] for _ in ids_a]
+        got_b = [other.get_shell_msg(timeout=mt.TIMEOUT)["parent_header"]["msg_id"] for _ in ids_b]
+        assert got_a == ids_a
+        assert got_b == ids_b
+        with pytest.raises(Empty):
+            kc.get_shell_msg(timeout=0.3)
+        # Both clients see every execution's outputs on iopub (it is a broadcast).
+        reply, msgs = execute(other, 'print("from other")')
+        assert stdout_text(msgs) == "from other\n"
+    finally:
+        other.stop_channels()
+    mt.flush(kc, timeout=0.3)
+
+
+def test_iopub_welcome_for_a_late_subscriber(km_kc):
+    km, kc = km_kc
+    info = mt.read_connection_file(km)
+    raw = mt.RawClient(km)
+    sub = raw.ctx.socket(zmq.SUB)
+    sub.linger = 0
+    try:
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+        assert sub.poll(5000), "no iopub_welcome for a new subscriber within 5 s"
+        _, parts = raw.session.feed_identities(sub.recv_multipart())
+        msg = raw.session.deserialize(parts)
+        assert msg["msg_type"] == "iopub_welcome"
+        assert msg["content"] == {"subscription": ""}
+        # (XPUB cannot unicast: existing subscribers may see this welcome too, as with ipykernel.)
+    finally:
+        sub.close(0)
+        raw.close()
+
+
+def test_unicode_round_trip(km_kc):
+    km, kc = km_kc
+    text = "héllo ✓ — 日本語 🎉"
+    reply, msgs = execute(kc, f'print("{text}")')
+    assert reply["content"]["status"] == "ok"
+    assert stdout_text(msgs) == text + "\n"
+    # Cursor positions count unicode code points, not bytes (protocol 5.2+).
+    code = f'"{text}" + pri'
+    c = shell_reply(kc, kc.complete(code, cursor_pos=len(code)))["content"]
+    assert "print" in c["matches"]
+    assert (c["cursor_start"], c["cursor_end"]) == (len(code) - 3, len(code))
+
+
+def test_comm_msg_to_unknown_comm_is_harmless(km_kc, raw):
+    km, kc = km_kc
+    for kind in ("comm_msg", "comm_close"):
+        m = raw.msg(kind, {"comm_id": uuid.uuid4().hex, "data": {}})
+        raw.send(m)
+    raw.recv_all(timeout=0.3)
+    raw.check_serving()
+
+
+def test_busy_kernel_still_answers_heartbeat_and_control(fresh):
+    km, kc = fresh
+    msg_id = _start_sleep(kc)
+    info = mt.read_connection_file(km)
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.linger = 0
+    try:
+        sock.connect(f"tcp://{info['ip']}:{info['hb_port']}")
+        sock.send(b"beat")
+        assert sock.poll(2000) and sock.recv() == b"beat", "no heartbeat while executing"
+    finally:
+        sock.close(0)
+    t_sent = time.time()
+    km.interrupt_kernel()
+    _check_interrupted(kc, msg_id, t_sent)
+
+
+def test_interrupt_while_waiting_for_input(fresh):
+    km, kc = fresh
+    assert execute(kc, "keep = 7")[0]["content"]["status"] == "ok"
+    msg_id = kc.execute('input("name? ")', allow_stdin=True)
+    req = kc.get_stdin_msg(timeout=mt.TIMEOUT)
+    assert req["msg_type"] == "input_request"
+    t_sent = time.time()
+    km.interrupt_kernel()
+    _check_interrupted(kc, msg_id, t_sent)
