@@ -1,0 +1,238 @@
+import CDNNL
+
+/// A failure inside the engine's kernels, with what was being done.
+public struct KernelError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// oneDNN's CPU engine and stream, created once per process. oneDNN's CPU stream runs primitives
+/// synchronously on the calling thread (with its OpenMP team), so one stream serves every kernel.
+final class DNNLContext: @unchecked Sendable {
+    static let shared: DNNLContext = {
+        do { return try DNNLContext() } catch { fatalError("oneDNN could not start: \(error)") }
+    }()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+
+    private init() throws {
+        var engine: dnnl_engine_t?
+        try check(dnnl_engine_create(&engine, dnnl_cpu, 0), "creating the CPU engine")
+        var stream: dnnl_stream_t?
+        try check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        self.engine = engine!
+        self.stream = stream!
+    }
+}
+
+@inline(__always)
+func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+    guard status == dnnl_success else { throw KernelError("oneDNN failed \(what()): status \(status.rawValue)") }
+}
+
+/// Memory descriptors: what oneDNN calls the shape, type and layout of a buffer.
+enum DNNLLayout {
+    /// Plain row-major float32 (a, ab, abc, …), the layout `Tensor` stores.
+    static func plain(_ dims: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let tags: [dnnl_format_tag_t] = [dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef]
+        guard dims.count >= 1, dims.count < tags.count else { throw KernelError("rank \(dims.count) is not supported by the kernels") }
+        var d = dims.map { dnnl_dim_t($0) }
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), &d, dnnl_f32, tags[dims.count]), "describing \(dims)")
+        return md
+    }
+
+    /// Plain float32 with explicit strides (in elements): transposed views without copies.
+    static func strided(_ dims: [Int], strides: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = dims.map { dnnl_dim_t($0) }
+        var s = strides.map { dnnl_dim_t($0) }
+        try check(dnnl_memory_desc_init_by_strides(&md, Int32(d.count), &d, dnnl_f32, &s), "describing \(dims) strides \(strides)")
+        return md
+    }
+
+    /// "Let the primitive choose": oneDNN picks its fastest (usually blocked) layout.
+    static func any(_ dims: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var d = dims.map { dnnl_dim_t($0) }
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), &d, dnnl_f32, dnnl_format_tag_any), "describing \(dims)")
+        return md
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var a = a, b = b
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+}
+
+/// A oneDNN memory object. Either it owns an aligned buffer (blocked intermediates, reordered
+/// weights) or it points at a caller's buffer for the duration of one execution.
+final class DNNLMemory {
+    let handle: dnnl_memory_t
+    let descriptor: dnnl_memory_desc_t
+    private var owned: UnsafeMutableRawPointer?
+
+    /// `owning`: allocate a buffer of the descriptor's size, kept for the memory's lifetime.
+    init(_ descriptor: dnnl_memory_desc_t, owning: Bool) throws {
+        var md = descriptor
+        var memory: dnnl_memory_t?
+        if owning {
+            let size = max(64, dnnl_memory_desc_get_size(&md))
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            owned = buffer
+            try check(dnnl_memory_create(&memory, &md, DNNLContext.shared.engine, buffer), "allocating memory")
+        } else {
+            // DNNL_MEMORY_NONE: a handle is set before each use.
+            try check(dnnl_memory_create(&memory, &md, DNNLContext.shared.engine, nil), "creating a memory view")
+        }
+        handle = memory!
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        dnnl_memory_destroy(handle)
+        owned?.deallocate()
+    }
+
+    var byteCount: Int {
+        var md = descriptor
+        return dnnl_memory_desc_get_size(&md)
+    }
+
+    func point(at pointer: UnsafeMutableRawPointer?) {
+        dnnl_memory_set_data_handle(handle, pointer)
+    }
+
+    var pointer: UnsafeMutableRawPointer? {
+        var p: UnsafeMutableRawPointer?
+        dnnl_memory_get_data_handle(handle, &p)
+        return p
+    }
+}
+
+/// A created primitive and its descriptor. Created once per (operator, shape) and reused.
+final class DNNLPrimitive {
+    let descriptor: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+
+    /// `make` fills an op descriptor (e.g. a convolution descriptor) and returns a pointer to it.
+    init(_ opDescriptor: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil, what: String) throws {
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, DNNLContext.shared.engine, hint?.descriptor), "setting up \(what)")
+        var p: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&p, pd), "creating \(what)")
+        descriptor = pd!
+        primitive = p!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    /// The layout the primitive chose for one of its arguments.
+    func layout(_ query: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t {
+        dnnl_primitive_desc_query_md(descriptor, query, index).pointee
+    }
+
+    func execute(_ arguments: [(Int32, DNNLMemory)]) throws {
+        var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+        try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running a kernel")
+        try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
+    }
+}
+
+/// A reorder between two layouts of the same logical tensor, created once.
+final class DNNLReorder {
+    let primitive: dnnl_primitive_t
+    private let pd: dnnl_primitive_desc_t
+
+    init(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t) throws {
+        var s = source, d = destination
+        var pd: dnnl_primitive_desc_t?
+        let engine = DNNLContext.shared.engine
+        try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "setting up a reorder")
+        var p: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&p, pd), "creating a reorder")
+        self.pd = pd!
+        primitive = p!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+
+    func run(from source: DNNLMemory, to destination: DNNLMemory) throws {
+        var args = [
+            dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
+            dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle),
+        ]
+        try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, 2, &args), "reordering")
+        try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
+    }
+}
+
+/// An argument in the primitive's preferred layout, fed from / read back to a plain `Tensor`.
+/// When the layouts agree the user's buffer is used directly; otherwise one reorder at each edge.
+final class LayoutBridge {
+    let plain: DNNLMemory          // views the caller's buffer
+    let native: DNNLMemory?        // owned buffer in the primitive's layout, when different
+    private let toNative: DNNLReorder?
+    private let toPlain: DNNLReorder?
+
+    init(plainDims dims: [Int], native: dnnl_memory_desc_t) throws {
+        let plainDesc = try DNNLLayout.plain(dims)
+        plain = try DNNLMemory(plainDesc, owning: false)
+        if DNNLLayout.equal(plainDesc, native) {
+            self.native = nil
+            toNative = nil
+            toPlain = nil
+        } else {
+            self.native = try DNNLMemory(native, owning: true)
+            toNative = try DNNLReorder(from: plainDesc, to: native)
+            toPlain = try DNNLReorder(from: native, to: plainDesc)
+        }
+    }
+
+    /// The memory the primitive should use.
+    var memory: DNNLMemory { native ?? plain }
+
+    /// Makes the primitive's memory hold `pointer`'s plain data.
+    func load(_ pointer: UnsafeMutableRawPointer) throws {
+        plain.point(at: pointer)
+        if let native, let toNative { try toNative.run(from: plain, to: native) }
+    }
+
+    /// Points the primitive at `pointer` as its output (call `store` after the primitive ran).
+    func prepareOutput(_ pointer: UnsafeMutableRawPointer) {
+        plain.point(at: pointer)
+    }
+
+    func store() throws {
+        if let native, let toPlain { try toPlain.run(from: native, to: plain) }
+    }
+}
+
+/// A constant (weights) held in a primitive's preferred layout, in memory it owns:
+/// reordered once when made, never touched again.
+final class ConstantMemory {
+    let memory: DNNLMemory
+
+    init(_ tensor: Tensor, dims: [Int], native: dnnl_memory_desc_t) throws {
+        memory = try DNNLMemory(native, owning: true)
+        let plainDesc = try DNNLLayout.plain(dims)
+        var values = tensor.data
+        try values.withUnsafeMutableBytes { bytes in
+            if DNNLLayout.equal(plainDesc, native) {
+                memory.pointer!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            } else {
+                let view = try DNNLMemory(plainDesc, owning: false)
+                view.point(at: bytes.baseAddress)
+                try DNNLReorder(from: plainDesc, to: native).run(from: view, to: memory)
+            }
+        }
+    }
+}

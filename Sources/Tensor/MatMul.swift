@@ -1,0 +1,76 @@
+import CDNNL
+
+/// Batched matrix product with NumPy broadcasting over leading dimensions, through oneDNN's matmul.
+/// Either operand may be used transposed (its last two axes swapped) without a copy: oneDNN reads
+/// it through strides. One primitive per (shapes, transposes), reused.
+public final class MatMulKernel {
+    public let a: [Int], b: [Int]
+    public let transposeA: Bool, transposeB: Bool
+    public let output: [Int]
+    private let primitive: DNNLPrimitive
+    private let left, right, result: DNNLMemory
+
+    /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller).
+    public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false) throws {
+        guard a.count >= 2, b.count >= 2 else { throw KernelError("matmul needs rank ≥ 2 operands, got \(a) and \(b)") }
+        self.a = a
+        self.b = b
+        self.transposeA = transposeA
+        self.transposeB = transposeB
+        let rank = max(a.count, b.count)
+        let pa = Array(repeating: 1, count: rank - a.count) + a
+        let pb = Array(repeating: 1, count: rank - b.count) + b
+        let (m, k) = transposeA ? (pa[rank - 1], pa[rank - 2]) : (pa[rank - 2], pa[rank - 1])
+        let (k2, n) = transposeB ? (pb[rank - 1], pb[rank - 2]) : (pb[rank - 2], pb[rank - 1])
+        guard k == k2 else {
+            throw KernelError("matmul inner dimensions differ: \(a)\(transposeA ? "ᵀ" : "") × \(b)\(transposeB ? "ᵀ" : "") (\(k) vs \(k2))")
+        }
+        var batch: [Int] = []
+        for i in 0..<(rank - 2) {
+            let (x, y) = (pa[i], pb[i])
+            guard x == y || x == 1 || y == 1 else { throw KernelError("matmul batch dimensions \(a) and \(b) do not broadcast") }
+            batch.append(max(x, y))
+        }
+        output = batch + [m, n]
+        var aDesc = try Self.describe(pa, transposed: transposeA)
+        var bDesc = try Self.describe(pb, transposed: transposeB)
+        var cDesc = try DNNLLayout.plain(output)
+        var descriptor = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "a matmul") }
+        left = try DNNLMemory(aDesc, owning: false)
+        right = try DNNLMemory(bDesc, owning: false)
+        result = try DNNLMemory(cDesc, owning: false)
+    }
+
+    /// Logical [..., rows, cols] view of a row-major buffer, transposed through strides if asked.
+    private static func describe(_ stored: [Int], transposed: Bool) throws -> dnnl_memory_desc_t {
+        var strides = [Int](repeating: 1, count: stored.count)
+        for i in stride(from: stored.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * stored[i + 1] }
+        // Broadcast batch dimensions of size 1 get stride 0 semantics from oneDNN's broadcasting rules.
+        guard transposed else { return try DNNLLayout.strided(stored, strides: strides) }
+        var dims = stored, s = strides
+        dims.swapAt(dims.count - 1, dims.count - 2)
+        s.swapAt(s.count - 1, s.count - 2)
+        return try DNNLLayout.strided(dims, strides: s)
+    }
+
+    public func run(_ x: Tensor, _ y: Tensor) throws -> Tensor {
+        guard x.count == a.reduce(1, *), y.count == b.reduce(1, *) else {
+            throw KernelError("matmul expected operands \(a) and \(b), got \(x.shape) and \(y.shape)")
+        }
+        var z = Tensor.zeros(output)
+        var x = x, y = y
+        try x.data.withUnsafeMutableBytes { xs in
+            try y.data.withUnsafeMutableBytes { ys in
+                try z.data.withUnsafeMutableBytes { zs in
+                    left.point(at: xs.baseAddress)
+                    right.point(at: ys.baseAddress)
+                    result.point(at: zs.baseAddress)
+                    try primitive.execute([(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)])
+                }
+            }
+        }
+        return z
+    }
+}
