@@ -1,0 +1,228 @@
+import Tensor
+
+/// A loaded model: its graph with every operator checked, and the constant part of the graph
+/// (initializers, Constant nodes and whatever depends only on them) evaluated once.
+public final class Model: @unchecked Sendable {
+    public let graph: Graph
+    /// Values known without any input: initializers and folded subgraphs.
+    let constants: [String: RuntimeValue]
+    /// The nodes left to run at run time, in order.
+    let liveNodes: [Node]
+    /// Which node produces each value (after folding).
+    let producers: [String: Int]
+
+    public init(graph: Graph) throws {
+        self.graph = graph
+        let unsupported = graph.nodes.filter { ($0.domain != "" && $0.domain != "ai.onnx") || OperatorSet.makers[$0.opType] == nil }
+        if !unsupported.isEmpty {
+            let listed = unsupported.prefix(20).map { "\($0.opType) (node '\($0.name)')" }.joined(separator: ", ")
+            let kinds = Set(unsupported.map(\.opType)).sorted().joined(separator: ", ")
+            throw EngineError("the model uses \(unsupported.count) node\(unsupported.count == 1 ? "" : "s") with unsupported operators [\(kinds)]: \(listed)\(unsupported.count > 20 ? ", …" : "")")
+        }
+        for node in graph.nodes {
+            for attribute in node.attributes.values { if case .unsupported(let kind) = attribute {
+                throw EngineError("node '\(node.name)' (\(node.opType)) has a \(kind) attribute, which the engine does not run")
+            } }
+        }
+        var constants = graph.initializers.mapValues(RuntimeValue.init)
+        var live: [Node] = []
+        // Fold: a node whose inputs are all known is computed now, once.
+        for node in graph.nodes {
+            let inputs = node.inputs.filter { !$0.isEmpty }
+            if inputs.allSatisfy({ constants[$0] != nil }) {
+                let op = try OperatorSet.make(node)
+                let values = try op.forward(node.inputs.map { $0.isEmpty ? nil : constants[$0] })
+                for (name, value) in zip(node.outputs, values) where !name.isEmpty { constants[name] = value }
+            } else {
+                live.append(node)
+            }
+        }
+        var producers: [String: Int] = [:]
+        for (i, node) in live.enumerated() { for output in node.outputs where !output.isEmpty { producers[output] = i } }
+        self.constants = constants
+        liveNodes = live
+        self.producers = producers
+    }
+
+    /// The model's real input (the first graph input that is not an initializer).
+    public var input: ValueInfo? { graph.inputs.first }
+
+    /// Every named tensor that can be an output: graph outputs, then intermediates in order.
+    public var tensorNames: [String] {
+        var seen: Set<String> = []
+        var names: [String] = []
+        for name in graph.outputs.map(\.name) + liveNodes.flatMap(\.outputs) where !name.isEmpty && seen.insert(name).inserted {
+            names.append(name)
+        }
+        return names
+    }
+
+    /// An encoder computing `outputs` (any named tensors), pruned to the nodes they need.
+    public func encoder(outputs: [String]) throws -> Encoder {
+        guard let input else { throw EngineError("the model has no input") }
+        for name in outputs where producers[name] == nil {
+            if constants[name] != nil { throw EngineError("tensor '\(name)' is a constant: it does not depend on the input") }
+            if name == input.name { continue }
+            let hint = closestNames(to: name, in: tensorNames)
+            throw EngineError("the model has no tensor named '\(name)'\(hint.isEmpty ? "" : "; did you mean \(hint.map { "'\($0)'" }.joined(separator: " or "))?")")
+        }
+        // Walk back from the outputs to the nodes they need.
+        var needed = Set<Int>()
+        var stack = outputs.compactMap { producers[$0] }
+        while let i = stack.popLast() {
+            guard needed.insert(i).inserted else { continue }
+            for name in liveNodes[i].inputs where !name.isEmpty {
+                if let p = producers[name] { stack.append(p) }
+            }
+        }
+        let nodes = needed.sorted().map { liveNodes[$0] }
+        return try Encoder(model: self, nodes: nodes, inputName: input.name, outputs: outputs)
+    }
+
+    /// Parameters: the element count of every float initializer.
+    public var parameterCount: Int {
+        graph.initializers.values.filter { if case .floats = $0.storage { return true } else { return false } }.reduce(0) { $0 + $1.count }
+    }
+}
+
+/// Candidate names close to a misspelt one (edit distance), for error hints.
+func closestNames(to name: String, in candidates: [String]) -> [String] {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
+    let target = Array(name.lowercased())
+    let scored = candidates.map { ($0, distance(target, Array($0.lowercased()))) }
+    let best = scored.map(\.1).min() ?? .max
+    guard best <= max(2, target.count / 3) else { return [] }
+    return scored.filter { $0.1 == best }.prefix(2).map(\.0)
+}
+
+/// Runs part of a model forward from its input to chosen outputs, and backward from seeds on those
+/// outputs to the input (reverse mode over the node list). Values live in integer slots; operators
+/// keep their kernels between calls, so repeated steps at one batch size rebuild nothing.
+public final class Encoder {
+    public let outputNames: [String]
+    private struct Step {
+        let node: Node
+        let op: Operator
+        let inputs: [Int?]       // slots; nil for omitted optional inputs
+        let outputs: [Int]
+    }
+
+    private let steps: [Step]
+    private let inputSlot: Int
+    private let outputSlots: [Int]
+    private let expectedInput: [Dimension]?
+    private let inputName: String
+    private var values: [RuntimeValue?]
+    private var constantSlots: [Bool]
+    private var requiresGradient: [Bool]
+    private var hasForward = false
+
+    init(model: Model, nodes: [Node], inputName: String, outputs: [String]) throws {
+        var slotOf: [String: Int] = [inputName: 0]
+        var initial: [RuntimeValue?] = [nil]
+        var constant = [false]
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            slotOf[name] = initial.count
+            initial.append(model.constants[name])
+            constant.append(model.constants[name] != nil)
+            return initial.count - 1
+        }
+        var steps: [Step] = []
+        for node in nodes {
+            let op = try OperatorSet.make(node)
+            let inputs = node.inputs.map { $0.isEmpty ? nil : slot($0) }
+            op.prepare(constantInputs: Set(inputs.enumerated().compactMap { i, s in s.map { constant[$0] } == true ? i : nil }))
+            steps.append(Step(node: node, op: op, inputs: inputs, outputs: node.outputs.map { slot($0) }))
+        }
+        for (i, step) in steps.enumerated() {
+            for (k, s) in step.inputs.enumerated() {
+                if let s, initial[s] == nil, s != 0, !steps[..<i].contains(where: { $0.outputs.contains(s) }) {
+                    throw EngineError("node '\(step.node.name)' (\(step.node.opType)) reads '\(step.node.inputs[k])', which nothing computes before it")
+                }
+            }
+        }
+        outputNames = outputs
+        self.steps = steps
+        self.inputName = inputName
+        inputSlot = 0
+        outputSlots = outputs.map { slot($0) }
+        expectedInput = model.input?.shape
+        values = initial
+        constantSlots = constant
+        requiresGradient = Array(repeating: false, count: initial.count)
+    }
+
+    /// The outputs for a batch `x`; remembers what `pullback` needs.
+    public func forward(_ x: Tensor) throws -> [Tensor] {
+        if let expected = expectedInput {
+            let fits = expected.count == x.rank && zip(expected, x.shape).allSatisfy { d, n in
+                if case .fixed(let m) = d { return m == n } else { return true }
+            }
+            guard fits else {
+                let described = expected.map { d -> String in if case .fixed(let m) = d { return "\(m)" }; if case .symbolic(let s) = d, !s.isEmpty { return s }; return "?" }
+                throw EngineError("input '\(inputName)' expects shape [\(described.joined(separator: ", "))], got \(x.shape)")
+            }
+        }
+        for i in values.indices where !constantSlots[i] { values[i] = nil }
+        values[inputSlot] = .float(x)
+        for i in requiresGradient.indices { requiresGradient[i] = false }
+        requiresGradient[inputSlot] = true
+        for step in steps {
+            let outputs = try step.op.forward(step.inputs.map { $0.flatMap { values[$0] } })
+            let flows = step.op.differentiableInputs.contains { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true }
+            for (slot, value) in zip(step.outputs, outputs) {
+                values[slot] = value
+                requiresGradient[slot] = flows && value.isFloat
+            }
+        }
+        hasForward = true
+        return try outputSlots.enumerated().map { k, slot in
+            guard case .float(let t)? = values[slot] else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
+            return t
+        }
+    }
+
+    /// ∂(Σ_k ⟨seeds[k], outputs[k]⟩)/∂x at the last forward, shaped like x.
+    public func pullback(_ seeds: [Tensor]) throws -> Tensor {
+        guard hasForward, case .float(let x)? = values[inputSlot] else { throw EngineError("pullback needs a forward pass first") }
+        guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
+        var gradients = [Tensor?](repeating: nil, count: values.count)
+        func accumulate(_ slot: Int, _ g: Tensor) {
+            if let existing = gradients[slot] { gradients[slot] = existing.zipped(g, +) } else { gradients[slot] = g }
+        }
+        for (k, slot) in outputSlots.enumerated() {
+            guard seeds[k].shape == values[slot]?.shape else {
+                throw EngineError("seed for '\(outputNames[k])' has shape \(seeds[k].shape), the output has \(values[slot]?.shape ?? [])")
+            }
+            accumulate(slot, seeds[k])
+        }
+        for step in steps.reversed() {
+            let outputGradients = step.outputs.map { gradients[$0] }
+            guard outputGradients.contains(where: { $0 != nil }) else { continue }
+            let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
+            guard !wanted.isEmpty else { continue }
+            let inputGradients = try step.op.backward(outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
+                                                      outputs: step.outputs.compactMap { values[$0] }, wanted: wanted)
+            for (i, g) in inputGradients where wanted.contains(i) {
+                guard let slot = step.inputs[i] else { continue }
+                accumulate(slot, g)
+            }
+            // Intermediate gradients are dead once passed on.
+            for slot in step.outputs where slot != inputSlot { gradients[slot] = nil }
+        }
+        return gradients[inputSlot] ?? Tensor.zeros(x.shape)
+    }
+}

@@ -1,0 +1,64 @@
+import Tensor
+
+extension Tensor {
+    /// Sums a broadcast gradient back down to `shape`: the backward of broadcasting.
+    func summed(to shape: [Int]) -> Tensor {
+        if self.shape == shape { return self }
+        var out = Tensor.zeros(shape)
+        let outShape = self.shape
+        // Strides of the target aligned right, 0 where it was broadcast.
+        var strides = [Int](repeating: 0, count: outShape.count)
+        var step = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            let axis = i + outShape.count - shape.count
+            strides[axis] = shape[i] == 1 ? 0 : step
+            step *= shape[i]
+        }
+        var index = [Int](repeating: 0, count: outShape.count)
+        var offset = 0
+        data.withUnsafeBufferPointer { source in
+            out.data.withUnsafeMutableBufferPointer { target in
+                for flat in 0..<source.count {
+                    target[offset] += source[flat]
+                    var axis = outShape.count - 1
+                    while axis >= 0 {
+                        index[axis] += 1
+                        offset += strides[axis]
+                        if index[axis] < outShape[axis] { break }
+                        offset -= strides[axis] * index[axis]
+                        index[axis] = 0
+                        axis -= 1
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Element-wise combination of same-shaped tensors (gradients), without the broadcasting machinery.
+    func zipped(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(shape == other.shape)
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { a in
+            other.data.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    for i in 0..<o.count { o[i] = f(a[i], b[i]) }
+                }
+            }
+        }
+        return Tensor(shape: shape, data: out)
+    }
+}
+
+/// Broadcasting over integer arrays (shape arithmetic).
+func broadcastIntegers(_ a: IntArray, _ b: IntArray, _ f: (Int64, Int64) -> Int64) throws -> IntArray {
+    guard let shape = Tensor.broadcastShape(a.shape, b.shape) else {
+        throw EngineError("integer shapes \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let ta = Tensor(shape: a.shape, data: a.data.indices.map { Float($0) })
+    let tb = Tensor(shape: b.shape, data: b.data.indices.map { Float($0) })
+    // Broadcast the element indices, then combine: integer values stay exact.
+    let ia = try ta.applying(.add, Tensor.zeros(shape)).data
+    let ib = try tb.applying(.add, Tensor.zeros(shape)).data
+    return IntArray(shape: shape, data: zip(ia, ib).map { f(a.data[Int($0)], b.data[Int($1)]) })
+}

@@ -1,0 +1,286 @@
+import Foundation
+import Tensor
+
+let elementwiseOperators: [String: OperatorSet.Maker] = [
+    "Relu": { Relu(node: $0) },
+    "Sigmoid": { Unary(node: $0, { 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }) },
+    "Tanh": { Unary(node: $0, { tanh($0) }, { _, y in 1 - y * y }) },
+    "Exp": { Unary(node: $0, { exp($0) }, { _, y in y }) },
+    "Log": { Unary(node: $0, { log($0) }, { x, _ in 1 / x }) },
+    "Sqrt": { Unary(node: $0, { sqrt($0) }, { _, y in 0.5 / y }) },
+    "Neg": { Unary(node: $0, { -$0 }, { _, _ in -1 }) },
+    "Abs": { Unary(node: $0, { abs($0) }, { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) },
+    "Reciprocal": { Unary(node: $0, { 1 / $0 }, { _, y in -y * y }) },
+    "Erf": { Unary(node: $0, { erf($0) }, { x, _ in 2 / Float.pi.squareRoot() * exp(-x * x) }) },
+    "Softplus": { Unary(node: $0, { x in x > 20 ? x : log1p(exp(x)) }, { x, _ in 1 / (1 + exp(-x)) }) },
+    "LeakyRelu": { node in
+        let alpha = try NodeAttributes(node: node).float("alpha", default: 0.01)
+        return Unary(node: node, { $0 >= 0 ? $0 : alpha * $0 }, { x, _ in x >= 0 ? 1 : alpha })
+    },
+    "Elu": { node in
+        let alpha = try NodeAttributes(node: node).float("alpha", default: 1)
+        return Unary(node: node, { $0 >= 0 ? $0 : alpha * (exp($0) - 1) }, { x, y in x >= 0 ? 1 : y + alpha })
+    },
+    "HardSigmoid": { node in
+        let a = NodeAttributes(node: node)
+        let alpha = try a.float("alpha", default: 0.2), beta = try a.float("beta", default: 0.5)
+        return Unary(node: node, { max(0, min(1, alpha * $0 + beta)) }, { x, _ in (alpha * x + beta > 0 && alpha * x + beta < 1) ? alpha : 0 })
+    },
+    "HardSwish": { Unary(node: $0, { x in x * max(0, min(1, x / 6 + 0.5)) },
+                         { x, _ in x < -3 ? 0 : (x > 3 ? 1 : x / 3 + 0.5) }) },
+    "Gelu": { try gelu($0) },
+    "Identity": { Passthrough(node: $0) },
+    "Dropout": { Passthrough(node: $0) },      // inference: identity (the mask output, if asked, is all true)
+    "Clip": { try Clip(node: $0) },
+    "Add": { Binary(node: $0, .add) },
+    "Sub": { Binary(node: $0, .subtract) },
+    "Mul": { Binary(node: $0, .multiply) },
+    "Div": { Binary(node: $0, .divide) },
+    "Pow": { Binary(node: $0, .power) },
+    "Max": { Binary(node: $0, .maximum) },
+    "Min": { Binary(node: $0, .minimum) },
+    "Equal": { Comparison(node: $0, .equal) },
+    "Less": { Comparison(node: $0, .less) },
+    "Greater": { Comparison(node: $0, .greater) },
+    "LessOrEqual": { Comparison(node: $0, .lessEqual) },
+    "GreaterOrEqual": { Comparison(node: $0, .greaterEqual) },
+    "Where": { Where(node: $0) },
+]
+
+/// ReLU gets its own loop: it is the commonest activation, and memory-bound.
+final class Relu: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        var x = try floatInput(inputs, 0, node)
+        x.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 } }
+        return [.float(x)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
+        return [0: dy.zipped(y) { d, y in y > 0 ? d : 0 }]
+    }
+}
+
+/// y = f(x) element by element; backward multiplies by f′ written in terms of x and y.
+final class Unary: Operator {
+    let node: Node
+    let function: (Float) -> Float
+    let derivative: (Float, Float) -> Float
+
+    init(node: Node, _ function: @escaping (Float) -> Float, _ derivative: @escaping (_ x: Float, _ y: Float) -> Float) {
+        self.node = node
+        self.function = function
+        self.derivative = derivative
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        [.float(try floatInput(inputs, 0, node).map(function))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node)
+        var dx = Tensor.zeros(x.shape)
+        for i in 0..<dx.count { dx.data[i] = dy.data[i] * derivative(x.data[i], y.data[i]) }
+        return [0: dx]
+    }
+}
+
+/// Identity and inference-mode Dropout.
+final class Passthrough: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (\(node.opType)) has no input") }
+        if node.outputs.count > 1 {   // Dropout's optional mask
+            return [x, .int(IntArray(shape: x.shape, data: Array(repeating: 1, count: x.shape.reduce(1, *))))]
+        }
+        return [x]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        return [0: dy]
+    }
+}
+
+/// Clip: bounds from attributes (opset < 11) or optional inputs 1 and 2.
+final class Clip: Operator {
+    let node: Node
+    let attributeMin: Float?, attributeMax: Float?
+
+    init(node: Node) throws {
+        self.node = node
+        let a = NodeAttributes(node: node)
+        attributeMin = node.attributes["min"] == nil ? nil : try a.float("min")
+        attributeMax = node.attributes["max"] == nil ? nil : try a.float("max")
+    }
+
+    func bounds(_ inputs: [RuntimeValue?]) -> (Float, Float) {
+        let low = inputs.count > 1 ? inputs[1]?.floats.data.first : attributeMin
+        let high = inputs.count > 2 ? inputs[2]?.floats.data.first : attributeMax
+        return (low ?? -.infinity, high ?? .infinity)
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let (low, high) = bounds(inputs)
+        return [.float(try floatInput(inputs, 0, node).map { min(max($0, low), high) })]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let (low, high) = bounds(inputs)
+        return [0: dy.zipped(try floatInput(inputs, 0, node)) { d, x in x >= low && x <= high ? d : 0 }]
+    }
+}
+
+/// Broadcasting arithmetic; integer inputs stay integers (shape computations).
+final class Binary: Operator {
+    let node: Node
+    let operation: BinaryOperation
+    init(node: Node, _ operation: BinaryOperation) {
+        self.node = node
+        self.operation = operation
+    }
+
+    var differentiableInputs: [Int] { [0, 1] }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else {
+            throw EngineError("node '\(node.name)' (\(node.opType)) needs two inputs")
+        }
+        if case .int(let x) = a, case .int(let y) = b {
+            let op = operation
+            return [.int(try broadcastIntegers(x, y) { p, q in
+                switch op {
+                case .add: return p &+ q
+                case .subtract: return p &- q
+                case .multiply: return p &* q
+                case .divide: return q == 0 ? 0 : p / q
+                case .maximum: return max(p, q)
+                case .minimum: return min(p, q)
+                default: return Int64(op.apply(Float(p), Float(q)))
+                }
+            })]
+        }
+        do { return [.float(try a.floats.applying(operation, b.floats))] } catch {
+            throw EngineError("node '\(node.name)' (\(node.opType)): shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        var result: [Int: Tensor] = [:]
+        // Each operand's gradient at the output's shape, then summed down to the operand's own shape.
+        func expand(_ t: Tensor) throws -> Tensor { t.shape == dy.shape ? t : try t.applying(.add, Tensor.zeros(dy.shape)) }
+        let (ea, eb) = (try expand(a), try expand(b))
+        switch operation {
+        case .add:
+            if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
+            if wanted.contains(1) { result[1] = dy.summed(to: b.shape) }
+        case .subtract:
+            if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
+            if wanted.contains(1) { result[1] = dy.map { -$0 }.summed(to: b.shape) }
+        case .multiply:
+            if wanted.contains(0) { result[0] = dy.zipped(eb, *).summed(to: a.shape) }
+            if wanted.contains(1) { result[1] = dy.zipped(ea, *).summed(to: b.shape) }
+        case .divide:
+            if wanted.contains(0) { result[0] = dy.zipped(eb, /).summed(to: a.shape) }
+            if wanted.contains(1) {
+                let q = ea.zipped(eb) { x, y in -x / (y * y) }
+                result[1] = dy.zipped(q, *).summed(to: b.shape)
+            }
+        case .power:
+            if wanted.contains(0) { result[0] = dy.zipped(ea.zipped(eb) { x, y in y * pow(x, y - 1) }, *).summed(to: a.shape) }
+            if wanted.contains(1) {
+                guard case .float(let y) = outputs[0] else { break }
+                result[1] = dy.zipped(y.zipped(ea) { p, x in x > 0 ? p * log(x) : 0 }, *).summed(to: b.shape)
+            }
+        case .maximum, .minimum:
+            let pickA = ea.zipped(eb) { [operation] x, y in (operation == .maximum ? x >= y : x <= y) ? 1 : 0 }
+            if wanted.contains(0) { result[0] = dy.zipped(pickA, *).summed(to: a.shape) }
+            if wanted.contains(1) { result[1] = dy.zipped(pickA) { d, p in d * (1 - p) }.summed(to: b.shape) }
+        default:
+            break
+        }
+        return result
+    }
+}
+
+final class Comparison: NonDifferentiable {
+    let node: Node
+    let operation: BinaryOperation
+    init(node: Node, _ operation: BinaryOperation) {
+        self.node = node
+        self.operation = operation
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        do { return [.int(try a.applying(operation, b).integerValues)] } catch {
+            throw EngineError("node '\(node.name)' (\(node.opType)): shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+    }
+}
+
+/// Where(condition, x, y): gradients flow to the chosen branch.
+final class Where: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+    var differentiableInputs: [Int] { [1, 2] }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let c = try floatInput(inputs, 0, node)
+        guard let xv = inputs.count > 1 ? inputs[1] : nil, let yv = inputs.count > 2 ? inputs[2] : nil else {
+            throw EngineError("node '\(node.name)' (Where) needs three inputs")
+        }
+        let x = xv.floats, y = yv.floats
+        guard let shape = Tensor.broadcastShape(c.shape, x.shape).flatMap({ Tensor.broadcastShape($0, y.shape) }) else {
+            throw EngineError("node '\(node.name)' (Where): shapes \(c.shape), \(x.shape), \(y.shape) do not broadcast")
+        }
+        let zero = Tensor.zeros(shape)
+        let (ec, ex, ey) = (try c.applying(.add, zero), try x.applying(.add, zero), try y.applying(.add, zero))
+        let data = (0..<ec.count).map { ec.data[$0] != 0 ? ex.data[$0] : ey.data[$0] }
+        if case .int = xv, case .int = yv { return [.int(IntArray(shape: shape, data: data.map { Int64($0) }))] }
+        return [.float(Tensor(shape: shape, data: data))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let c = try floatInput(inputs, 0, node).applying(.add, Tensor.zeros(dy.shape))
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(1) { result[1] = dy.zipped(c) { d, k in k != 0 ? d : 0 }.summed(to: try floatInput(inputs, 1, node).shape) }
+        if wanted.contains(2) { result[2] = dy.zipped(c) { d, k in k != 0 ? 0 : d }.summed(to: try floatInput(inputs, 2, node).shape) }
+        return result
+    }
+}
+
+extension Tensor {
+    var integerValues: IntArray { IntArray(shape: shape, data: data.map { Int64($0) }) }
+}
+
+/// GELU, exact (erf) or with the tanh approximation.
+private func gelu(_ node: Node) throws -> Operator {
+    if try NodeAttributes(node: node).string("approximate", default: "none") == "tanh" {
+        let c: Float = 0.7978845608028654
+        return Unary(node: node, { x in
+            let cube: Float = x * x * x
+            return 0.5 * x * (1 + tanh(c * (x + 0.044715 * cube)))
+        }, { x, _ in
+            let cube: Float = x * x * x
+            let t: Float = tanh(c * (x + 0.044715 * cube))
+            let inner: Float = c * (1 + 3 * 0.044715 * x * x)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner
+        })
+    }
+    let root2: Float = Float(2).squareRoot(), root2pi: Float = (2 * Float.pi).squareRoot()
+    return Unary(node: node, { x in 0.5 * x * (1 + erf(x / root2)) }, { x, _ in
+        let cdf: Float = 0.5 * (1 + erf(x / root2))
+        return cdf + x * exp(-x * x / 2) / root2pi
+    })
+}

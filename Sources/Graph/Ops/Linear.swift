@@ -1,0 +1,123 @@
+import Tensor
+
+let linearOperators: [String: OperatorSet.Maker] = [
+    "Gemm": { try Gemm(node: $0) },
+    "MatMul": { MatMul(node: $0) },
+]
+
+/// A cache of matmul kernels keyed by (shapes, transposes): a node's products keep their primitives.
+final class MatMulCache {
+    private struct Key: Hashable { var a: [Int], b: [Int], ta: Bool, tb: Bool }
+    private var kernels: [Key: MatMulKernel] = [:]
+
+    func multiply(_ x: Tensor, _ y: Tensor, transposeA: Bool = false, transposeB: Bool = false, node: Node) throws -> Tensor {
+        let key = Key(a: x.shape, b: y.shape, ta: transposeA, tb: transposeB)
+        do {
+            if let k = kernels[key] { return try k.run(x, y) }
+            let k = try MatMulKernel(a: x.shape, b: y.shape, transposeA: transposeA, transposeB: transposeB)
+            kernels[key] = k
+            return try k.run(x, y)
+        } catch let error as KernelError {
+            throw EngineError("node '\(node.name)' (\(node.opType)): \(error)")
+        }
+    }
+}
+
+/// Gemm: Y = α·op(A)·op(B) + β·C, as torch.nn.Linear exports (transB = 1).
+final class Gemm: Operator {
+    let node: Node
+    let alpha, beta: Float
+    let transA, transB: Bool
+    private let products = MatMulCache()
+
+    init(node: Node) throws {
+        self.node = node
+        let a = NodeAttributes(node: node)
+        alpha = try a.float("alpha", default: 1)
+        beta = try a.float("beta", default: 1)
+        transA = try a.int("transA", default: 0) != 0
+        transB = try a.int("transB", default: 0) != 0
+    }
+
+    var differentiableInputs: [Int] { [0, 1, 2] }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        guard a.rank == 2, b.rank == 2 else { throw EngineError("node '\(node.name)' (Gemm) needs 2-D inputs, got \(a.shape) and \(b.shape)") }
+        var y = try products.multiply(a, b, transposeA: transA, transposeB: transB, node: node)
+        if alpha != 1 { y = y.map { $0 * alpha } }
+        if inputs.count > 2, let c = inputs[2]?.floats {
+            do { y = try y.applying(.add, beta == 1 ? c : c.map { $0 * beta }) } catch {
+                throw EngineError("node '\(node.name)' (Gemm): C of shape \(c.shape) does not broadcast to \(y.shape)")
+            }
+        }
+        return [.float(y)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard var dy = g[0] else { return [:] }
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(2), inputs.count > 2, let c = inputs[2]?.floats {
+            result[2] = dy.summed(to: c.shape).map { $0 * beta }
+        }
+        if alpha != 1 { dy = dy.map { $0 * alpha } }
+        if wanted.contains(0) {
+            // d op(A) = dY·op(B)ᵀ; for transA, dA = op(B)·dYᵀ.
+            result[0] = transA
+                ? try products.multiply(b, dy, transposeA: transB, transposeB: true, node: node)
+                : try products.multiply(dy, b, transposeB: !transB, node: node)
+        }
+        if wanted.contains(1) {
+            result[1] = transB
+                ? try products.multiply(dy, a, transposeA: true, transposeB: transA, node: node)
+                : try products.multiply(a, dy, transposeA: !transA, node: node)
+        }
+        return result
+    }
+}
+
+/// MatMul with NumPy semantics: batched, broadcast, 1-D operands promoted and the added axis dropped.
+final class MatMul: Operator {
+    let node: Node
+    private let products = MatMulCache()
+    init(node: Node) { self.node = node }
+    var differentiableInputs: [Int] { [0, 1] }
+
+    private func promoted(_ a: Tensor, _ b: Tensor) -> (Tensor, Tensor) {
+        (a.rank == 1 ? Tensor(shape: [1, a.count], data: a.data) : a,
+         b.rank == 1 ? Tensor(shape: [b.count, 1], data: b.data) : b)
+    }
+
+    private func outputShape(_ a: Tensor, _ b: Tensor, _ full: [Int]) -> [Int] {
+        var shape = full
+        if b.rank == 1 { shape.removeLast() }
+        if a.rank == 1 { shape.remove(at: shape.count - (b.rank == 1 ? 1 : 2)) }
+        return shape
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        let (pa, pb) = promoted(a, b)
+        let y = try products.multiply(pa, pb, node: node)
+        return [.float(Tensor(shape: outputShape(a, b, y.shape), data: y.data))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        let (pa, pb) = promoted(a, b)
+        let full = try MatMulKernel(a: pa.shape, b: pb.shape).output
+        let d = Tensor(shape: full, data: dy.data)
+        var result: [Int: Tensor] = [:]
+        func reduce(_ t: Tensor, to shape: [Int], original: [Int]) -> Tensor {
+            // Sum over broadcast batch axes, then restore the operand's own (possibly 1-D) shape.
+            let padded = Array(repeating: 1, count: max(0, t.rank - shape.count)) + shape
+            let s = t.summed(to: padded)
+            return Tensor(shape: original, data: s.data)
+        }
+        if wanted.contains(0) { result[0] = reduce(try products.multiply(d, pb, transposeB: true, node: node), to: pa.shape, original: a.shape) }
+        if wanted.contains(1) { result[1] = reduce(try products.multiply(pa, d, transposeA: true, node: node), to: pb.shape, original: b.shape) }
+        return result
+    }
+}

@@ -1,0 +1,424 @@
+import Tensor
+
+let shapeOperators: [String: OperatorSet.Maker] = [
+    "Shape": { ShapeOf(node: $0) },
+    "Constant": { try ConstantNode(node: $0) },
+    "ConstantOfShape": { ConstantOfShape(node: $0) },
+    "Cast": { try Cast(node: $0) },
+    "Reshape": { Reshape(node: $0) },
+    "Flatten": { Reshape(node: $0) },
+    "Squeeze": { Reshape(node: $0) },
+    "Unsqueeze": { Reshape(node: $0) },
+    "Transpose": { Transpose(node: $0) },
+    "Concat": { Concat(node: $0) },
+    "Gather": { Gather(node: $0) },
+    "Slice": { Slice(node: $0) },
+    "Expand": { Expand(node: $0) },
+    "ReduceMean": { Reduce(node: $0, mean: true) },
+    "ReduceSum": { Reduce(node: $0, mean: false) },
+]
+
+/// Keeps a value's kind (float or integer) while changing its shape.
+func reshaped(_ value: RuntimeValue, _ shape: [Int]) -> RuntimeValue {
+    switch value {
+    case .float(let t): return .float(Tensor(shape: shape, data: t.data))
+    case .int(let a): return .int(IntArray(shape: shape, data: a.data))
+    }
+}
+
+final class ShapeOf: NonDifferentiable {
+    let node: Node
+    init(node: Node) { self.node = node }
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Shape) has no input") }
+        let a = NodeAttributes(node: node), rank = x.shape.count
+        func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
+        let start = clamp(try a.int("start", default: 0)), end = clamp(try a.int("end", default: rank))
+        return [.int(IntArray(vector: start < end ? Array(x.shape[start..<end]) : []))]
+    }
+}
+
+final class ConstantNode: NonDifferentiable {
+    let node: Node
+    let value: RuntimeValue
+    init(node: Node) throws {
+        self.node = node
+        switch node.attributes["value"] ?? node.attributes["value_float"] ?? node.attributes["value_floats"]
+            ?? node.attributes["value_int"] ?? node.attributes["value_ints"] {
+        case .tensor(let t)?: value = RuntimeValue(t)
+        case .float(let f)?: value = .float(Tensor(scalar: f))
+        case .floats(let f)?: value = .float(Tensor(shape: [f.count], data: f))
+        case .int(let i)?: value = .int(IntArray(scalar: Int64(i)))
+        case .ints(let i)?: value = .int(IntArray(vector: i))
+        default: throw EngineError("node '\(node.name)' (Constant) has no value attribute the engine reads")
+        }
+    }
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] { [value] }
+}
+
+final class ConstantOfShape: NonDifferentiable {
+    let node: Node
+    init(node: Node) { self.node = node }
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let shape = try intInput(inputs, 0, node).data.map { Int($0) }
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw EngineError("node '\(node.name)' (ConstantOfShape): negative shape \(shape)") }
+        let fill = try NodeAttributes(node: node).tensor("value").map(RuntimeValue.init) ?? .float(Tensor(scalar: 0))
+        let count = shape.reduce(1, *)
+        switch fill {
+        case .float(let t): return [.float(Tensor(shape: shape, data: Array(repeating: t.data.first ?? 0, count: count)))]
+        case .int(let a): return [.int(IntArray(shape: shape, data: Array(repeating: a.data.first ?? 0, count: count)))]
+        }
+    }
+}
+
+final class Cast: Operator {
+    let node: Node
+    let target: ElementType
+    init(node: Node) throws {
+        self.node = node
+        let to = try NodeAttributes(node: node).int("to")
+        guard let type = ElementType(rawValue: to) else { throw EngineError("node '\(node.name)' (Cast): unknown type \(to)") }
+        target = type
+    }
+    var isFloatTarget: Bool { [.float, .double, .float16, .bfloat16].contains(target) }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Cast) has no input") }
+        if isFloatTarget { return [.float(x.floats)] }
+        if target == .bool { return [.int(IntArray(shape: x.shape, data: x.floats.data.map { $0 != 0 ? 1 : 0 }))] }
+        return [.int(x.integers)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard isFloatTarget, let dy = g[0] else { return [:] }
+        return [0: dy]
+    }
+}
+
+/// Reshape, Flatten, Squeeze and Unsqueeze: the data stays, the shape changes; backward reshapes back.
+final class Reshape: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func axes(_ inputs: [RuntimeValue?]) throws -> [Int]? {
+        if inputs.count > 1, let given = inputs[1] { return given.integers.data.map { Int($0) } }
+        return node.attributes["axes"] == nil ? nil : try NodeAttributes(node: node).ints("axes")
+    }
+
+    func newShape(_ x: [Int], _ inputs: [RuntimeValue?]) throws -> [Int] {
+        switch node.opType {
+        case "Flatten":
+            let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 1), rank: x.count + 1, node)
+            return [x[..<axis].reduce(1, *), x[axis...].reduce(1, *)]
+        case "Squeeze":
+            guard let axes = try axes(inputs) else { return x.filter { $0 != 1 } }
+            let drop = try Set(axes.map { try normalizeAxis($0, rank: x.count, node) })
+            for a in drop where x[a] != 1 { throw EngineError("node '\(node.name)' (Squeeze): axis \(a) of \(x) is not 1") }
+            return x.enumerated().filter { !drop.contains($0.offset) }.map(\.element)
+        case "Unsqueeze":
+            guard let axes = try axes(inputs) else { throw EngineError("node '\(node.name)' (Unsqueeze) has no axes") }
+            let rank = x.count + axes.count
+            let add = try Set(axes.map { try normalizeAxis($0, rank: rank, node) })
+            var source = x.makeIterator()
+            return (0..<rank).map { add.contains($0) ? 1 : source.next() ?? 1 }
+        default:  // Reshape
+            let requested = try intInput(inputs, 1, node).data.map { Int($0) }
+            let allowZero = try NodeAttributes(node: node).int("allowzero", default: 0) != 0
+            var shape = requested.enumerated().map { i, d in d == 0 && !allowZero && i < x.count ? x[i] : d }
+            let total = x.reduce(1, *)
+            if let unknown = shape.firstIndex(of: -1) {
+                let known = shape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
+                guard known > 0, total % known == 0 else {
+                    throw EngineError("node '\(node.name)' (Reshape): cannot reshape \(x) to \(requested)")
+                }
+                shape[unknown] = total / known
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == total else {
+                throw EngineError("node '\(node.name)' (Reshape): cannot reshape \(x) (\(total) elements) to \(requested)")
+            }
+            return shape
+        }
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (\(node.opType)) has no input") }
+        return [reshaped(x, try newShape(x.shape, inputs))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        return [0: Tensor(shape: x.shape, data: dy.data)]
+    }
+}
+
+/// Permutes axes; backward applies the inverse permutation.
+final class Transpose: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    static func permute<T>(_ data: [T], shape: [Int], perm: [Int], zero: T) -> [T] {
+        let rank = shape.count
+        var strides = [Int](repeating: 1, count: rank)
+        for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
+        let outShape = perm.map { shape[$0] }
+        let sourceStrides = perm.map { strides[$0] }
+        var out = [T](repeating: zero, count: data.count)
+        var index = [Int](repeating: 0, count: rank)
+        var offset = 0
+        for flat in 0..<data.count {
+            out[flat] = data[offset]
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                offset += sourceStrides[axis]
+                if index[axis] < outShape[axis] { break }
+                offset -= sourceStrides[axis] * index[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return out
+    }
+
+    func permutation(rank: Int) throws -> [Int] {
+        let perm = try NodeAttributes(node: node).ints("perm", default: Array((0..<rank).reversed()))
+        guard perm.sorted() == Array(0..<rank) else { throw EngineError("node '\(node.name)' (Transpose): perm \(perm) is not a permutation of rank \(rank)") }
+        return perm
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Transpose) has no input") }
+        let perm = try permutation(rank: x.shape.count)
+        let shape = perm.map { x.shape[$0] }
+        switch x {
+        case .float(let t): return [.float(Tensor(shape: shape, data: Self.permute(t.data, shape: t.shape, perm: perm, zero: 0)))]
+        case .int(let a): return [.int(IntArray(shape: shape, data: Self.permute(a.data, shape: a.shape, perm: perm, zero: 0)))]
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let perm = try permutation(rank: dy.rank)
+        var inverse = perm
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return [0: Tensor(shape: inverse.map { dy.shape[$0] }, data: Self.permute(dy.data, shape: dy.shape, perm: inverse, zero: 0))]
+    }
+}
+
+/// Joins along an axis; backward cuts the gradient back into the pieces.
+final class Concat: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+    var differentiableInputs: [Int] { Array(node.inputs.indices) }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let parts = inputs.compactMap { $0 }
+        guard let first = parts.first else { throw EngineError("node '\(node.name)' (Concat) has no inputs") }
+        let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis"), rank: first.shape.count, node)
+        var shape = first.shape
+        shape[axis] = 0
+        for p in parts {
+            guard p.shape.count == first.shape.count,
+                  p.shape.enumerated().allSatisfy({ $0.offset == axis || $0.element == first.shape[$0.offset] }) else {
+                throw EngineError("node '\(node.name)' (Concat): shapes \(parts.map(\.shape)) differ off axis \(axis)")
+            }
+            shape[axis] += p.shape[axis]
+        }
+        let outer = first.shape[..<axis].reduce(1, *)
+        if parts.allSatisfy({ if case .int = $0 { return true } else { return false } }) {
+            var out: [Int64] = []
+            for o in 0..<outer { for p in parts { let a = p.integers; let n = a.data.count / max(outer, 1); out += a.data[(o * n)..<((o + 1) * n)] } }
+            return [.int(IntArray(shape: shape, data: out))]
+        }
+        var out: [Float] = []
+        out.reserveCapacity(shape.reduce(1, *))
+        for o in 0..<outer { for p in parts { let t = p.floats; let n = t.count / max(outer, 1); out += t.data[(o * n)..<((o + 1) * n)] } }
+        return [.float(Tensor(shape: shape, data: out))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis"), rank: dy.rank, node)
+        let outer = dy.shape[..<axis].reduce(1, *), row = dy.count / max(outer, 1)
+        var result: [Int: Tensor] = [:]
+        var start = 0
+        for (i, input) in inputs.enumerated() {
+            guard let input else { continue }
+            let n = input.shape.reduce(1, *) / max(outer, 1)
+            if wanted.contains(i) {
+                var part: [Float] = []
+                part.reserveCapacity(n * outer)
+                for o in 0..<outer { part += dy.data[(o * row + start)..<(o * row + start + n)] }
+                result[i] = Tensor(shape: input.shape, data: part)
+            }
+            start += n
+        }
+        return result
+    }
+}
+
+/// Gather along an axis with integer indices (negative counts from the end).
+final class Gather: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func plan(_ data: [Int], _ indices: IntArray) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
+        let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 0), rank: data.count, node)
+        let length = data[axis]
+        let picks = try indices.data.map { i -> Int in
+            let j = Int(i) < 0 ? Int(i) + length : Int(i)
+            guard j >= 0, j < length else { throw EngineError("node '\(node.name)' (Gather): index \(i) is out of range for axis of length \(length)") }
+            return j
+        }
+        return (axis, data[..<axis].reduce(1, *), data[(axis + 1)...].reduce(1, *), picks,
+                Array(data[..<axis]) + indices.shape + Array(data[(axis + 1)...]))
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Gather) has no input") }
+        let (axis, outer, inner, picks, shape) = try plan(x.shape, try intInput(inputs, 1, node))
+        let length = x.shape[axis]
+        func gather<T>(_ v: [T]) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(outer * picks.count * inner)
+            for o in 0..<outer { for p in picks { out += v[((o * length + p) * inner)..<((o * length + p + 1) * inner)] } }
+            return out
+        }
+        switch x {
+        case .float(let t): return [.float(Tensor(shape: shape, data: gather(t.data)))]
+        case .int(let a): return [.int(IntArray(shape: shape, data: gather(a.data)))]
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, 1, node))
+        let length = x.shape[axis]
+        var dx = Tensor.zeros(x.shape)
+        var k = 0
+        for o in 0..<outer { for p in picks { for i in 0..<inner { dx.data[(o * length + p) * inner + i] += dy.data[k]; k += 1 } } }
+        return [0: dx]
+    }
+}
+
+/// Slice with starts/ends/axes/steps inputs (opset ≥ 10) or attributes (before).
+final class Slice: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    /// For each axis: the source indices kept.
+    func selection(_ shape: [Int], _ inputs: [RuntimeValue?]) throws -> [[Int]] {
+        func list(_ i: Int, _ attribute: String) throws -> [Int]? {
+            if inputs.count > i, let v = inputs[i] { return v.integers.data.map { Int(clamping: $0) } }
+            return node.attributes[attribute] == nil ? nil : try NodeAttributes(node: node).ints(attribute)
+        }
+        guard let starts = try list(1, "starts"), let ends = try list(2, "ends") else {
+            throw EngineError("node '\(node.name)' (Slice) needs starts and ends")
+        }
+        let axes = try (list(3, "axes") ?? Array(0..<starts.count)).map { try normalizeAxis($0, rank: shape.count, node) }
+        let steps = try list(4, "steps") ?? Array(repeating: 1, count: starts.count)
+        var keep = shape.map { Array(0..<$0) }
+        for (k, axis) in axes.enumerated() {
+            let n = shape[axis], step = steps[k]
+            guard step != 0 else { throw EngineError("node '\(node.name)' (Slice): step 0") }
+            func clamp(_ v: Int, _ low: Int, _ high: Int) -> Int { min(max(v < 0 ? v + n : v, low), high) }
+            if step > 0 {
+                keep[axis] = Array(stride(from: clamp(starts[k], 0, n), to: clamp(ends[k], 0, n), by: step))
+            } else {
+                keep[axis] = Array(stride(from: clamp(starts[k], -1, n - 1), to: clamp(ends[k], -1, n - 1), by: step))
+            }
+        }
+        return keep
+    }
+
+    /// Flat source offsets of the selected elements, in output order.
+    func offsets(_ shape: [Int], _ keep: [[Int]]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
+        var result = [0]
+        for axis in 0..<shape.count {
+            result = result.flatMap { base in keep[axis].map { base + $0 * strides[axis] } }
+        }
+        return result
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Slice) has no input") }
+        let keep = try selection(x.shape, inputs)
+        let picks = offsets(x.shape, keep), shape = keep.map(\.count)
+        switch x {
+        case .float(let t): return [.float(Tensor(shape: shape, data: picks.map { t.data[$0] }))]
+        case .int(let a): return [.int(IntArray(shape: shape, data: picks.map { a.data[$0] }))]
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        var dx = Tensor.zeros(x.shape)
+        for (k, offset) in offsets(x.shape, try selection(x.shape, inputs)).enumerated() { dx.data[offset] += dy.data[k] }
+        return [0: dx]
+    }
+}
+
+final class Expand: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Expand) has no input") }
+        let target = try intInput(inputs, 1, node).data.map { Int($0) }
+        guard let shape = Tensor.broadcastShape(x.shape, target) else {
+            throw EngineError("node '\(node.name)' (Expand): \(x.shape) does not broadcast to \(target)")
+        }
+        switch x {
+        case .float(let t): return [.float(try t.applying(.add, Tensor.zeros(shape)))]
+        case .int(let a): return [.int(try broadcastIntegers(a, IntArray(shape: shape, data: Array(repeating: 0, count: shape.reduce(1, *))), +))]
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        return [0: dy.summed(to: x.shape)]
+    }
+}
+
+/// ReduceMean / ReduceSum over axes (attribute before opset 18 for Mean, 13 for Sum; input after).
+final class Reduce: Operator {
+    let node: Node
+    let isMean: Bool
+    init(node: Node, mean: Bool) {
+        self.node = node
+        isMean = mean
+    }
+
+    /// The shape with reduced axes kept as 1, the reduced axes, and how many elements each output sums.
+    func reduction(_ shape: [Int], _ inputs: [RuntimeValue?]) throws -> (kept: [Int], axes: Set<Int>, count: Int) {
+        let a = NodeAttributes(node: node)
+        var axes: [Int]? = node.attributes["axes"] == nil ? nil : try a.ints("axes")
+        if inputs.count > 1, let given = inputs[1] { axes = given.integers.data.map { Int($0) } }
+        if axes?.isEmpty ?? true, try a.int("noop_with_empty_axes", default: 0) != 0 { return (shape, [], 1) }
+        let all = axes?.isEmpty ?? true ? Array(0..<shape.count) : axes!
+        let chosen = try Set(all.map { try normalizeAxis($0, rank: shape.count, node) })
+        let kept = shape.enumerated().map { chosen.contains($0.offset) ? 1 : $0.element }
+        return (kept, chosen, chosen.map { shape[$0] }.reduce(1, *))
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node)
+        let (kept, axes, count) = try reduction(x.shape, inputs)
+        var y = x.summed(to: kept)
+        if isMean { y = y.map { $0 / Float(max(count, 1)) } }
+        guard try NodeAttributes(node: node).int("keepdims", default: 1) == 0 else { return [.float(y)] }
+        let dropped = kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+        return [.float(Tensor(shape: dropped, data: y.data))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node)
+        let (kept, _, count) = try reduction(x.shape, inputs)
+        var dx = try Tensor(shape: kept, data: dy.data).applying(.add, Tensor.zeros(x.shape))
+        if isMean { dx = dx.map { $0 / Float(max(count, 1)) } }
+        return [0: dx]
+    }
+}

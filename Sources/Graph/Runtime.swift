@@ -1,0 +1,126 @@
+import Tensor
+
+/// Why a model cannot be loaded or run, in terms of the model: which node, which tensor, which shapes.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Integer tensors: shapes, indices, axes. They flow through shape subgraphs and index inputs
+/// and never carry gradients.
+struct IntArray: Equatable, Sendable {
+    var shape: [Int]
+    var data: [Int64]
+
+    init(shape: [Int], data: [Int64]) {
+        self.shape = shape
+        self.data = data
+    }
+
+    init(vector: [Int]) { self.init(shape: [vector.count], data: vector.map { Int64($0) }) }
+    init(scalar: Int64) { self.init(shape: [], data: [scalar]) }
+}
+
+/// A value in a running graph.
+enum RuntimeValue: Sendable {
+    case float(Tensor)
+    case int(IntArray)
+
+    var shape: [Int] {
+        switch self {
+        case .float(let t): return t.shape
+        case .int(let a): return a.shape
+        }
+    }
+
+    init(_ constant: TensorValue) {
+        switch constant.storage {
+        case .floats(let values): self = .float(Tensor(shape: constant.shape, data: values))
+        case .doubles(let values): self = .float(Tensor(shape: constant.shape, data: values.map { Float($0) }))
+        case .integers(let values): self = .int(IntArray(shape: constant.shape, data: values))
+        case .bools(let values): self = .int(IntArray(shape: constant.shape, data: values.map { $0 ? 1 : 0 }))
+        case .strings: self = .int(IntArray(shape: constant.shape, data: Array(repeating: 0, count: constant.count)))
+        }
+    }
+
+    /// The value as floats (integers convert, as ONNX's arithmetic on mixed inputs would after a Cast).
+    var floats: Tensor {
+        switch self {
+        case .float(let t): return t
+        case .int(let a): return Tensor(shape: a.shape, data: a.data.map { Float($0) })
+        }
+    }
+
+    var integers: IntArray {
+        switch self {
+        case .int(let a): return a
+        case .float(let t): return IntArray(shape: t.shape, data: t.data.map { Int64($0) })
+        }
+    }
+
+    var isFloat: Bool { if case .float = self { return true } else { return false } }
+}
+
+/// Reads a node's attributes, naming the node in every complaint.
+struct NodeAttributes {
+    let node: Node
+
+    private func missing(_ name: String) -> EngineError {
+        EngineError("node '\(node.name)' (\(node.opType)) needs attribute '\(name)'")
+    }
+
+    private func wrong(_ name: String, _ expected: String) -> EngineError {
+        EngineError("node '\(node.name)' (\(node.opType)): attribute '\(name)' should be \(expected)")
+    }
+
+    func int(_ name: String, default value: Int? = nil) throws -> Int {
+        switch node.attributes[name] {
+        case .int(let v)?: return v
+        case nil: if let value { return value }; throw missing(name)
+        default: throw wrong(name, "an integer")
+        }
+    }
+
+    func ints(_ name: String, default value: [Int]? = nil) throws -> [Int] {
+        switch node.attributes[name] {
+        case .ints(let v)?: return v
+        case .int(let v)?: return [v]
+        case nil: if let value { return value }; throw missing(name)
+        default: throw wrong(name, "a list of integers")
+        }
+    }
+
+    func float(_ name: String, default value: Float? = nil) throws -> Float {
+        switch node.attributes[name] {
+        case .float(let v)?: return v
+        case .int(let v)?: return Float(v)
+        case nil: if let value { return value }; throw missing(name)
+        default: throw wrong(name, "a number")
+        }
+    }
+
+    func string(_ name: String, default value: String? = nil) throws -> String {
+        switch node.attributes[name] {
+        case .string(let v)?: return v
+        case nil: if let value { return value }; throw missing(name)
+        default: throw wrong(name, "a string")
+        }
+    }
+
+    func tensor(_ name: String) throws -> TensorValue? {
+        switch node.attributes[name] {
+        case .tensor(let v)?: return v
+        case nil: return nil
+        default: throw wrong(name, "a tensor")
+        }
+    }
+}
+
+/// Resolves a possibly negative axis against a rank, naming the node when out of range.
+func normalizeAxis(_ axis: Int, rank: Int, _ node: Node) throws -> Int {
+    let a = axis < 0 ? axis + rank : axis
+    guard a >= 0, a < max(rank, 1) else {
+        throw EngineError("node '\(node.name)' (\(node.opType)): axis \(axis) is out of range for rank \(rank)")
+    }
+    return a
+}
