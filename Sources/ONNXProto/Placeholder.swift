@@ -1,1 +1,0 @@
-// Generated from onnx.proto by scripts/generate_onnx_proto.sh; see that script.
