@@ -80,6 +80,40 @@ class ResNet18Encoder(nn.Module):
         return f, self.net.fc(f)
 
 
+def export_onnx(model: nn.Module, example: torch.Tensor, out: Path | str,
+                max_batch: int = 1 << 16, opset: int = 17) -> None:
+    """torch.onnx.export (dynamo) → input `input` with batch axis "batch", outputs `features` and
+    `logits`; exported at opset 18 (the exporter's lowest) then converted with onnx's version
+    converter after optimisation (ReduceMean's axes become an attribute again); node metadata
+    (stack traces with local paths) and doc strings dropped so the bytes do not depend on where
+    the scripts and the venv live."""
+    import onnx
+    from onnx import version_converter
+
+    model.eval()
+    batch = torch.export.Dim("batch", min=1, max=max_batch)
+    prog = torch.onnx.export(
+        model, (example,), dynamo=True, opset_version=18, input_names=["input"],
+        output_names=["features", "logits"], dynamic_shapes=({0: batch},),
+        external_data=False, optimize=True, verbose=False)
+    proto = prog.model_proto
+    if opset != 18:
+        proto = version_converter.convert_version(proto, opset)
+    for node in proto.graph.node:
+        if opset < 18 and node.op_type.startswith("Reduce"):
+            # the converter moves axes back to an attribute but keeps this opset-18-only one
+            keep = [a for a in node.attribute if a.name != "noop_with_empty_axes"]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+        del node.metadata_props[:]
+        node.doc_string = ""
+    del proto.metadata_props[:]
+    proto.graph.doc_string = ""
+    proto.doc_string = ""
+    onnx.checker.check_model(proto, full_check=True)
+    Path(out).write_bytes(proto.SerializeToString())
+
+
 def load_mnist_from_onnx(path: Path | str = MNIST_ONNX) -> MnistCNN:
     """Builds MnistCNN with the weights stored in the bundled ONNX file (initializers are named
     after the PyTorch parameters: conv1.weight, …, fc2.bias)."""

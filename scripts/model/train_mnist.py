@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from common import MNIST_ONNX, SEED, MnistCNN, load_mnist_from_onnx, seed_everything  # noqa: E402
+from common import (MNIST_ONNX, SEED, MnistCNN, export_onnx, load_mnist_from_onnx,  # noqa: E402
+                    seed_everything)  # noqa: E402
 
 EPOCHS = 20
 BATCH = 64
@@ -77,17 +78,6 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
-def export_onnx(model: MnistCNN, out: Path) -> None:
-    model.eval()
-    dummy = torch.zeros(2, 1, 28, 28)
-    batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    prog = torch.onnx.export(
-        model, (dummy,), dynamo=True, opset_version=17, input_names=["input"],
-        output_names=["features", "logits"], dynamic_shapes=({0: batch},),
-        external_data=False, optimize=True)
-    prog.save(str(out), external_data=False)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=MNIST_ONNX)
@@ -124,7 +114,7 @@ def main() -> None:
 
     acc = accuracy(model, xte, yte)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, args.out)
+    export_onnx(model, torch.zeros(2, 1, 28, 28), args.out, max_batch=1 << 20)
 
     # Verify: onnxruntime reproduces PyTorch's outputs and accuracy; weights load back exactly.
     import onnx
