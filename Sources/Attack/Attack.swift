@@ -1,1 +1,0 @@
-/// The OOD attack, optimisers, detectors and metrics.

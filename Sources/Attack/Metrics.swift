@@ -1,0 +1,97 @@
+import Foundation
+import Tensor
+
+/// Attack-quality metrics of one sample.
+public struct SampleAttackMetrics: Sendable, Equatable {
+    /// mean_j |z_adv,j − z_in,j| / max_j |z_in,j| (the reference code's definition; the paper's text writes max in
+    /// the numerator). Infinite or NaN when z_in is all zeros.
+    public var mape: Double
+    /// ‖z_adv − z_in‖₂.
+    public var featureL2: Double
+    /// 1 − cos(z_adv, z_in) (1 when either vector is zero).
+    public var cosineDistance: Double
+    /// ‖x_adv − x_out‖₂ and ‖x_adv − x_out‖∞.
+    public var deltaL2: Double
+    public var deltaLinf: Double
+}
+
+/// Per-sample metrics and their batch means.
+public struct AttackMetrics: Sendable, Equatable {
+    public var samples: [SampleAttackMetrics]
+    public var meanMAPE: Double { mean(\.mape) }
+    public var meanFeatureL2: Double { mean(\.featureL2) }
+    public var meanCosineDistance: Double { mean(\.cosineDistance) }
+    public var meanDeltaL2: Double { mean(\.deltaL2) }
+    public var meanDeltaLinf: Double { mean(\.deltaLinf) }
+    public var maxMAPE: Double { samples.map(\.mape).max() ?? .nan }
+
+    private func mean(_ key: KeyPath<SampleAttackMetrics, Double>) -> Double {
+        samples.isEmpty ? .nan : samples.reduce(0) { $0 + $1[keyPath: key] } / Double(samples.count)
+    }
+
+    /// Metrics for features z_in ([1, …] broadcast or [B, …]) and z_adv ([B, …]), images x_out and x_adv ([B, …]).
+    public static func compute(zIn: Tensor, zAdv: Tensor, xOut: Tensor, xAdv: Tensor) throws -> AttackMetrics {
+        guard zAdv.rank >= 1, zAdv.shape[0] >= 1 else {
+            throw AttackError.shapeMismatch(what: "z_adv", expected: "[B, …]", got: zAdv.shape)
+        }
+        let b = zAdv.shape[0]
+        guard zIn.rank == zAdv.rank, zIn.shape.dropFirst() == zAdv.shape.dropFirst(), zIn.shape[0] == 1 || zIn.shape[0] == b else {
+            throw AttackError.shapeMismatch(what: "z_in", expected: "[1 or \(b)] + \(Array(zAdv.shape.dropFirst()))", got: zIn.shape)
+        }
+        guard xAdv.shape == xOut.shape, xOut.rank >= 1, xOut.shape[0] == b else {
+            throw AttackError.shapeMismatch(what: "x_adv", expected: "\(xOut.shape) like x_out with batch \(b)", got: xAdv.shape)
+        }
+        let m = zAdv.count / b
+        let n = xOut.count / b
+        var out: [SampleAttackMetrics] = []
+        for i in 0..<b {
+            let zi = zIn.shape[0] == 1 ? 0 : i * m
+            var absSum = 0.0, maxAbs = 0.0, sq = 0.0, dot = 0.0, nIn = 0.0, nAdv = 0.0
+            for j in 0..<m {
+                let a = Double(zAdv.data[i * m + j]), t = Double(zIn.data[zi + j])
+                absSum += abs(a - t)
+                maxAbs = max(maxAbs, abs(t))
+                sq += (a - t) * (a - t)
+                dot += a * t
+                nIn += t * t
+                nAdv += a * a
+            }
+            var d2 = 0.0, dInf = 0.0
+            for j in 0..<n {
+                let d = Double(xAdv.data[i * n + j]) - Double(xOut.data[i * n + j])
+                d2 += d * d
+                dInf = max(dInf, abs(d))
+            }
+            let denom = (nIn * nAdv).squareRoot()
+            out.append(SampleAttackMetrics(mape: (absSum / Double(m)) / maxAbs, featureL2: sq.squareRoot(),
+                                           cosineDistance: denom > 0 ? 1 - dot / denom : 1,
+                                           deltaL2: d2.squareRoot(), deltaLinf: dInf))
+        }
+        return AttackMetrics(samples: out)
+    }
+}
+
+/// Arg-max class per row of logits [B, C] (first index on ties).
+public func predictedClasses(_ logits: Tensor) throws -> [Int] {
+    guard logits.rank == 2, logits.shape[1] >= 1 else {
+        throw AttackError.shapeMismatch(what: "logits", expected: "[B, classes]", got: logits.shape)
+    }
+    let c = logits.shape[1]
+    return (0..<logits.shape[0]).map { i in
+        var best = 0
+        for j in 1..<max(1, c) where logits.data[i * c + j] > logits.data[i * c + best] { best = j }
+        return best
+    }
+}
+
+/// Predicted classes for x_in, x_out and x_adv from their logits.
+public struct PredictedClasses: Sendable, Equatable {
+    public var xIn: [Int]
+    public var xOut: [Int]
+    public var xAdv: [Int]
+    public init(logitsIn: Tensor, logitsOut: Tensor, logitsAdv: Tensor) throws {
+        xIn = try predictedClasses(logitsIn)
+        xOut = try predictedClasses(logitsOut)
+        xAdv = try predictedClasses(logitsAdv)
+    }
+}
