@@ -284,6 +284,19 @@ def test_stop_on_error_aborts_queued_executes(km_kc):
     assert stdout_text(msgs) == "after\n"
 
 
+def test_execute_after_error_reply_is_not_aborted(km_kc):
+    """stop_on_error aborts what was queued when the error happened, not a request the client sent
+    only after it had received the error's execute_reply (a client may send the next cell then)."""
+    km, kc = km_kc
+    aborted = 0
+    for _ in range(60):
+        assert shell_reply(kc, kc.execute("undefined_name"))["content"]["status"] == "error"
+        reply = shell_reply(kc, kc.execute("1 + 2"))
+        aborted += reply["content"]["status"] == "aborted"
+    mt.flush(kc, timeout=0.2)
+    assert aborted == 0, f"{aborted}/60 requests sent after the error reply came back 'aborted'"
+
+
 def test_stop_on_error_false_keeps_queue(km_kc):
     km, kc = km_kc
     ids = [
@@ -820,3 +833,40 @@ def test_interrupt_while_waiting_for_input(fresh):
     t_sent = time.time()
     km.interrupt_kernel()
     _check_interrupted(kc, msg_id, t_sent)
+
+
+# --- hostile but well-formed requests -----------------------------------------------------------------
+
+_SPACES = " " * 200_000
+HOSTILE = {
+    "execute deep [": lambda kc: kc.execute("[" * 100_000),
+    "execute deep (": lambda kc: kc.execute("(" * 50_000 + "1" + ")" * 50_000),
+    "execute deep unary": lambda kc: kc.execute("-" * 100_000 + "1"),
+    "execute 200k trailing spaces": lambda kc: kc.execute("x = 1" + _SPACES),
+    "is_complete deep [": lambda kc: kc.is_complete("[" * 100_000),
+    "is_complete 200k trailing spaces": lambda kc: kc.is_complete("x = 1" + _SPACES),
+    "is_complete 200k leading spaces": lambda kc: kc.is_complete(_SPACES + "x = 1"),
+    "complete 1 MB name": lambda kc: kc.complete("x" * 1_000_000),
+    "complete after 200k spaces": lambda kc: kc.complete("x = 1" + _SPACES + "pri"),
+    "inspect 1 MB name": lambda kc: kc.inspect("x" * 1_000_000, cursor_pos=500_000),
+    "history search 1 MB pattern": lambda kc: kc.history(hist_access_type="search", pattern="*" * 1_000_000),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_request_is_answered(km_kc, case):
+    """Large or deeply nested (but well-formed) requests get a reply and leave the kernel serving.
+
+    30 s is a liveness bound, not a performance target: a linear-time kernel answers these in well
+    under a second even in a debug build.
+    """
+    km, kc = km_kc
+    msg_id = HOSTILE[case](kc)
+    reply = shell_reply(kc, msg_id, timeout=30)
+    allowed = ("complete", "incomplete", "invalid", "unknown") if case.startswith("is_complete") else ("ok", "error")
+    assert reply["content"]["status"] in allowed, reply["content"]
+    if case.startswith("execute"):
+        iopub_for(kc, msg_id)
+    assert km.is_alive()
+    reply, _ = execute(kc, "1 + 2")
+    assert reply["content"]["status"] == "ok"
