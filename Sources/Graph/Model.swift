@@ -44,6 +44,11 @@ public final class Model: @unchecked Sendable {
         self.producers = producers
     }
 
+    /// Loads an ONNX file (see ONNXImport) and prepares it.
+    public convenience init(path: String) throws {
+        try self.init(graph: try ONNXImport.load(path: path))
+    }
+
     /// The model's real input (the first graph input that is not an initializer).
     public var input: ValueInfo? { graph.inputs.first }
 
@@ -128,6 +133,8 @@ public final class Encoder {
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
     private var hasForward = false
+    /// The value name of each slot, for descriptions.
+    let slotNames: [String]
 
     init(model: Model, nodes: [Node], inputName: String, outputs: [String]) throws {
         var slotOf: [String: Int] = [inputName: 0]
@@ -155,10 +162,11 @@ public final class Encoder {
             }
         }
         outputNames = outputs
+        outputSlots = outputs.map { slot($0) }
+        slotNames = slotOf.sorted { $0.value < $1.value }.map(\.key)
         self.steps = steps
         self.inputName = inputName
         inputSlot = 0
-        outputSlots = outputs.map { slot($0) }
         expectedInput = model.input?.shape
         values = initial
         constantSlots = constant
@@ -193,6 +201,29 @@ public final class Encoder {
             guard case .float(let t)? = values[slot] else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
             return t
         }
+    }
+
+    /// After a forward: each computed tensor's shape, and each node's floating-point operation count.
+    func lastRun() -> (shapes: [String: [Int]], flops: [(node: Node, output: [Int], flops: Int)]) {
+        var shapes: [String: [Int]] = [:]
+        for (slot, value) in values.enumerated() { if let value { shapes[slotNames[slot]] = value.shape } }
+        let flops = steps.map { step -> (Node, [Int], Int) in
+            let output = step.outputs.first.flatMap { values[$0]?.shape } ?? []
+            let outputCount = output.reduce(1, *)
+            let inputShapes = step.inputs.map { $0.flatMap { values[$0]?.shape } ?? [] }
+            let count: Int
+            switch step.node.opType {
+            case "Conv":
+                count = 2 * outputCount * inputShapes[1].dropFirst().reduce(1, *)
+            case "Gemm", "MatMul":
+                let k = step.node.opType == "Gemm" && (step.node.attributes["transA"] == .int(1)) ? inputShapes[0].first ?? 1 : inputShapes[0].last ?? 1
+                count = 2 * outputCount * k
+            default:
+                count = outputCount
+            }
+            return (step.node, output, count)
+        }
+        return (shapes, flops)
     }
 
     /// ∂(Σ_k ⟨seeds[k], outputs[k]⟩)/∂x at the last forward, shaped like x.

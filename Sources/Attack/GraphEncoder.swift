@@ -1,0 +1,4 @@
+import Graph
+
+/// The engine's encoders are what the attack differentiates.
+extension Encoder: DifferentiableEncoder {}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Graph
+import Imaging
+import Tensor
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Inspect or run an ONNX model with Mirage's engine.",
+        subcommands: [Info.self, Run.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List inputs, outputs and every named tensor with shape, parameters and FLOPs.")
+        @Argument(help: "An ONNX file.") var model: String
+
+        func run() throws {
+            let info = try Model(path: model).info()
+            print("\(model)  (producer: \(info.producer.isEmpty ? "unknown" : info.producer), opset \(info.opsets[""] ?? 0))")
+            print("input   \(info.input.name) \(describe(info.input))")
+            for output in info.outputs { print("output  \(output.name) \(describe(output))") }
+            print("parameters \(grouped(info.parameterCount)), \(grouped(info.totalFLOPs)) FLOPs per sample\n")
+            let width = max(12, info.tensors.map(\.name.count).max() ?? 0)
+            print("tensor".padding(toLength: width, withPad: " ", startingAt: 0) + "  op                  shape                 params       FLOPs")
+            for row in info.tensors {
+                print(row.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                      + row.operation.padding(toLength: 18, withPad: " ", startingAt: 0) + "  "
+                      + "\(row.shape)".padding(toLength: 20, withPad: " ", startingAt: 0) + "  "
+                      + String(grouped(row.parameters)).leftPadded(9) + "  " + grouped(row.flops).leftPadded(12))
+            }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a model on a .npy input; optionally write the gradient g = ∂Σy²/∂x.",
+            discussion: "The input is float32/float64/uint8 NumPy, C order, shaped like the model's input. Outputs are float32 .npy.")
+        @Argument(help: "An ONNX file.") var model: String
+        @Option(help: "Input tensor (.npy).") var input: String
+        @Option(help: "The tensor to compute (default: the model's first output).") var output: String?
+        @Option(help: "Where to write the output (.npy).") var out: String
+        @Option(help: "Where to write ∂Σy²/∂x (.npy).") var grad: String?
+
+        func run() throws {
+            let loaded = try Model(path: model)
+            guard let name = output ?? loaded.graph.outputs.first?.name else { throw ValidationError("the model has no outputs") }
+            let x = try NPY.decode(Array(try Data(contentsOf: URL(fileURLWithPath: input))))
+            let encoder = try loaded.encoder(outputs: [name])
+            let y = try encoder.forward(x)[0]
+            try Data(NPY.encode(y)).write(to: URL(fileURLWithPath: out))
+            if let grad {
+                let g = try encoder.pullback([y.map { 2 * $0 }])
+                try Data(NPY.encode(g)).write(to: URL(fileURLWithPath: grad))
+            }
+        }
+    }
+}
+
+private func describe(_ info: ValueInfo) -> String {
+    guard let shape = info.shape else { return "(shape unknown)" }
+    return "[" + shape.map { d -> String in
+        switch d {
+        case .fixed(let n): return "\(n)"
+        case .symbolic(let s): return s.isEmpty ? "?" : s
+        }
+    }.joined(separator: ", ") + "]"
+}
+
+private func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return out
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
