@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of text")
     args = ap.parse_args()
 
+    rss_import = rss_mib()  # torch (PyPI's Linux wheel maps its CUDA libraries) is imported
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(SEED)
@@ -103,6 +104,7 @@ def main() -> None:
         "cpu_ms_per_step_median": round(statistics.median(cpu), 3),
         "loadavg_1min": [round(load_before, 2), round(load_after, 2)], "cores": os.cpu_count(),
         "peak_rss_mib": round(rss_mib(), 1), "rss_after_setup_mib": round(rss_setup, 1),
+        "rss_after_import_torch_mib": round(rss_import, 1),
         "eps": eps, "lr": lr, "loss_first": losses[0], "loss_last": losses[-1],
     }
     if args.json:
@@ -113,7 +115,8 @@ def main() -> None:
               f"after {args.warmup} warm-up, {res['threads']} threads, torch {torch.__version__}; "
               f"CPU {res['cpu_ms_per_step_median']:.2f} ms/step; load {load_before:.1f}/{load_after:.1f} "
               f"on {os.cpu_count()} cores; "
-              f"peak RSS {res['peak_rss_mib']:.0f} MiB (after set-up {rss_setup:.0f} MiB); "
+              f"peak RSS {res['peak_rss_mib']:.0f} MiB (after import torch {rss_import:.0f}, "
+              f"after set-up {rss_setup:.0f} MiB); "
               f"loss {losses[0]:.4g} → {losses[-1]:.4g}")
 
 
