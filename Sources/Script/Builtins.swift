@@ -7,6 +7,7 @@ enum BuiltinGroup: String, Sendable, CaseIterable {
     case tensors = "Tensors and math"
     case random = "Randomness"
     case pictures = "Pictures and files"
+    case models = "Models and attacks"
     case later = "Coming later (not available yet)"
 }
 
@@ -217,6 +218,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + later
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + later
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

@@ -479,6 +479,7 @@ final class Interpreter {
         switch value {
         case .tensor: return ["shape", "rank", "size"]
         case .range: return ["start", "stop", "step"]
+        case .object(let o): return o.attributeNames
         default: return []
         }
     }
@@ -491,6 +492,7 @@ final class Interpreter {
         case (.range(let r), "start"): return .number(Double(r.start))
         case (.range(let r), "stop"): return .number(Double(r.stop))
         case (.range(let r), "step"): return .number(Double(r.step))
+        case (.object(let o), _) where o.attributeNames.contains(name): return try o.attribute(name)
         default:
             let names = Interpreter.attributeNames(of: base)
             var hint: String?

@@ -13,6 +13,9 @@ enum Value: Sendable {
     case tensor(Tensor)
     case builtin(Builtin)
     case function(UserFunction)
+    /// Library objects: models, layers, attacks, plots. Shared by reference: `step(atk, 10)` advances
+    /// the attack every name for it sees.
+    case object(any ScriptObject)
 
     var typeName: String {
         switch self {
@@ -24,6 +27,7 @@ enum Value: Sendable {
         case .range: return "range"
         case .tensor: return "tensor"
         case .builtin, .function: return "function"
+        case .object(let o): return o.typeName
         }
     }
 }
@@ -121,6 +125,7 @@ func str(_ value: Value) -> String {
     case .tensor(let t): return tensorSummary(t)
     case .builtin(let b): return b.signature
     case .function(let f): return f.signature
+    case .object(let o): return o.summary
     }
 }
 
@@ -140,6 +145,7 @@ func valuesEqual(_ a: Value, _ b: Value) -> Bool {
     // Two functions are the same when they come from the same `def` in the same cell.
     case (.function(let x), .function(let y)):
         return x.declaration.name == y.declaration.name && x.declaration.position == y.declaration.position && x.source == y.source
+    case (.object(let x), .object(let y)): return x === y
     default: return false
     }
 }
@@ -158,6 +164,22 @@ func truthiness(_ value: Value) throws -> Bool {
                                    hint: "reduce it first, e.g. `max(t) > 0` or `sum(t == 0) == 0`")
         }
         return t.data[0] != 0
-    case .builtin, .function: return true
+    case .builtin, .function, .object: return true
     }
+}
+
+/// A library object the language can hold: it names its type, lists and answers its attributes,
+/// and shows itself.
+protocol ScriptObject: AnyObject, Sendable {
+    var typeName: String { get }
+    var attributeNames: [String] { get }
+    func attribute(_ name: String) throws -> Value
+    /// One line, as `repr` and `print` show it.
+    var summary: String { get }
+    /// What a cell shows when this is its value (pictures, tables) with `summary`-like text fallback.
+    func richOutput() -> RichOutput
+}
+
+extension ScriptObject {
+    func richOutput() -> RichOutput { RichOutput(plain: summary) }
 }

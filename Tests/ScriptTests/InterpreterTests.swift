@@ -262,12 +262,26 @@ import Testing
     }
 
     @Test func laterBuiltinsAreNotAvailableYet() throws {
-        let e = try #require(error(of: "enc = load(\"Examples/models/mnist_cnn.onnx\")"))
+        let e = try #require(error(of: "plot([1, 2])"))
         #expect(e.kind == "NotAvailable")
-        #expect(e.message == "`load` is not available yet: it arrives with the ONNX engine")
-        for name in ["layer", "ood_attack", "step", "plot", "scatter", "encode", "mape", "msp"] {
-            #expect(error(of: "\(name)(1, x=2)")?.kind == "NotAvailable")
-        }
+        #expect(e.message == "`plot` is not available yet: it arrives with plotting")
+        #expect(error(of: "scatter(1, x=2)")?.kind == "NotAvailable")
+    }
+
+    @Test func modelBuiltinsExplainBadArguments() throws {
+        let missing = try #require(error(of: "load(\"no/such/model.onnx\")"))
+        #expect(missing.kind == "ModelError" && missing.message.contains("no/such/model.onnx"))
+        #expect(error(of: "layer(1, \"features\")")?.message.contains("expects a model") == true)
+        let session = Session()
+        try run("enc = load(\"Examples/models/mnist_cnn.onnx\")", in: session)
+        #expect(error(of: "layer(enc, \"featurez\")", in: session)?.message.contains("did you mean 'features'") == true)
+        #expect(error(of: "encode(enc, zeros(1, 28, 28))", in: session)?.message.contains("got a model") == true)
+        try run("feat = layer(enc, \"features\")", in: session)
+        #expect(error(of: "encode(feat, zeros(3, 28, 28))", in: session)?.message.contains("expects shape [batch, 1, 28, 28]") == true)
+        #expect(try run("encode(feat, zeros(1, 28, 28)).shape", in: session) == "[128]")
+        #expect(try run("encode(feat, zeros(5, 1, 28, 28)).shape", in: session) == "[5, 128]")
+        #expect(error(of: "ood_attack(feat, source=zeros(1, 28, 28), target=zeros(1, 28, 28), norm=\"L3\")", in: session)?.hint == "use \"L2\" or \"Linf\"")
+        #expect(error(of: "ood_attack(feat, source=zeros(1, 28, 28), target=zeros(1, 28, 28), eps=-1)", in: session)?.kind == "AttackError")
     }
 
     @Test func helpPagesDocumentation() throws {
@@ -331,7 +345,7 @@ import Testing
         #expect(try run("version()", in: Session()) == "\"\(Session.languageVersion)\"")
         for name in ["print", "warn", "help", "clear", "input", "seed", "sleep", "zeros", "ones", "noise", "range", "len", "shape",
                      "sum", "mean", "min", "max", "abs", "sqrt", "exp", "log", "clip", "show", "save", "image", "spiral", "version",
-                     "load", "layer", "ood_attack", "step", "plot", "scatter", "encode", "mape", "msp"] {
+                     "load", "layer", "ood_attack", "step", "plot", "scatter", "encode", "mape", "msp", "display"] {
             #expect(Session.builtinNames.contains(name), "missing \(name)")
         }
     }
@@ -341,10 +355,13 @@ import Testing
         #expect(throws: Never.self) { _ = try Parser.parse(script) }
         let session = Session()
         let withoutModel = script.replacingOccurrences(of: "enc = load", with: "x_out = spiral(28, 28, channels=1, seed=1)\nenc = load")
+        // Everything up to `plot` runs: the model loads and the attack takes its 50 steps.
         let e = try #require(error(of: withoutModel, in: session))
         #expect(e.kind == "NotAvailable")
-        #expect(e.line == 3 && e.column == 7)
+        #expect(e.line == 10 && e.column == 1)
         #expect(try run("x_out.shape", in: session) == "[1, 28, 28]")
+        #expect(try run("atk.steps", in: session) == "50")
+        #expect(try run("atk.loss[49] < atk.loss[0] / 2", in: session) == "true")
     }
 
     @Test func showFallsBackToTextForNonPictures() throws {

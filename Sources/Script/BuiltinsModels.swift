@@ -1,0 +1,173 @@
+import Attack
+import Foundation
+import Graph
+import Tensor
+
+extension Builtins {
+    static let models: [Builtin] = [
+        Builtin("load", .models, [.required("path")],
+                description: "Loads an ONNX model, as exported by torch.onnx.export, TensorFlow or timm. The cell shows its named tensors with their shapes, parameters and FLOPs: any of them can be chosen with `layer`.",
+                example: "enc = load(\"Examples/models/mnist_cnn.onnx\")") { args, _ in
+            let path = try args.string("path")
+            let model = try library("load(\(quote(path)))") { try ModelCache.shared.model(at: path) }
+            return .object(ModelObject(model: model, path: path))
+        },
+        Builtin("layer", .models, [.required("model"), .required("name")],
+                description: "Chooses a named tensor of a model (or a list of them) to encode, attack or score. The model runs only as far as those tensors need. Inputs are images in [0, 1] shaped like the model's input, with or without the batch axis.",
+                example: "feat = layer(enc, \"features\")\nlogits = layer(enc, \"logits\")") { args, _ in
+            guard case .object(let object) = args["model"], let model = object as? ModelObject else {
+                throw args.error("expects a model from `load` for `model`, got \(args["model"].typeName)")
+            }
+            let names: [String]
+            switch args["name"] {
+            case .string(let s): names = [s]
+            case .list(let items):
+                names = try items.map { item -> String in
+                    guard case .string(let s) = item else { throw args.error("expects tensor names (strings) in `name`") }
+                    return s
+                }
+            default: throw args.error("expects a tensor name for `name`, got \(args["name"].typeName)")
+            }
+            return .object(try LayerObject(model: model, names: names))
+        },
+        Builtin("encode", .models, [.required("layer"), .required("x")],
+                description: "Runs a model up to a layer and returns the features. One image gives [d], a batch [N, C, H, W] gives [N, d].",
+                example: "z_in = encode(feat, x_in)") { args, _ in
+            let layer = try layerArgument(args, "layer")
+            return .tensor(try layer.encode(try args.tensor("x")))
+        },
+        Builtin("ood_attack", .models, [.required("layer"), .required("source"), .required("target"), .optional("norm", .string("L2")),
+                                        .optional("eps", .number(10)), .optional("lr", .number(0.1)), .optional("seed", .none),
+                                        .optional("init", .string("uniform")), .optional("optimizer", .string("adamax"))],
+                description: "Sets up the OOD attack of the paper on a layer. It perturbs `source` (an out-of-distribution image or batch) within an `eps` ball so that the layer's features match those of `target`. Each `step` takes the gradient of Σ(f(x) − f(target))², normalises it per sample (L2: g/‖g‖, Linf: sign g), takes an Adamax step (`lr`), projects onto the ball and clamps pixels to [0, 1]. `init=\"uniform\"` starts from uniform noise in the ball (the reference's default, seeded), `\"zero\"` from the source itself.",
+                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)") { args, interpreter in
+            let layer = try layerArgument(args, "layer")
+            let (source, single) = layer.batched(try args.tensor("source"))
+            let (target, _) = layer.batched(try args.tensor("target"))
+            let normName = try args.string("norm")
+            guard let norm = try? Norm(parsing: normName) else {
+                throw ScriptError.value("ood_attack(): unknown norm \(quote(normName))", hint: "use \"L2\" or \"Linf\"")
+            }
+            let seed = try args.seed() ?? interpreter.random.next()
+            let initialization: DeltaInitialization
+            switch try args.string("init") {
+            case "uniform": initialization = .uniform(seed: seed)
+            case "zero": initialization = .zero
+            case let other: throw ScriptError.value("ood_attack(): unknown init \(quote(other))", hint: "use \"uniform\" or \"zero\"")
+            }
+            let optimizer: OptimizerKind
+            switch try args.string("optimizer") {
+            case "adamax": optimizer = .adamax
+            case "adam": optimizer = .adam
+            case "sgd": optimizer = .sgd
+            case let other: throw ScriptError.value("ood_attack(): unknown optimizer \(quote(other))", hint: "use \"adamax\", \"adam\" or \"sgd\"")
+            }
+            let configuration = AttackConfiguration(norm: norm, epsilon: try args.number("eps"), iterations: 100,
+                                                    learningRate: try args.number("lr"), optimizer: OptimizerSettings(kind: optimizer),
+                                                    initialization: initialization)
+            let attack = try library("ood_attack") {
+                try OODAttack(encoder: layer.encoder, xIn: target, xOut: source, configuration: configuration,
+                              outputs: [OutputWeight(layer.names[0])])
+            }
+            return .object(AttackObject(attack: attack, layer: layer, xIn: target, singleImage: single))
+        },
+        Builtin("step", .models, [.required("attack"), .optional("n", .number(1))],
+                description: "Runs `n` more steps of an attack, showing live progress. An interrupt stops it after the step in flight: the attack keeps every completed step and the next `step` continues from there.",
+                example: "step(atk, 50)\nstep(atk, 50)    # continues") { args, interpreter in
+            guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
+                throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
+            }
+            let n = try args.integer("n", range: 0...10_000_000)
+            let id = "attack-\(UInt(bitPattern: ObjectIdentifier(attack).hashValue))-\(attack.attack.stepCount)"
+            let host = interpreter.host
+            var lastShown = Date.distantPast
+            func show(_ text: String, update: Bool) {
+                host.display(RichOutput(plain: text), displayID: id, update: update)
+            }
+            let first = attack.attack.stepCount
+            show("step \(first)/\(first + n)", update: false)
+            var interrupted = false
+            try library("step") {
+                try attack.attack.step(n, shouldStop: {
+                    interrupted = host.isInterrupted
+                    return interrupted
+                }, progress: { report in
+                    let now = Date()
+                    guard now.timeIntervalSince(lastShown) > 0.2 || report.step == first + n else { return }
+                    lastShown = now
+                    show("step \(report.step)/\(first + n) · loss \(formatFloat(report.meanLoss)) · \(String(format: "%.2f", report.seconds * 1000)) ms/step", update: true)
+                })
+            }
+            let done = attack.attack.stepCount
+            let losses = attack.attack.meanLossHistory
+            let summary = "\(done - first) steps (\(first) → \(done)); loss \(losses.dropFirst(first).first.map(formatFloat) ?? "?") → \(losses.last.map(formatFloat) ?? "?")"
+            show(summary + (interrupted ? " — interrupted" : ""), update: true)
+            if interrupted {
+                throw ScriptError(kind: "KeyboardInterrupt", message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
+            }
+            return .none
+        },
+        Builtin("mape", .models, [.required("attack")],
+                description: "The attack's feature error per sample. It is mean|z_adv − z_in| / max|z_in| (the reference code's definition; the paper's text writes max in the numerator). One number for one image, a list for a batch.",
+                example: "mape(atk)") { args, _ in
+            guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
+                throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
+            }
+            let metrics = try library("mape") {
+                try AttackMetrics.compute(zIn: attack.attack.targets[0], zAdv: try attack.attack.currentOutputs()[0],
+                                          xOut: attack.attack.xOut, xAdv: attack.attack.x)
+            }
+            let values = metrics.samples.map { Value.number($0.mape) }
+            return values.count == 1 ? values[0] : .list(values)
+        },
+        Builtin("msp", .models, [.required("layer"), .required("x")],
+                description: "Maximum softmax probability of a logits layer (Hendrycks & Gimpel 2017). It is high for inputs the classifier is sure of, low for out-of-distribution ones. `x` is an image, a batch, or a list of them; the result is one number per image.",
+                example: "msp(layer(enc, \"logits\"), [x_in, x_out, atk.x])") { args, _ in
+            let layer = try layerArgument(args, "layer")
+            let inputs: [Tensor]
+            switch args["x"] {
+            case .tensor(let t): inputs = [t]
+            case .list(let items):
+                inputs = try items.map { item -> Tensor in
+                    guard case .tensor(let t) = item else { throw args.error("expects tensors in `x`, got \(item.typeName)") }
+                    return t
+                }
+            default: throw args.error("expects a tensor or a list of tensors for `x`, got \(args["x"].typeName)")
+            }
+            var scores: [Value] = []
+            for x in inputs {
+                let (batch, _) = layer.batched(x)
+                let logits = try library("msp") { try layer.encoder.forward(batch)[0] }
+                scores += try library("msp") { try MaxSoftmaxDetector().score(logits: logits) }.map { .number(widen(-$0)) }
+            }
+            return .list(scores)
+        },
+    ]
+}
+
+private func layerArgument(_ args: CallArguments, _ name: String) throws -> LayerObject {
+    guard case .object(let object) = args[name], let layer = object as? LayerObject else {
+        if case .object(let o) = args[name], o is ModelObject {
+            throw args.error("expects a layer for `\(name)`, got a model; choose one with `layer(model, \"name\")`")
+        }
+        throw args.error("expects a layer from `layer(model, name)` for `\(name)`, got \(args[name].typeName)")
+    }
+    return layer
+}
+
+/// Loaded models by file identity (path, size, modification time): re-running a notebook's
+/// `load` cell reuses the model instead of parsing it again; a changed file is loaded anew.
+final class ModelCache: @unchecked Sendable {
+    static let shared = ModelCache()
+    private var models: [String: (stamp: String, model: Model)] = [:]
+    private let lock = NSLock()
+
+    func model(at path: String) throws -> Model {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp = "\(attributes?[.size] ?? 0)-\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let cached = lock.withLock({ models[path] }), cached.stamp == stamp { return cached.model }
+        let model = try Model(path: path)
+        lock.withLock { models[path] = (stamp, model) }
+        return model
+    }
+}

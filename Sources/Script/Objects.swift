@@ -1,0 +1,171 @@
+import Attack
+import Foundation
+import Graph
+import Imaging
+import Tensor
+
+/// Turns library errors into the language's, keeping their words.
+func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ScriptError {
+        throw error
+    } catch let error as ModelError {
+        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+    } catch let error as EngineError {
+        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+    } catch let error as AttackError {
+        throw ScriptError(kind: "AttackError", message: "\(what): \(error)")
+    } catch {
+        throw ScriptError(kind: "Error", message: "\(what): \(error)")
+    }
+}
+
+/// A loaded ONNX model (`load`).
+final class ModelObject: ScriptObject, @unchecked Sendable {
+    let model: Model
+    let path: String
+    private var cachedInfo: ModelInfo?
+
+    init(model: Model, path: String) {
+        self.model = model
+        self.path = path
+    }
+
+    var typeName: String { "model" }
+    var attributeNames: [String] { ["path", "input", "outputs", "tensors", "parameters"] }
+
+    func attribute(_ name: String) throws -> Value {
+        switch name {
+        case "path": return .string(path)
+        case "input": return .string(model.input?.name ?? "")
+        case "outputs": return .list(model.graph.outputs.map { .string($0.name) })
+        case "tensors": return .list(model.tensorNames.map { .string($0) })
+        default: return .number(Double(model.parameterCount))
+        }
+    }
+
+    var summary: String {
+        "Model(\(quote((path as NSString).lastPathComponent)), outputs=[\(model.graph.outputs.map { quote($0.name) }.joined(separator: ", "))], parameters=\(model.parameterCount))"
+    }
+
+    func info() -> ModelInfo? {
+        if cachedInfo == nil { cachedInfo = try? model.info() }
+        return cachedInfo
+    }
+
+    /// A table of the named tensors: what `layer` can pick.
+    func richOutput() -> RichOutput {
+        guard let info = info() else { return RichOutput(plain: summary) }
+        var plain = summary + "\n"
+        var rows = ""
+        for t in info.tensors {
+            plain += "  \(t.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(t.operation.padding(toLength: 12, withPad: " ", startingAt: 0)) \(t.shape)\n"
+            rows += "<tr><td><code>\(escape(t.name))</code></td><td>\(t.operation)</td><td>\(t.shape)</td><td style=\"text-align:right\">\(t.parameters)</td><td style=\"text-align:right\">\(t.flops)</td></tr>"
+        }
+        let html = "<p><b>\(escape((path as NSString).lastPathComponent))</b>: input <code>\(escape(info.input.name))</code>, "
+            + "\(info.parameterCount) parameters, \(info.totalFLOPs) FLOPs per sample</p>"
+            + "<table><thead><tr><th>tensor</th><th>op</th><th>shape (batch 1)</th><th>params</th><th>FLOPs</th></tr></thead><tbody>\(rows)</tbody></table>"
+        return RichOutput(plain: plain, html: html)
+    }
+}
+
+func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+}
+
+/// Chosen tensors of a model (`layer`): what an attack matches or a detector reads.
+final class LayerObject: ScriptObject, @unchecked Sendable {
+    let model: ModelObject
+    let names: [String]
+    let encoder: Encoder
+
+    init(model: ModelObject, names: [String]) throws {
+        self.model = model
+        self.names = names
+        encoder = try library("layer") { try model.model.encoder(outputs: names) }
+    }
+
+    var typeName: String { "layer" }
+    var attributeNames: [String] { ["names", "model"] }
+    func attribute(_ name: String) throws -> Value {
+        name == "names" ? .list(names.map { .string($0) }) : .object(model)
+    }
+    var summary: String { "Layer(\(names.map(quote).joined(separator: ", ")) of \(quote((model.path as NSString).lastPathComponent)))" }
+
+    /// The rank the model's input has, batch included.
+    var inputRank: Int { model.model.input?.shape?.count ?? 4 }
+
+    /// Adds the batch axis to a single image; remembers whether it did.
+    func batched(_ x: Tensor) -> (Tensor, added: Bool) {
+        x.rank == inputRank - 1 ? (Tensor(shape: [1] + x.shape, data: x.data), true) : (x, false)
+    }
+
+    /// Forward through the first chosen tensor.
+    func encode(_ x: Tensor) throws -> Tensor {
+        let (input, added) = batched(x)
+        let z = try library("encode") { try encoder.forward(input)[0] }
+        return added && z.rank >= 1 && z.shape[0] == 1 ? Tensor(shape: Array(z.shape.dropFirst()), data: z.data) : z
+    }
+}
+
+/// A steppable OOD attack (`ood_attack`).
+final class AttackObject: ScriptObject, @unchecked Sendable {
+    let attack: OODAttack
+    let layer: LayerObject
+    let xIn: Tensor
+    let singleImage: Bool
+
+    init(attack: OODAttack, layer: LayerObject, xIn: Tensor, singleImage: Bool) {
+        self.attack = attack
+        self.layer = layer
+        self.xIn = xIn
+        self.singleImage = singleImage
+    }
+
+    var typeName: String { "attack" }
+    var attributeNames: [String] { ["x", "delta", "x_in", "x_out", "loss", "steps", "seconds", "layer"] }
+
+    /// Images come back as the user gave them: without a batch axis for a single image.
+    func unbatched(_ t: Tensor) -> Tensor {
+        singleImage && t.rank >= 1 && t.shape[0] == 1 ? Tensor(shape: Array(t.shape.dropFirst()), data: t.data) : t
+    }
+
+    func attribute(_ name: String) throws -> Value {
+        switch name {
+        case "x": return .tensor(unbatched(attack.x))
+        case "delta": return .tensor(unbatched(attack.delta))
+        case "x_in": return .tensor(unbatched(xIn))
+        case "x_out": return .tensor(unbatched(attack.xOut))
+        case "loss": return .list(attack.meanLossHistory.map { .number(widen($0)) })
+        case "steps": return .number(Double(attack.stepCount))
+        case "seconds": return .number(attack.stepSeconds.reduce(0, +))
+        default: return .object(layer)
+        }
+    }
+
+    var summary: String {
+        let c = attack.configuration
+        let loss = attack.meanLossHistory.last.map { ", loss=\(formatFloat($0))" } ?? ""
+        return "OODAttack(\(c.norm == .l2 ? "L2" : "Linf"), eps=\(formatNumber(c.epsilon)), lr=\(formatNumber(c.learningRate)), batch=\(attack.batchSize), steps=\(attack.stepCount)\(loss))"
+    }
+
+    /// x_out | x_adv | x_in | |δ| (scaled to its maximum), one row per sample (at most 8).
+    func pictures() -> [Tensor] {
+        let rows = min(attack.batchSize, 8)
+        var pictures: [Tensor] = []
+        for i in 0..<rows {
+            let d = attack.delta.slice(i)
+            let peak = d.data.map(abs).max() ?? 0
+            let magnitude = d.map { peak > 0 ? abs($0) / peak : 0 }
+            pictures += [attack.xOut.slice(i), attack.x.slice(i), xIn.slice(xIn.shape[0] == 1 ? 0 : i), magnitude]
+        }
+        return pictures
+    }
+
+    func richOutput() -> RichOutput {
+        guard let rendered = try? PictureDisplay.render(pictures: pictures()) else { return RichOutput(plain: summary) }
+        return RichOutput(plain: summary + "\n(x_out | x_adv | x_in | |δ| scaled to its maximum)", png: rendered.png,
+                          pngWidth: rendered.width, pngHeight: rendered.height)
+    }
+}
