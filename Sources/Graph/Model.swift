@@ -257,3 +257,45 @@ public final class Encoder {
         return gradients[inputSlot] ?? Tensor.zeros(x.shape)
     }
 }
+
+extension Model {
+    /// Runs the whole graph on named typed inputs and returns the graph outputs, typed as the model
+    /// declares them. This is the reference path (ONNX's backend tests, `mirage model run` of
+    /// multi-input models); attacks use `encoder(outputs:)`, which is pruned and differentiable.
+    public func evaluate(_ inputs: [String: TensorValue]) throws -> [String: TensorValue] {
+        var values = constants
+        for input in graph.inputs {
+            guard let given = inputs[input.name] else { throw EngineError("input '\(input.name)' was not given") }
+            values[input.name] = RuntimeValue(given)
+        }
+        for node in liveNodes {
+            let op = try OperatorSet.make(node)
+            let outputs = try op.forward(node.inputs.map { $0.isEmpty ? nil : values[$0] })
+            for (name, value) in zip(node.outputs, outputs) where !name.isEmpty { values[name] = value }
+        }
+        var result: [String: TensorValue] = [:]
+        for output in graph.outputs {
+            guard let value = values[output.name] else { throw EngineError("output '\(output.name)' was not computed") }
+            result[output.name] = value.typed(as: output.type ?? (value.isFloat ? .float : .int64))
+        }
+        return result
+    }
+}
+
+extension RuntimeValue {
+    /// Back to a typed host array, converting to the declared element type.
+    func typed(as type: ElementType) -> TensorValue {
+        switch (self, type) {
+        case (_, .bool):
+            return TensorValue(type: .bool, shape: shape, storage: .bools(floats.data.map { $0 != 0 }))
+        case (_, .double):
+            return TensorValue(type: .double, shape: shape, storage: .doubles(floats.data.map { Double($0) }))
+        case (.float(let t), .float), (.float(let t), .float16), (.float(let t), .bfloat16):
+            return TensorValue(type: type, shape: t.shape, storage: .floats(t.data))
+        case (.int(let a), .float), (.int(let a), .float16), (.int(let a), .bfloat16):
+            return TensorValue(type: type, shape: a.shape, storage: .floats(a.data.map { Float($0) }))
+        default:
+            return TensorValue(type: type, shape: shape, storage: .integers(integers.data))
+        }
+    }
+}
