@@ -14,6 +14,10 @@ the median process CPU time per step (all threads; less sensitive to other load 
 the 1-minute load average before/after, and the process's peak RSS
 (resource.getrusage(RUSAGE_SELF).ru_maxrss).
 
+On a machine whose cores are busy with other work (1-minute load above the core count), PyTorch's
+OpenMP threads wait on each other at every parallel region and the 2-thread median can be several
+times the idle figure; the minimum and the CPU time per step then tell more (compare --threads 1).
+
 Usage:  python scripts/model/bench_attack_torch.py --model {resnet18,mnist} --batch B --steps N
         [--warmup W] [--threads 2] [--eps E] [--lr A] [--json]
 """
