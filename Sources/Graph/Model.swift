@@ -1,3 +1,4 @@
+import Dispatch
 import Tensor
 
 /// A loaded model: its graph with every operator checked, and the constant part of the graph
@@ -133,6 +134,8 @@ public final class Encoder {
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
     private var hasForward = false
+    /// When set, seconds spent per operator type (forward and backward), for `mirage bench --profile`.
+    public var profile: [String: (forward: Double, backward: Double)]?
     /// The value name of each slot, for descriptions.
     let slotNames: [String]
 
@@ -189,7 +192,12 @@ public final class Encoder {
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true
         for step in steps {
+            let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let outputs = try step.op.forward(step.inputs.map { $0.flatMap { values[$0] } })
+            if profile != nil {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                profile![step.node.opType, default: (0, 0)].forward += seconds
+            }
             let flows = step.op.differentiableInputs.contains { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true }
             for (slot, value) in zip(step.outputs, outputs) {
                 values[slot] = value
@@ -245,8 +253,13 @@ public final class Encoder {
             guard outputGradients.contains(where: { $0 != nil }) else { continue }
             let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
             guard !wanted.isEmpty else { continue }
+            let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let inputGradients = try step.op.backward(outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
                                                       outputs: step.outputs.compactMap { values[$0] }, wanted: wanted)
+            if profile != nil {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                profile![step.node.opType, default: (0, 0)].backward += seconds
+            }
             for (i, g) in inputGradients where wanted.contains(i) {
                 guard let slot = step.inputs[i] else { continue }
                 accumulate(slot, g)

@@ -8,28 +8,34 @@ public struct KernelSpec: Sendable {
     public var language: String
     public var interruptMode: String
     public var metadata: JSON
+    /// Environment variables the client sets for the kernel process (kernel.json `env`).
+    public var environment: [String: String]
     /// File name → PNG bytes (logo-32x32.png, logo-64x64.png).
     public var logos: [String: [UInt8]]
 
     public init(name: String, argv: [String], displayName: String, language: String,
-                interruptMode: String = "message", metadata: JSON = [:], logos: [String: [UInt8]] = [:]) {
+                interruptMode: String = "message", metadata: JSON = [:], environment: [String: String] = [:],
+                logos: [String: [UInt8]] = [:]) {
         self.name = name
         self.argv = argv
         self.displayName = displayName
         self.language = language
         self.interruptMode = interruptMode
         self.metadata = metadata
+        self.environment = environment
         self.logos = logos
     }
 
     public var kernelJSON: JSON {
-        [
+        var fields: [String: JSON] = [
             "argv": .array(argv.map { .string($0) }),
             "display_name": .string(displayName),
             "language": .string(language),
             "interrupt_mode": .string(interruptMode),
             "metadata": metadata,
         ]
+        if !environment.isEmpty { fields["env"] = .object(environment.mapValues { .string($0) }) }
+        return .object(fields)
     }
 
     /// Where Jupyter looks for kernelspecs of each scope.
@@ -40,7 +46,9 @@ public struct KernelSpec: Sendable {
             switch self {
             case .user:
                 let env = ProcessInfo.processInfo.environment
-                let data = env["JUPYTER_DATA_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")) + "/jupyter")
+                // As jupyter_core: $HOME first (NSHomeDirectory reads the password database instead).
+                let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+                let data = env["JUPYTER_DATA_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (home + "/.local/share")) + "/jupyter")
                 return data + "/kernels"
             case .prefix(let prefix):
                 return prefix + "/share/jupyter/kernels"

@@ -140,9 +140,11 @@ extension Session {
 }
 
 private extension String {
+    /// Linear in the length: Substring.dropLast on Characters re-walked the string each time.
     func trimmingTrailingSpaces() -> String {
-        var s = Substring(self)
-        while let last = s.last, last == " " || last == "\t" || last == "\r" { s = s.dropLast() }
-        return String(s)
+        let bytes = Array(utf8)
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 || bytes[end - 1] == 0x0D { end -= 1 }
+        return String(decoding: bytes[..<end], as: UTF8.self)
     }
 }

@@ -21,6 +21,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "The attacked tensor (default: the model's first output).") var output: String?
         @Option(help: "Batch size.") var batch = 1
         @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 20
+        @Flag(help: "Print the time spent per operator type.") var profile = false
 
         func run() throws {
             let loaded = try Model(path: model)
@@ -34,6 +35,7 @@ struct BenchCommand: ParsableCommand {
             let attack = try OODAttack(encoder: encoder, xIn: xIn, xOut: xOut,
                                        configuration: AttackConfiguration(norm: .l2, epsilon: 10, iterations: steps, learningRate: 0.1))
             try attack.step(3)
+            if profile { encoder.profile = [:] }
             var times: [Double] = []
             for _ in 0..<steps {
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -47,6 +49,14 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "model %@ output %@ batch %d: median %.3f ms/step (min %.3f, max %.3f) over %d steps; peak RSS %.1f MB; final loss %.4g",
                          (model as NSString).lastPathComponent, name, batch, median, times.first!, times.last!, steps,
                          Double(usage.ru_maxrss) / 1024, attack.meanLossHistory.last ?? .nan))
+            if let table = encoder.profile {
+                let total = times.reduce(0, +)
+                let engine = table.values.reduce(0) { $0 + $1.forward + $1.backward } * 1000
+                print(String(format: "engine %.1f%% of step time; per step:", engine / total * 100))
+                for (op, t) in table.sorted(by: { $0.value.forward + $0.value.backward > $1.value.forward + $1.value.backward }) {
+                    print(String(format: "  %-20@ forward %8.3f ms  backward %8.3f ms", op as NSString, t.forward * 1000 / Double(steps), t.backward * 1000 / Double(steps)))
+                }
+            }
         }
     }
 }
