@@ -61,6 +61,18 @@ struct ReplCommand: ParsableCommand {
 final class TerminalHost: ScriptHost {
     private let imageDirectory: String?
     private var imageCount = 0
+    /// Live progress (display updates): redrawn in place on a terminal; in a log only the last
+    /// state of each display is kept, written when other output follows or the run ends.
+    private var pendingUpdate: String?
+    private let isTerminal = isatty(1) != 0
+
+    deinit { flushUpdate() }
+
+    private func flushUpdate() {
+        guard let text = pendingUpdate else { return }
+        pendingUpdate = nil
+        FileHandle.standardOutput.write(Data((isTerminal ? "\r\u{1B}[K" : "") .appending(text + "\n").utf8))
+    }
 
     init(imageDirectory: String?) throws {
         self.imageDirectory = imageDirectory
@@ -70,6 +82,7 @@ final class TerminalHost: ScriptHost {
     }
 
     func write(_ text: String, to stream: OutputStreamName) {
+        flushUpdate()
         let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
         handle.write(Data(text.utf8))
     }
@@ -88,7 +101,12 @@ final class TerminalHost: ScriptHost {
         }
     }
 
-    func display(_ output: RichOutput, displayID: String?, update: Bool) { show(output) }
+    func display(_ output: RichOutput, displayID: String?, update: Bool) {
+        guard displayID != nil, output.png == nil else { return show(output) }
+        if !update { flushUpdate() }
+        pendingUpdate = output.plain
+        if isTerminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K\(output.plain)".utf8)) }
+    }
     func clearOutput(wait: Bool) {}
     func page(_ output: RichOutput) { write(output.plain + "\n", to: .stdout) }
 
