@@ -1,0 +1,75 @@
+"""Every notebook in Notebooks/ re-executes top to bottom under the `mirage` kernelspec, with no
+error, every image decoding as PNG, and its text outputs equal to the committed ones (numbers within
+1e-3 relative: the same machine gives bit-identical results, another CPU may round differently)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import struct
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "Notebooks").glob("*.ipynb"))
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def texts(nb):
+    """(cell index, kind, text) of every text output, in order."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                found.append((i, out.name, out.text))
+            elif out.output_type in ("execute_result", "display_data"):
+                found.append((i, out.output_type, out.data.get("text/plain", "")))
+    return found
+
+
+def same_text(a: str, b: str) -> bool:
+    if NUMBER.sub("#", a) != NUMBER.sub("#", b):
+        return False
+    for x, y in zip(NUMBER.findall(a), NUMBER.findall(b)):
+        fx, fy = float(x), float(y)
+        if abs(fx - fy) > 1e-3 * max(1.0, abs(fx), abs(fy)):
+            return False
+    return True
+
+
+def check_png(data: str) -> None:
+    png = base64.b64decode(data)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width > 0 and height > 0
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_reruns_to_the_same_results(path):
+    committed = nbformat.read(path, as_version=4)
+    fresh = copy.deepcopy(committed)
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    NotebookClient(fresh, kernel_name="mirage", timeout=600, resources={"metadata": {"path": str(ROOT)}}).execute()
+    images = 0
+    for cell in fresh.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{path.name}: {out.get('ename')}: {out.get('evalue')}"
+            if "data" in out and "image/png" in out.data:
+                check_png(out.data["image/png"])
+                images += 1
+    assert images >= 1
+    old, new = texts(committed), texts(fresh)
+    assert [(i, k) for i, k, _ in old] == [(i, k) for i, k, _ in new], "the outputs changed shape"
+    for (i, kind, a), (_, _, b) in zip(old, new):
+        assert same_text(a, b), f"{path.name} cell {i} ({kind}):\ncommitted: {a!r}\nnow:       {b!r}"
