@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Mirage's imaging against matplotlib (Agg) and Pillow, same data, one run. Prints a table of median milliseconds.
 # Usage: scripts/bench_imaging.sh [python]   (python defaults to $PYTHON or python3; needs numpy, pillow, matplotlib)
+# MIRAGE_SCRATCH=<dir> builds in another scratch directory (default .build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${1:-${PYTHON:-python3}}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
+scratch=(--scratch-path "${MIRAGE_SCRATCH:-.build}")
 echo "building (release)..." >&2
-swift build -c release --build-tests -Xswiftc -enable-testing >/dev/null 2>&1 || swift build -c release --build-tests -Xswiftc -enable-testing
-MIRAGE_BENCH=1 swift test -c release -Xswiftc -enable-testing --skip-build --filter BenchmarkTests 2>/dev/null | grep '^BENCH' | sed 's/^BENCH /mirage_/' >>"$out"
+swift build -c release --build-tests -Xswiftc -enable-testing "${scratch[@]}" >/dev/null 2>&1 || swift build -c release --build-tests -Xswiftc -enable-testing "${scratch[@]}"
+MIRAGE_BENCH=1 swift test -c release -Xswiftc -enable-testing "${scratch[@]}" --skip-build --filter BenchmarkTests 2>/dev/null | grep '^BENCH' | sed 's/^BENCH /mirage_/' >>"$out"
 "$PY" scripts/bench_imaging.py | sed 's/^BENCH //' >>"$out"
 "$PY" - "$out" <<'PY'
 import sys

@@ -13,6 +13,8 @@ public enum PNG {
         guard pixels.count == width * height * channels else {
             throw ImagingError("expected \(width * height * channels) bytes of pixels, got \(pixels.count)")
         }
+        // zlib directly (Up filter, level 6) is about twice as fast as libpng's adaptive filtering, similar size.
+        if !fast, let png = FastPNG.encode(pixels: pixels, width: width, height: height, channels: channels) { return png }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)

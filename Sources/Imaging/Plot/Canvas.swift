@@ -183,8 +183,33 @@ final class Canvas {
         cairo_surface_flush(surface)
         guard let data = cairo_image_surface_get_data(surface) else { throw ImagingError("Cairo surface has no data") }
         let stride = Int(cairo_image_surface_get_stride(surface))
-        var rgb = [UInt8](repeating: 0, count: pixelWidth * pixelHeight * 3)
         let raw = UnsafeMutableRawPointer(data)
+        let ppm = Int((72 * scale / 0.0254).rounded())
+        if FastPNG.zlib != nil {
+            // Up-filtered scanlines straight from Cairo's xRGB words (the row above is 0 for the first row).
+            let rowBytes = 1 + pixelWidth * 3
+            var filtered = [UInt8](repeating: 0, count: rowBytes * pixelHeight)
+            filtered.withUnsafeMutableBufferPointer { out in
+                for y in 0..<pixelHeight {
+                    let row = (raw + y * stride).assumingMemoryBound(to: UInt32.self)
+                    let above = y > 0 ? (raw + (y - 1) * stride).assumingMemoryBound(to: UInt32.self) : nil
+                    var o = y * rowBytes
+                    out[o] = 2  // Up
+                    o += 1
+                    for x in 0..<pixelWidth {
+                        let p = row[x], q = above?[x] ?? 0
+                        out[o] = UInt8(truncatingIfNeeded: (p >> 16) &- (q >> 16))
+                        out[o + 1] = UInt8(truncatingIfNeeded: (p >> 8) &- (q >> 8))
+                        out[o + 2] = UInt8(truncatingIfNeeded: p &- q)
+                        o += 3
+                    }
+                }
+            }
+            if let png = FastPNG.png(filteredScanlines: filtered, width: pixelWidth, height: pixelHeight, pixelsPerMeter: ppm) {
+                return png
+            }
+        }
+        var rgb = [UInt8](repeating: 0, count: pixelWidth * pixelHeight * 3)
         rgb.withUnsafeMutableBufferPointer { out in
             for y in 0..<pixelHeight {
                 let row = (raw + y * stride).assumingMemoryBound(to: UInt32.self)
@@ -199,7 +224,7 @@ final class Canvas {
             }
         }
         let png = try PNG.encode(pixels: rgb, width: pixelWidth, height: pixelHeight, channels: 3, fast: true)
-        return try PNG.settingPhysicalDensity(png, pixelsPerMeter: Int((72 * scale / 0.0254).rounded()))
+        return try PNG.settingPhysicalDensity(png, pixelsPerMeter: ppm)
     }
 }
 

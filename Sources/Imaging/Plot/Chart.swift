@@ -251,13 +251,24 @@ enum ChartRenderer {
         switch layer {
         case let .line(xs, ys, color, width, dash, marker, markerSize):
             c.setColor(color); c.lineWidth(width); c.dash(dash)
-            var drawing = false
+            // Long solid lines are stroked in pieces of 32 segments: Cairo rasterises one huge self-overlapping
+            // stroke far more slowly than many small ones, and with opaque colour and round caps and joins the
+            // pieces are indistinguishable from one stroke. Dashed lines stay whole so the dash pattern runs on.
+            let piece = dash.isEmpty && color.alpha >= 1 && xs.count > 64 ? 32 : Int.max
+            if piece != Int.max { cairo_set_line_cap(c.cr, CAIRO_LINE_CAP_ROUND) }
+            var drawing = false, segments = 0
             for (x, y) in zip(xs, ys) {
                 guard x.isFinite, y.isFinite, !mx.log || x > 0, !my.log || y > 0 else { drawing = false; continue }
-                if drawing { c.lineTo(mx(x), my(y)) } else { c.moveTo(mx(x), my(y)); drawing = true }
+                let (px, py) = (mx(x), my(y))
+                if drawing {
+                    c.lineTo(px, py)
+                    segments += 1
+                    if segments == piece { c.stroke(); c.moveTo(px, py); segments = 0 }
+                } else { c.moveTo(px, py); drawing = true }
             }
             c.stroke()
             c.dash([])
+            cairo_set_line_cap(c.cr, CAIRO_LINE_CAP_BUTT)
             if let marker {
                 for (x, y) in zip(xs, ys) where x.isFinite && y.isFinite && (!mx.log || x > 0) && (!my.log || y > 0) {
                     c.marker(marker, at: mx(x), my(y), size: markerSize)
