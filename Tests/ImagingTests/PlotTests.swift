@@ -160,4 +160,16 @@ import Tensor
         #expect(throws: ImagingError.self) { try Figure(rows: 1, columns: 1, [grid, grid]).render() }
         #expect(throws: ImagingError.self) { try ImageGrid([ImageGrid.Item(Tensor.zeros([5, 2, 2]))]).render() }
     }
+
+    @Test func badValuesAreSkippedAndBadPlotsThrow() throws {
+        let r = try LinePlot([.init("gappy", x: [0, 1, 2, 3, 4, 5], y: [1, .nan, -1, 0, 10, .infinity])], y: Axis(scale: .log)).render()
+        #expect(r.summary == "line plot: 1 series, 6 points, y from 1 to 10 (log)")
+        #expect(try ScatterPlot([.init(x: [.nan], y: [.nan])]).render().summary.hasSuffix("no finite values"))
+        #expect(throws: ImagingError.self) { try LinePlot([]).render() }
+        #expect(throws: ImagingError.self) { try LinePlot([.init(x: [1, 2], y: [1])]).render() }
+        #expect(throws: ImagingError.self) { try LinePlot([.init(y: [1])], width: 100_000).render() }
+        #expect(throws: ImagingError.self) { try HeatMap(Tensor.zeros([2, 2, 2])).render() }
+        // Constant data still gets a sensible range and ticks.
+        #expect(try LinePlot([.init(y: [5, 5, 5])]).render().pixelWidth == 1280)
+    }
 }
