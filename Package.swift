@@ -25,12 +25,13 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Tensor", dependencies: ["CDNNL"]),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"]),
         .target(name: "Attack", dependencies: ["Tensor", "Graph"]),
-        .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo"]),
+        .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"]),
         .target(name: "JupyterKernel", dependencies: [
             "CZeroMQ",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -43,9 +44,9 @@ let package = Package(
 
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Fixtures"]),
         .testTarget(name: "AttackTests", dependencies: ["Attack"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
     ]
 )

@@ -185,7 +185,7 @@ final class Canvas {
         let stride = Int(cairo_image_surface_get_stride(surface))
         let raw = UnsafeMutableRawPointer(data)
         let ppm = Int((72 * scale / 0.0254).rounded())
-        if FastPNG.zlib != nil {
+        do {
             // Up-filtered scanlines straight from Cairo's xRGB words (the row above is 0 for the first row).
             let rowBytes = 1 + pixelWidth * 3
             var filtered = [UInt8](repeating: 0, count: rowBytes * pixelHeight)
