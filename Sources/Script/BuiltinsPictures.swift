@@ -80,7 +80,7 @@ extension Builtins {
             let channels = try args.integer("channels", range: 1...3)
             guard channels == 1 || channels == 3 else { throw args.error("expects channels=1 or channels=3, got \(channels)") }
             return .tensor(try withGenerator(args, interpreter) {
-                try spiralPicture(height: h, width: w, channels: channels, generator: &$0, checkInterrupt: interpreter.checkInterrupt)
+                try Generators.spiral(channels: channels, height: h, width: w, using: &$0, checkInterrupt: interpreter.checkInterrupt)
             })
         },
     ]
@@ -137,56 +137,3 @@ private func colourChannels(_ picture: Tensor, gray: Bool) -> Tensor {
     return Tensor(shape: [3] + hw, data: Array(grayPlane) + Array(grayPlane) + Array(grayPlane))
 }
 
-/// An Archimedean spiral r = b·θ drawn as a stroke whose intensity falls off linearly over one pixel at its edge.
-func spiralPicture(height h: Int, width w: Int, channels: Int, generator: inout SeededGenerator,
-                   checkInterrupt: () throws -> Void = {}) throws -> Tensor {
-    let turns = 2 + 2.5 * generator.nextUniform()
-    let phase = 2 * Double.pi * generator.nextUniform()
-    let direction: Double = generator.nextUniform() < 0.5 ? 1 : -1
-    let short = Double(min(h, w))
-    let cx = Double(w - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(w)
-    let cy = Double(h - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(h)
-    let outer = 0.45 * short
-    let thetaMax = turns * 2 * Double.pi
-    let thetaMin = 0.25 * 2 * Double.pi
-    let b = outer / thetaMax
-    // About 2 px wide at 28 px, scaling with the picture, but thinner than the gap between arms.
-    let halfWidth = min(max(0.6, short / 28), 0.3 * 2 * Double.pi * b)
-    var tint = (0..<channels).map { _ in 0.4 + 0.6 * generator.nextUniform() }
-    if channels == 1 { tint = [1] } else { let m = tint.max()!; tint = tint.map { $0 / m } }
-
-    func point(_ theta: Double) -> (Double, Double) {
-        let angle = direction * theta + phase
-        return (cx + b * theta * cos(angle), cy + b * theta * sin(angle))
-    }
-    let ends = [point(thetaMin), point(thetaMax)]
-    var plane = [Float](repeating: 0, count: h * w)
-    for y in 0..<h {
-        if y % 64 == 0 { try checkInterrupt() }
-        for x in 0..<w {
-            let dx = Double(x) - cx, dy = Double(y) - cy
-            let r = (dx * dx + dy * dy).squareRoot()
-            // The arm passes this pixel's angle at θ ≡ direction·(angle − phase) (mod 2π).
-            var base = (direction * (atan2(dy, dx) - phase)).truncatingRemainder(dividingBy: 2 * Double.pi)
-            if base < 0 { base += 2 * Double.pi }
-            var distance = Double.infinity
-            var k = 0.0
-            while base + 2 * Double.pi * k <= thetaMax {
-                let theta = base + 2 * Double.pi * k
-                if theta >= thetaMin {
-                    // Radial distance, corrected for the angle at which the arm crosses the radius.
-                    distance = min(distance, abs(r - b * theta) * r / (r * r + b * b).squareRoot())
-                }
-                k += 1
-            }
-            for (ex, ey) in ends {
-                distance = min(distance, ((Double(x) - ex) * (Double(x) - ex) + (Double(y) - ey) * (Double(y) - ey)).squareRoot())
-            }
-            plane[y * w + x] = Float(min(1, max(0, halfWidth + 0.5 - distance)))
-        }
-    }
-    var data: [Float] = []
-    data.reserveCapacity(channels * h * w)
-    for c in 0..<channels { data += plane.map { $0 * Float(tint[c]) } }
-    return Tensor(shape: [channels, h, w], data: data)
-}
