@@ -41,7 +41,9 @@ step(atk, 50)"""),
         ("code", """step(atk, 50)
 show(atk)"""),
         ("code", """print("feature MAPE:", mape(atk))
-print("loss: first", atk.loss[0], "last", atk.loss[len(atk.loss) - 1])"""),
+plot(atk.loss, title="feature distance", log=true)"""),
+        ("md", "Each of the 128 features of the attacked spiral against the digit's: on the diagonal when the attack succeeded (the paper's first figure)."),
+        ("code", """scatter(encode(feat, x_in), encode(feat, atk.x), labels=["z_in", "z_adv"])"""),
         ("md", "The classifier's confidence (max softmax) for the digit, the spiral and the attacked spiral:"),
         ("code", """msp(layer(enc, "logits"), [x_in, x_out, atk.x])"""),
     ],

@@ -8,7 +8,7 @@ enum BuiltinGroup: String, Sendable, CaseIterable {
     case random = "Randomness"
     case pictures = "Pictures and files"
     case models = "Models and attacks"
-    case later = "Coming later (not available yet)"
+    case plots = "Plots"
 }
 
 struct BuiltinParameter: Sendable {
@@ -31,25 +31,19 @@ struct Builtin: Sendable {
     /// One paragraph; its first sentence is the summary `help()` lists.
     var description: String
     var example: String
-    /// Set for names reserved for later issues: calling them reports what they are waiting for.
-    var unavailableUntil: String?
-    /// The signature shown for a reserved name, whose parameters are not bound yet.
-    var plannedSignature: String?
     var body: Body
 
     init(_ name: String, _ group: BuiltinGroup, _ parameters: [BuiltinParameter], description: String, example: String,
-         unavailableUntil: String? = nil, body: @escaping Body) {
+         body: @escaping Body) {
         self.name = name
         self.group = group
         self.parameters = parameters
         self.description = description
         self.example = example
-        self.unavailableUntil = unavailableUntil
         self.body = body
     }
 
     var signature: String {
-        if let plannedSignature { return plannedSignature }
         let parts = parameters.map { p -> String in
             switch p.kind {
             case .required: return p.name
@@ -218,6 +212,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + later
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + plots
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

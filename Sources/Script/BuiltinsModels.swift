@@ -72,7 +72,7 @@ extension Builtins {
             return .object(AttackObject(attack: attack, layer: layer, xIn: target, singleImage: single))
         },
         Builtin("step", .models, [.required("attack"), .optional("n", .number(1))],
-                description: "Runs `n` more steps of an attack, showing live progress. An interrupt stops it after the step in flight: the attack keeps every completed step and the next `step` continues from there.",
+                description: "Runs `n` more steps of an attack, showing live progress and, at the end, the loss curve. An interrupt stops it after the step in flight: the attack keeps every completed step and the next `step` continues from there.",
                 example: "step(atk, 50)\nstep(atk, 50)    # continues") { args, interpreter in
             guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
                 throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
@@ -101,7 +101,13 @@ extension Builtins {
             let done = attack.attack.stepCount
             let losses = attack.attack.meanLossHistory
             let summary = "\(done - first) steps (\(first) → \(done)); loss \(losses.dropFirst(first).first.map(formatFloat) ?? "?") → \(losses.last.map(formatFloat) ?? "?")"
-            show(summary + (interrupted ? " — interrupted" : ""), update: true)
+            let text = summary + (interrupted ? " — interrupted" : "")
+            if done > first, let curve = try? lossPlot(Array(losses.prefix(done)), title: "attack loss") {
+                host.display(RichOutput(plain: text, png: curve.rendered.png, pngWidth: curve.rendered.logicalWidth,
+                                        pngHeight: curve.rendered.logicalHeight), displayID: id, update: true)
+            } else {
+                show(text, update: true)
+            }
             if interrupted {
                 throw ScriptError(kind: "KeyboardInterrupt", message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
             }

@@ -257,9 +257,6 @@ final class Interpreter {
     func call(_ callee: Value, _ positional: [Value], _ keywords: [(String, Value)]) throws -> Value {
         switch callee {
         case .builtin(let builtin):
-            if let until = builtin.unavailableUntil {
-                throw ScriptError.notAvailable("`\(builtin.name)` is not available yet: it arrives with \(until)")
-            }
             let arguments = try CallArguments(builtin: builtin, positional: positional, keywords: keywords)
             return try builtin.body(arguments, self)
         case .function(let function):

@@ -261,11 +261,18 @@ import Testing
         #expect(try run("spiral(32, 48, channels=3, seed=5).shape", in: session) == "[3, 32, 48]")
     }
 
-    @Test func laterBuiltinsAreNotAvailableYet() throws {
-        let e = try #require(error(of: "plot([1, 2])"))
-        #expect(e.kind == "NotAvailable")
-        #expect(e.message == "`plot` is not available yet: it arrives with plotting")
-        #expect(error(of: "scatter(1, x=2)")?.kind == "NotAvailable")
+    @Test func plotsAreCellResultsWithPictures() throws {
+        let host = RecordingHost()
+        let session = Session()
+        try run("p = plot([3, 1, 0.5, 0.25], title=\"loss\", log=true)", in: session, host: host)
+        let output = try #require(try session.execute("p", host: host))
+        #expect(output.png?.starts(with: [0x89, 0x50, 0x4E, 0x47]) == true)
+        #expect(output.plain.hasPrefix("line plot: 1 series, 4 points"))
+        #expect(try run("p.width", in: session) == "640")
+        #expect(try session.execute("plot([[1, 2], [2, 1]], labels=[\"a\", \"b\"])", host: host)?.plain.contains("2 series") == true)
+        #expect(try session.execute("scatter(ones(5), range(5), labels=[\"z_in\", \"z_adv\"])", host: host)?.png != nil)
+        #expect(error(of: "scatter([1, 2], [1])")?.kind == "ShapeError")
+        #expect(error(of: "plot(\"abc\")")?.kind == "TypeError")
     }
 
     @Test func modelBuiltinsExplainBadArguments() throws {
@@ -350,15 +357,16 @@ import Testing
         }
     }
 
-    @Test func targetScriptParsesAndStopsAtTheFirstLaterBuiltin() throws {
+    @Test func targetScriptRunsToTheEnd() throws {
         let script = FuzzTests.corpus[0]
         #expect(throws: Never.self) { _ = try Parser.parse(script) }
         let session = Session()
         let withoutModel = script.replacingOccurrences(of: "enc = load", with: "x_out = spiral(28, 28, channels=1, seed=1)\nenc = load")
-        // Everything up to `plot` runs: the model loads and the attack takes its 50 steps.
-        let e = try #require(error(of: withoutModel, in: session))
-        #expect(e.kind == "NotAvailable")
-        #expect(e.line == 10 && e.column == 1)
+        // The whole script runs: the model loads, the attack takes its 50 steps, the loss is plotted.
+        let host = RecordingHost()
+        let plot = try #require(try session.execute(withoutModel, host: host))
+        #expect(plot.png != nil && plot.plain.hasPrefix("line plot"))
+        #expect(host.displays.contains { $0.png != nil && $0.plain.hasPrefix("50 steps") }, "step ends with the loss curve")
         #expect(try run("x_out.shape", in: session) == "[1, 28, 28]")
         #expect(try run("atk.steps", in: session) == "50")
         #expect(try run("atk.loss[49] < atk.loss[0] / 2", in: session) == "true")
