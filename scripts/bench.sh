@@ -9,5 +9,5 @@ if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
   export PATH="/opt/swift/usr/bin:$PATH"
 fi
 bash scripts/setup.sh
-swift build -c release --product mirage
+swift build -c release --static-swift-stdlib --product mirage
 exec "$ROOT/.venv/bin/python" scripts/bench_kernel.py --mirage-bin "$ROOT/.build/release/mirage" "$@"

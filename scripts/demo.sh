@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main demo: build `mirage` (release), install its kernelspec into .venv, run
-# Examples/hello.mirage headless and through the kernel with jupyter_client, then print how to
+# Examples/quickstart.mirage (the demo attack on the bundled encoder) headless and through the kernel with jupyter_client, then print how to
 # use it interactively. No user input.
 set -euo pipefail
 
@@ -10,12 +10,12 @@ cd "$ROOT"
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
   export PATH="/opt/swift/usr/bin:$PATH"
 fi
-EXAMPLE="${1:-Examples/hello.mirage}"
+EXAMPLE="${1:-Examples/quickstart.mirage}"
 
 bash scripts/setup.sh
 
 echo "== swift build -c release"
-swift build -c release --product mirage
+swift build -c release --static-swift-stdlib --product mirage
 MIRAGE="$ROOT/.build/release/mirage"
 
 echo "== install the kernelspec into .venv"

@@ -74,9 +74,7 @@ extension Builtins {
         Builtin("step", .models, [.required("attack"), .optional("n", .number(1))],
                 description: "Runs `n` more steps of an attack, showing live progress and, at the end, the loss curve. An interrupt stops it after the step in flight: the attack keeps every completed step and the next `step` continues from there.",
                 example: "step(atk, 50)\nstep(atk, 50)    # continues") { args, interpreter in
-            guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
-                throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
-            }
+            let attack = try attackArgument(args)
             let n = try args.integer("n", range: 0...10_000_000)
             let id = "attack-\(UInt(bitPattern: ObjectIdentifier(attack).hashValue))-\(attack.attack.stepCount)"
             let host = interpreter.host
@@ -116,9 +114,7 @@ extension Builtins {
         Builtin("mape", .models, [.required("attack")],
                 description: "The attack's feature error per sample. It is mean|z_adv − z_in| / max|z_in| (the reference code's definition; the paper's text writes max in the numerator). One number for one image, a list for a batch.",
                 example: "mape(atk)") { args, _ in
-            guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
-                throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
-            }
+            let attack = try attackArgument(args)
             let metrics = try library("mape") {
                 try AttackMetrics.compute(zIn: attack.attack.targets[0], zAdv: try attack.attack.currentOutputs()[0],
                                           xOut: attack.attack.xOut, xAdv: attack.attack.x)
@@ -149,6 +145,13 @@ extension Builtins {
             return .list(scores)
         },
     ]
+}
+
+private func attackArgument(_ args: CallArguments) throws -> AttackObject {
+    guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
+        throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
+    }
+    return attack
 }
 
 private func layerArgument(_ args: CallArguments, _ name: String) throws -> LayerObject {

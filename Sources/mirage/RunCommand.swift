@@ -75,7 +75,8 @@ final class TerminalHost: ScriptHost {
     }
 
     init(imageDirectory: String?) throws {
-        self.imageDirectory = imageDirectory
+        // "out/" and "out" name the same folder; keep printed paths free of "//".
+        self.imageDirectory = imageDirectory.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         if let imageDirectory {
             try FileManager.default.createDirectory(atPath: imageDirectory, withIntermediateDirectories: true)
         }

@@ -715,17 +715,6 @@ def test_restart_kernel(fresh):
         kc2.stop_channels()
 
 
-# --- display ids -------------------------------------------------------------------------------------
-
-
-def test_update_display_data(km_kc):
-    km, kc = km_kc
-    c = shell_reply(kc, kc.complete("update_disp"))["content"]
-    if not any(m.startswith("update_display") for m in c["matches"]):
-        pytest.skip("the Mirage language exposes no update_display yet (no completion for `update_disp`)")
-    pytest.fail("update_display exists now: write this test against its signature")
-
-
 # --- more clients, late subscribers, unicode, busy kernels ------------------------------------------
 
 
