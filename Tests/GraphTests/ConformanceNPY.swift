@@ -43,16 +43,37 @@ enum NPYFile {
         let descrField = try field("descr")
         guard descrField.first == "'", let end = descrField.dropFirst().firstIndex(of: "'") else { throw Failure("\(name): bad descr") }
         let descr = String(descrField[descrField.index(after: descrField.startIndex)..<end])
-        if try field("fortran_order").hasPrefix("True") { throw Failure("\(name): Fortran order is not supported") }
+        let fortran = try field("fortran_order").hasPrefix("True")
         let shapeField = try field("shape")
         guard let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else { throw Failure("\(name): bad shape") }
         let shape = try shapeField[shapeField.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             .map { s -> Int in guard let n = Int(s), n >= 0 else { throw Failure("\(name): bad dimension \(s)") }; return n }
         guard descr.count >= 3, "<|=".contains(descr.first!) else { throw Failure("\(name): dtype \(descr) is not supported (big-endian or structured)") }
+        return try decodeChecked(bytes, headerStart: headerStart, headerLength: headerLength, descr: descr, shape: shape, fortran: fortran, name: name)
+    }
+
+    static func decodeChecked(_ bytes: [UInt8], headerStart: Int, headerLength: Int, descr: String, shape: [Int], fortran: Bool, name: String) throws -> TensorValue {
+        if fortran {   // column-major: read as the reversed shape in C order, then transpose back
+            var t = try decodeBody(bytes, headerStart + headerLength, descr: descr, shape: shape.reversed(), name: name)
+            let perm = Array((0..<shape.count).reversed())
+            let source = t.shape
+            t.shape = shape
+            switch t.storage {
+            case .floats(let v): t.storage = .floats(Transpose.permute(v, shape: source, perm: perm, zero: 0))
+            case .doubles(let v): t.storage = .doubles(Transpose.permute(v, shape: source, perm: perm, zero: 0))
+            case .integers(let v): t.storage = .integers(Transpose.permute(v, shape: source, perm: perm, zero: 0))
+            case .bools(let v): t.storage = .bools(Transpose.permute(v, shape: source, perm: perm, zero: false))
+            case .strings(let v): t.storage = .strings(Transpose.permute(v, shape: source, perm: perm, zero: ""))
+            }
+            return t
+        }
+        return try decodeBody(bytes, headerStart + headerLength, descr: descr, shape: shape, name: name)
+    }
+
+    static func decodeBody(_ bytes: [UInt8], _ body: Int, descr: String, shape: [Int], name: String) throws -> TensorValue {
         let kind = descr.dropFirst().first!, size = Int(descr.dropFirst(2)) ?? 0
         let count = shape.reduce(1, *)
-        let body = headerStart + headerLength
         guard bytes.count - body >= count * size else { throw Failure("\(name): \(bytes.count - body) data bytes for \(count) × \(size)") }
         return try bytes.withUnsafeBytes { raw -> TensorValue in
             let data = UnsafeRawBufferPointer(rebasing: raw[body...])
