@@ -12,6 +12,7 @@ final class Pool: Operator {
     let node: Node
     let isMax: Bool
     private var kernels: [[Int]: PoolingKernel] = [:]
+    private var windows: [[Int]: (shape: [Int], taps: [[Int]], counts: [Float])] = [:]
 
     init(node: Node, max: Bool) {
         self.node = node
@@ -45,14 +46,85 @@ final class Pool: Operator {
         }
     }
 
+    /// AveragePool with count_include_pad and ceil_mode together, as ONNX defines it (its reference
+    /// implementation): the output size rounds up unless the last window would start past the left
+    /// pad and the input; the extra cells the last window needs are split between both ends; pads
+    /// count, the extra cells do not. oneDNN cannot express this, so it is a plain loop: per output,
+    /// the input offsets its window covers (per image plane) and the number of cells it counts.
+    func includePadCeilWindows(_ x: Tensor) throws -> (shape: [Int], taps: [[Int]], counts: [Float])? {
+        if let cached = windows[x.shape] { return cached }
+        let a = NodeAttributes(node: node)
+        guard !isMax, try a.int("count_include_pad", default: 0) != 0, try a.int("ceil_mode", default: 0) != 0 else { return nil }
+        let spatial = Array(x.shape.dropFirst(2)), n = spatial.count
+        let kernelShape = try a.ints("kernel_shape")
+        let strides = try a.ints("strides", default: Array(repeating: 1, count: n))
+        let dilations = try a.ints("dilations", default: Array(repeating: 1, count: n))
+        let (begin, end) = try explicitPads(node: node, input: spatial, kernel: kernelShape, strides: strides, dilations: dilations)
+        var perAxis: [[[Int]]] = []     // per axis, per output position: input index (-1 for a counted pad)
+        for d in 0..<n {
+            let window = dilations[d] * (kernelShape[d] - 1) + 1
+            let padded = spatial[d] + begin[d] + end[d]
+            var out = Int((Double(padded - window) / Double(strides[d]) + 1).rounded(.up))
+            if (out - 1) * strides[d] >= spatial[d] + begin[d] { out -= 1 }
+            let extra = (out - 1) * strides[d] + window - padded
+            let shift = begin[d] + (extra > 0 ? extra / 2 : 0)
+            perAxis.append((0..<max(out, 0)).map { o in
+                (0..<kernelShape[d]).compactMap { j -> Int? in
+                    let p = strides[d] * o + j * dilations[d]
+                    guard p < padded else { return nil }
+                    let i = p - shift
+                    return i >= 0 && i < spatial[d] ? i : -1
+                }
+            })
+        }
+        var strideOf = [Int](repeating: 1, count: n)
+        for d in stride(from: n - 2, through: 0, by: -1) { strideOf[d] = strideOf[d + 1] * spatial[d + 1] }
+        var taps: [[Int]] = [[]], counts: [Float] = [1]
+        for d in 0..<n {
+            var nextTaps: [[Int]] = [], nextCounts: [Float] = []
+            for (t, c) in zip(taps, counts) {
+                for cells in perAxis[d] {
+                    let valid = cells.filter { $0 >= 0 }.map { $0 * strideOf[d] }
+                    nextTaps.append(t.isEmpty && d == 0 ? valid : t.flatMap { base in valid.map { base + $0 } })
+                    nextCounts.append(c * Float(cells.count))
+                }
+            }
+            taps = nextTaps
+            counts = nextCounts
+        }
+        let made = (Array(x.shape.prefix(2)) + perAxis.map(\.count), taps, counts)
+        windows[x.shape] = made
+        return made
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let x = try floatInput(inputs, 0, node)
+        if let (shape, taps, counts) = try includePadCeilWindows(x) {
+            let plane = x.shape.dropFirst(2).reduce(1, *), planes = x.shape[0] * x.shape[1]
+            var y = Tensor.zeros(shape)
+            for p in 0..<planes { for (k, t) in taps.enumerated() {
+                var sum: Float = 0
+                for offset in t { sum += x.data[p * plane + offset] }
+                y.data[p * taps.count + k] = sum / counts[k]
+            } }
+            return [.float(y)]
+        }
         return [.float(try kernel(for: x).forward(x))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
-        return [0: try kernel(for: try floatInput(inputs, 0, node)).backward(dy)]
+        let x = try floatInput(inputs, 0, node)
+        if let (_, taps, counts) = try includePadCeilWindows(x) {
+            let plane = x.shape.dropFirst(2).reduce(1, *), planes = x.shape[0] * x.shape[1]
+            var dx = Tensor.zeros(x.shape)
+            for p in 0..<planes { for (k, t) in taps.enumerated() {
+                let d = dy.data[p * taps.count + k] / counts[k]
+                for offset in t { dx.data[p * plane + offset] += d }
+            } }
+            return [0: dx]
+        }
+        return [0: try kernel(for: x).backward(dy)]
     }
 }
 

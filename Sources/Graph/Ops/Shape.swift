@@ -2,6 +2,7 @@ import Tensor
 
 let shapeOperators: [String: OperatorSet.Maker] = [
     "Shape": { ShapeOf(node: $0) },
+    "Size": { SizeOf(node: $0) },
     "Constant": { try ConstantNode(node: $0) },
     "ConstantOfShape": { ConstantOfShape(node: $0) },
     "Cast": { try Cast(node: $0) },
@@ -38,6 +39,15 @@ final class ShapeOf: NonDifferentiable {
         func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
         let start = clamp(try a.int("start", default: 0)), end = clamp(try a.int("end", default: rank))
         return [.int(IntArray(vector: start < end ? Array(x.shape[start..<end]) : []))]
+    }
+}
+
+final class SizeOf: NonDifferentiable {
+    let node: Node
+    init(node: Node) { self.node = node }
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Size) has no input") }
+        return [.int(IntArray(scalar: Int64(x.shape.reduce(1, *))))]
     }
 }
 
@@ -418,6 +428,9 @@ final class Reduce: Operator {
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let x = try floatInput(inputs, 0, node)
         let (kept, axes, count) = try reduction(x.shape, inputs)
+        if case .int = inputs[0], count == 0, kind == .max || kind == .min {
+            throw EngineError("node '\(node.name)' (\(node.opType)): an empty reduction of integers or booleans is not supported (its value is the element type's extreme, which the engine's integer values do not record)")
+        }
         var y: Tensor
         switch kind {
         case .sum, .mean:
