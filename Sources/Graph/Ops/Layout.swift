@@ -5,6 +5,7 @@ let layoutOperators: [String: OperatorSet.Maker] = [
     "Split": { Split(node: $0) },
     "Pad": { try Pad(node: $0) },
     "Resize": { try Resize(node: $0) },
+    "Upsample": { try Resize(node: $0) },
     "Einsum": { try Einsum(node: $0) },
 ]
 

@@ -4,20 +4,26 @@ import Tensor
 /// Resize (opset 10–19 semantics, as onnx.reference computes it): nearest, linear and cubic, every
 /// coordinate_transformation_mode, antialias, exclude_outside, axes and keep_aspect_ratio_policy.
 /// The interpolation is separable: one sparse linear map per resized axis, so backward applies the
-/// transposed maps in reverse order.
+/// transposed maps in reverse order. Resize-10 (inputs X, scales) and Upsample (opset 7–9, scales
+/// as attribute or input) map output to input coordinates asymmetrically (x/scale) with floor for
+/// nearest, as those versions define it (np.repeat for integer scales).
 final class Resize: Operator {
     let node: Node
     let mode, transform, nearestMode, keepAspect: String
     let cubicA, extrapolation: Double
     let excludeOutside, antialias: Bool
     let axesAttribute: [Int]?
+    let legacy: Bool
+    let legacyScales: [Double]?
 
     init(node: Node) throws {
         self.node = node
         let a = NodeAttributes(node: node)
         mode = try a.string("mode", default: "nearest")
-        transform = try a.string("coordinate_transformation_mode", default: "half_pixel")
-        nearestMode = try a.string("nearest_mode", default: "round_prefer_floor")
+        legacy = node.opType == "Upsample" || node.inputs.count == 2
+        if case .floats(let v)? = node.attributes["scales"] { legacyScales = v.map(Double.init) } else { legacyScales = nil }
+        transform = legacy ? "asymmetric" : try a.string("coordinate_transformation_mode", default: "half_pixel")
+        nearestMode = legacy ? "floor" : try a.string("nearest_mode", default: "round_prefer_floor")
         keepAspect = try a.string("keep_aspect_ratio_policy", default: "stretch")
         cubicA = Double(try a.float("cubic_coeff_a", default: -0.75))
         extrapolation = Double(try a.float("extrapolation_value", default: 0))
@@ -90,8 +96,9 @@ final class Resize: Operator {
             guard i < inputs.count, let v = inputs[i], v.shape.reduce(1, *) > 0 else { return nil }
             return v
         }
-        let legacy = node.inputs.count == 2    // opset 10: (X, scales)
-        let scalesValue = legacy ? present(1) : present(2), sizesValue = legacy ? nil : present(3)
+        let scalesValue = legacyScales.map { RuntimeValue.float(Tensor(shape: [$0.count], data: $0.map { Float($0) })) }
+            ?? (legacy ? present(1) : present(2))
+        let sizesValue = legacy ? nil : present(3)
         var roi: [Double]? = legacy ? nil : present(1)?.floats.data.map(Double.init)
         if let given = roi, axesAttribute != nil {
             var full = [Double](repeating: 0, count: r) + [Double](repeating: 1, count: r)
