@@ -59,7 +59,26 @@ def export_light(out_dir):
 # ai.onnx versions after 21 exist is listed; "types only" means the version added element types
 # (bfloat16, float8, int4, …) and left the computation unchanged, so the engine runs it as before.
 NOTES = {
-    "Abs": "", "Add": "", "Sub": "", "Mul": "", "Div": "",
+    "AveragePool": "count_include_pad with ceil_mode runs as a plain loop with ONNX's reference window rule (oneDNN cannot express it)",
+    "BatchNormalization": "inference only: training_mode = 1 is refused",
+    "Cast": "all node tests are TensorProto (.pb) cases (bfloat16, float8, int4, strings): skipped; the engine holds float32 and int64 values",
+    "CastLike": "all node tests are .pb cases: skipped (used by expanded tests, which pass)",
+    "Clip": "bounds from attributes (opset < 11) or inputs",
+    "ConvTranspose": "adjoint of oneDNN's convolution (forward = convolution backward-data); output_shape, output_padding, auto_pad, group, dilations",
+    "Dropout": "inference only: training_mode true with ratio > 0 is refused (random masks)",
+    "Einsum": "any equation, direct loop (small contractions); bfloat16 cases skipped; float64 computed in float32",
+    "Equal": "string cases (.pb) skipped",
+    "Identity": "sequence and optional cases (.pb) skipped",
+    "LayerNormalization": "Mean and InvStdDev outputs computed; gradients flow through Y",
+    "Max": "variadic; gradient to the first input holding the maximum",
+    "MaxPool": "the Indices output is refused",
+    "Min": "variadic; gradient to the first input holding the minimum",
+    "ReduceMax": "empty reductions of integers or booleans are refused (value depends on the element type)",
+    "ReduceMin": "empty reductions of integers or booleans are refused (value depends on the element type)",
+    "Resize": "nearest, linear, cubic; all coordinate modes, antialias, exclude_outside, axes, keep_aspect_ratio_policy; Resize-10 as asymmetric + floor",
+    "Softmax": "opset ≥ 13 semantics (one axis, default −1); opset < 13 (flatten at axis, default 1) agrees only when the axis is the last — see light model squeezenet",
+    "LogSoftmax": "as Softmax: opset ≥ 13 semantics",
+    "Upsample": "runs as Resize-10 (asymmetric, floor)",
 }
 
 INTRO = """# Operators
@@ -81,6 +100,14 @@ versions (`since_version` of each schema); every version after 21 of a claimed o
 only the accepted element types (bfloat16, float8, int4/uint4, float4, int2, …), not the
 computation, so the engine runs those nodes unchanged (the element types it cannot hold are
 refused or their cases skipped, see below). Notes name the variants the engine refuses.
+
+Outcomes: *passed*; *failed* (wrong values, shape or dtype kind); *errored* (an unexpected
+error); *refused* (the engine declines the variant with an EngineError that names the node and
+says what "is not supported"); *skipped* (inputs the runner cannot feed — `.pb` files: bfloat16,
+float8/int4, strings, sequences, optionals — or an expanded test that needs an unclaimed operator).
+Comparison: numpy `assert_allclose` at the case's rtol/atol (1e-3 / 1e-7 for every node test).
+Integer arithmetic runs in Int64; results are not wrapped to narrow integer types (no node test
+overflows).
 
 """
 
