@@ -21,9 +21,6 @@ final class Pool: Operator {
 
     func kernel(for x: Tensor) throws -> PoolingKernel {
         if let k = kernels[x.shape] { return k }
-        if node.outputs.count > 1, !node.outputs[1].isEmpty {
-            throw EngineError("node '\(node.name)' (MaxPool): the Indices output is not supported")
-        }
         let a = NodeAttributes(node: node)
         let spatial = x.rank - 2
         guard spatial >= 1 else { throw EngineError("node '\(node.name)' (\(node.opType)): input \(x.shape) has no spatial axes") }
@@ -109,7 +106,61 @@ final class Pool: Operator {
             } }
             return [.float(y)]
         }
-        return [.float(try kernel(for: x).forward(x))]
+        let k = try kernel(for: x)
+        let y = try k.forward(x)
+        if isMax, node.outputs.count > 1, !node.outputs[1].isEmpty { return [.float(y), .int(try argmax(x, output: y.shape))] }
+        return [.float(y)]
+    }
+
+    /// MaxPool's Indices output: per output, the flat index (over the whole input, row-major, or
+    /// column-major within each plane for storage_order 1) of the first maximum in its window.
+    func argmax(_ x: Tensor, output: [Int]) throws -> IntArray {
+        let a = NodeAttributes(node: node)
+        let spatial = Array(x.shape.dropFirst(2)), n = spatial.count
+        let kernelShape = try a.ints("kernel_shape")
+        let strides = try a.ints("strides", default: Array(repeating: 1, count: n))
+        let dilations = try a.ints("dilations", default: Array(repeating: 1, count: n))
+        let (begin, _) = try explicitPads(node: node, input: spatial, kernel: kernelShape, strides: strides, dilations: dilations)
+        let columnMajor = try a.int("storage_order", default: 0) != 0
+        var rowStrides = [Int](repeating: 1, count: n), columnStrides = rowStrides
+        for d in stride(from: n - 2, through: 0, by: -1) { rowStrides[d] = rowStrides[d + 1] * spatial[d + 1] }
+        for d in 1..<max(n, 1) { columnStrides[d] = columnStrides[d - 1] * spatial[d - 1] }
+        // Per axis and output position: the input positions of the window inside the input.
+        var cells: [[[Int]]] = []
+        for d in 0..<n {
+            var axis: [[Int]] = []
+            for o in 0..<output[d + 2] {
+                var window: [Int] = []
+                for j in 0..<kernelShape[d] {
+                    let i: Int = o * strides[d] - begin[d] + j * dilations[d]
+                    if i >= 0 && i < spatial[d] { window.append(i) }
+                }
+                axis.append(window)
+            }
+            cells.append(axis)
+        }
+        let plane = spatial.reduce(1, *), planes = x.shape[0] * x.shape[1]
+        let outPlane = output.dropFirst(2).reduce(1, *)
+        var result = [Int64](repeating: -1, count: planes * outPlane)
+        var position = [Int](repeating: 0, count: n)
+        for k in 0..<outPlane {
+            var rest = k
+            for d in stride(from: n - 1, through: 0, by: -1) { position[d] = rest % output[d + 2]; rest /= output[d + 2] }
+            // Window cells as (row-major, column-major) offsets.
+            var window: [(Int, Int)] = [(0, 0)]
+            for d in 0..<n {
+                window = window.flatMap { w in cells[d][position[d]].map { (w.0 + $0 * rowStrides[d], w.1 + $0 * columnStrides[d]) } }
+            }
+            for p in 0..<planes {
+                var best: Float?, index = -1
+                for (row, column) in window where best == nil || x.data[p * plane + row] > best! {
+                    best = x.data[p * plane + row]
+                    index = p * plane + (columnMajor ? column : row)
+                }
+                result[p * outPlane + k] = Int64(index)
+            }
+        }
+        return IntArray(shape: output, data: result)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
