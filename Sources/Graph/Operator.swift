@@ -32,7 +32,7 @@ enum OperatorSet {
 
     static let makers: [String: Maker] = {
         var all: [String: Maker] = [:]
-        for group in [elementwiseOperators, shapeOperators, convolutionOperators, linearOperators, poolingOperators, normalizationOperators] {
+        for group in [elementwiseOperators, shapeOperators, convolutionOperators, linearOperators, poolingOperators, normalizationOperators, layoutOperators] {
             all.merge(group) { first, _ in first }
         }
         return all

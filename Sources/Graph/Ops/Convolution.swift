@@ -2,6 +2,7 @@ import Tensor
 
 let convolutionOperators: [String: OperatorSet.Maker] = [
     "Conv": { try Conv(node: $0) },
+    "ConvTranspose": { try ConvTranspose(node: $0) },
 ]
 
 /// Resolves ONNX's auto_pad / pads into explicit begin and end paddings.
@@ -88,6 +89,128 @@ final class Conv: Operator {
             let (dw, db) = try k.backwardWeights(input: x, gradient: dy)
             result[1] = dw
             if let db { result[2] = db }
+        }
+        return result
+    }
+}
+
+/// ConvTranspose as the adjoint of a convolution, with oneDNN's convolution kernels: a convolution
+/// from the output space (shape [N, C_out, …]) to the input space, whose weight is ConvTranspose's
+/// own [C_in, C_out/group, k…] array read as [O, C/group, k…]. ConvTranspose's forward is that
+/// convolution's backward-data, its backward-data is the convolution's forward, and its weight
+/// gradient is the convolution's weight gradient with input and output-gradient swapped. Exact.
+/// Negative pads (from output_shape) and output_padding extend the output with zero rows (bias only).
+final class ConvTranspose: Operator {
+    let node: Node
+    let groups: Int
+    private var kernels: [[Int]: (ConvolutionKernel, begin: [Int], end: [Int], core: [Int])] = [:]
+    private var constantWeights = false
+
+    init(node: Node) throws {
+        self.node = node
+        groups = try NodeAttributes(node: node).int("group", default: 1)
+    }
+
+    var differentiableInputs: [Int] { [0, 1, 2] }
+
+    func prepare(constantInputs: Set<Int>) { constantWeights = constantInputs.contains(1) }
+
+    /// The adjoint convolution, and the zero extension (begin, end) from its input to the output.
+    func kernel(x: Tensor, w: Tensor) throws -> (ConvolutionKernel, begin: [Int], end: [Int], core: [Int]) {
+        if constantWeights, let cached = kernels[x.shape] { return cached }
+        let a = NodeAttributes(node: node)
+        let n = x.rank - 2
+        guard n >= 1, w.rank == x.rank, w.shape[0] == x.shape[1], x.shape[1] % groups == 0 else {
+            throw EngineError("node '\(node.name)' (ConvTranspose): input \(x.shape) and weight \(w.shape) do not fit (group \(groups))")
+        }
+        let spatial = Array(x.shape.dropFirst(2))
+        let kernelShape = try a.ints("kernel_shape", default: Array(w.shape.dropFirst(2)))
+        let strides = try a.ints("strides", default: Array(repeating: 1, count: n))
+        let dilations = try a.ints("dilations", default: Array(repeating: 1, count: n))
+        let outputPadding = try a.ints("output_padding", default: Array(repeating: 0, count: n))
+        let autoPad = try a.string("auto_pad", default: "NOTSET")
+        var pads: [Int]
+        let extent = (0..<n).map { (i: Int) -> Int in
+            let span: Int = (kernelShape[i] - 1) * dilations[i] + 1
+            return strides[i] * (spatial[i] - 1) + outputPadding[i] + span
+        }
+        func floorDiv(_ p: Int, _ q: Int) -> Int { Int((Double(p) / Double(q)).rounded(.down)) }
+        if node.attributes["output_shape"] != nil || autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+            let target = node.attributes["output_shape"] != nil ? Array(try a.ints("output_shape").suffix(n)) : (0..<n).map { spatial[$0] * strides[$0] }
+            let total = (0..<n).map { extent[$0] - target[$0] }
+            let upper = autoPad != "SAME_LOWER" && !(autoPad == "NOTSET")
+            pads = total.map { upper ? floorDiv($0, 2) : $0 - floorDiv($0, 2) } + total.map { upper ? $0 - floorDiv($0, 2) : floorDiv($0, 2) }
+        } else if autoPad == "VALID" {
+            pads = Array(repeating: 0, count: 2 * n)
+        } else {
+            pads = try a.ints("pads", default: Array(repeating: 0, count: 2 * n))
+        }
+        guard pads.count == 2 * n, kernelShape == Array(w.shape.dropFirst(2)) else {
+            throw EngineError("node '\(node.name)' (ConvTranspose): pads \(pads) or kernel_shape \(kernelShape) do not fit weight \(w.shape)")
+        }
+        // The convolution sees non-negative pads; negative ones and output_padding become zero extension.
+        let padBegin = (0..<n).map { max(0, pads[$0]) }, padEnd = (0..<n).map { max(0, pads[n + $0]) }
+        let core = (0..<n).map { (i: Int) -> Int in extent[i] - outputPadding[i] - padBegin[i] - padEnd[i] }
+        let begin = (0..<n).map { max(0, -pads[$0]) }, end = (0..<n).map { max(0, -pads[n + $0]) + outputPadding[$0] }
+        guard core.allSatisfy({ $0 > 0 }) else { throw EngineError("node '\(node.name)' (ConvTranspose): pads \(pads) leave no output for input \(x.shape)") }
+        let geometry = ConvolutionGeometry(input: [x.shape[0], w.shape[1] * groups] + core, weight: w.shape, groups: groups,
+                                           strides: strides, dilations: dilations, padsBegin: padBegin, padsEnd: padEnd)
+        guard geometry.output == x.shape else {
+            throw EngineError("node '\(node.name)' (ConvTranspose): internal shape mismatch \(geometry.output) vs \(x.shape)")
+        }
+        do {
+            let made = (try ConvolutionKernel(geometry, weight: w, bias: nil), begin, end, core)
+            if constantWeights { kernels[x.shape] = made }
+            return made
+        } catch {
+            throw EngineError("node '\(node.name)' (ConvTranspose): \(error)")
+        }
+    }
+
+    /// Per spatial axis, the source index in the core output of each output position (-1: zero).
+    func zeroExtension(_ shape: [Int], begin: [Int], end: [Int]) -> [[Int]] {
+        shape.enumerated().map { axis, size in
+            guard axis >= 2 else { return Array(0..<size) }
+            let b = begin[axis - 2], e = end[axis - 2]
+            return (0..<(size + b + e)).map { $0 - b < size && $0 - b >= 0 ? $0 - b : -1 }
+        }
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node), w = try floatInput(inputs, 1, node)
+        let (k, begin, end, _) = try kernel(x: x, w: w)
+        var y = try k.backwardData(x)
+        if begin.contains(where: { $0 > 0 }) || end.contains(where: { $0 > 0 }) {
+            let perAxis = zeroExtension(y.shape, begin: begin, end: end)
+            let offsets = gatherOffsets(y.shape, perAxis)
+            y = Tensor(shape: perAxis.map(\.count), data: offsets.map { $0 < 0 ? 0 : y.data[$0] })
+        }
+        if inputs.count > 2, let b = inputs[2]?.floats {
+            guard b.count == y.shape[1] else { throw EngineError("node '\(node.name)' (ConvTranspose): bias \(b.shape) for \(y.shape[1]) channels") }
+            let inner = y.shape.dropFirst(2).reduce(1, *), channels = y.shape[1]
+            for i in 0..<y.count { y.data[i] += b.data[(i / inner) % channels] }
+        }
+        return [.float(y)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node), w = try floatInput(inputs, 1, node)
+        let (k, begin, end, core) = try kernel(x: x, w: w)
+        var d = dy
+        if begin.contains(where: { $0 > 0 }) || end.contains(where: { $0 > 0 }) {   // crop back to the core
+            let coreShape = Array(dy.shape.prefix(2)) + core
+            let perAxis = coreShape.enumerated().map { axis, size in axis < 2 ? Array(0..<size) : (0..<size).map { $0 + begin[axis - 2] } }
+            d = Tensor(shape: coreShape, data: gatherOffsets(dy.shape, perAxis).map { dy.data[$0] })
+        }
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(0) { result[0] = try k.forward(d) }
+        if wanted.contains(1) { result[1] = try k.backwardWeights(input: d, gradient: x).weight }
+        if wanted.contains(2), inputs.count > 2, let b = inputs[2] {
+            let channels = dy.shape[1], inner = dy.shape.dropFirst(2).reduce(1, *)
+            var db = Tensor.zeros(b.shape)
+            for i in 0..<dy.count { db.data[(i / inner) % channels] += dy.data[i] }
+            result[2] = db
         }
         return result
     }

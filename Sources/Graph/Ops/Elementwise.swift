@@ -30,15 +30,22 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
                          { x, _ in x < -3 ? 0 : (x > 3 ? 1 : x / 3 + 0.5) }) },
     "Gelu": { try gelu($0) },
     "Identity": { Passthrough(node: $0) },
-    "Dropout": { Passthrough(node: $0) },      // inference: identity (the mask output, if asked, is all true)
+    "Dropout": { Passthrough(node: $0) },      // inference: identity (the mask output, if asked, is all true); training mode refused
     "Clip": { try Clip(node: $0) },
     "Add": { Binary(node: $0, .add) },
     "Sub": { Binary(node: $0, .subtract) },
     "Mul": { Binary(node: $0, .multiply) },
     "Div": { Binary(node: $0, .divide) },
     "Pow": { Binary(node: $0, .power) },
-    "Max": { Binary(node: $0, .maximum) },
-    "Min": { Binary(node: $0, .minimum) },
+    "Max": { Variadic(node: $0, .maximum) },
+    "Min": { Variadic(node: $0, .minimum) },
+    "Sum": { Variadic(node: $0, .add) },
+    "Mean": { Variadic(node: $0, .add, mean: true) },
+    "PRelu": { PRelu(node: $0) },
+    "CastLike": { CastLike(node: $0) },
+    "Or": { Logical(node: $0) { $0 || $1 } },
+    "And": { Logical(node: $0) { $0 && $1 } },
+    "Xor": { Logical(node: $0) { $0 != $1 } },
     "Equal": { Comparison(node: $0, .equal) },
     "Less": { Comparison(node: $0, .less) },
     "Greater": { Comparison(node: $0, .greater) },
@@ -96,6 +103,12 @@ final class Passthrough: Operator {
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (\(node.opType)) has no input") }
+        if node.opType == "Dropout", inputs.count > 2, let training = inputs[2], training.floats.data.contains(where: { $0 != 0 }) {
+            let ratio = inputs.count > 1 ? inputs[1]?.floats.data.first ?? 0.5 : 0.5
+            if ratio != 0 {
+                throw EngineError("node '\(node.name)' (Dropout): training mode (random masks) is not supported; the engine runs Dropout for inference")
+            }
+        }
         if node.outputs.count > 1 {   // Dropout's optional mask
             return [x, .int(IntArray(shape: x.shape, data: Array(repeating: 1, count: x.shape.reduce(1, *))))]
         }
@@ -283,4 +296,119 @@ private func gelu(_ node: Node) throws -> Operator {
         let cdf: Float = 0.5 * (1 + erf(x / root2))
         return cdf + x * exp(-x * x / 2) / root2pi
     })
+}
+
+/// Max, Min, Sum and Mean over one or more broadcasting inputs; gradients flow like the binary case
+/// (Max/Min: to the first input holding the extreme value).
+final class Variadic: Operator {
+    let node: Node
+    let operation: BinaryOperation
+    let isMean: Bool
+    init(node: Node, _ operation: BinaryOperation, mean: Bool = false) {
+        self.node = node
+        self.operation = operation
+        isMean = mean
+    }
+
+    var differentiableInputs: [Int] { Array(node.inputs.indices) }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let present = inputs.compactMap { $0 }
+        guard var result = present.first else { throw EngineError("node '\(node.name)' (\(node.opType)) needs at least one input") }
+        for next in present.dropFirst() {
+            result = try Binary(node: node, operation).forward([result, next])[0]
+        }
+        if isMean {
+            let n = Float(present.count)
+            result = .float(result.floats.map { $0 / n })
+        }
+        return [result]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
+        var result: [Int: Tensor] = [:]
+        var taken = Tensor.zeros(dy.shape)   // Max/Min: positions already credited to an earlier input
+        for (i, input) in inputs.enumerated() {
+            guard let input else { continue }
+            let x = try input.floats.applying(.add, Tensor.zeros(dy.shape))
+            var d: Tensor
+            switch operation {
+            case .maximum, .minimum:
+                d = Tensor.zeros(dy.shape)
+                for k in 0..<d.count where taken.data[k] == 0 && x.data[k] == y.data[k] {
+                    d.data[k] = dy.data[k]
+                    taken.data[k] = 1
+                }
+            default:
+                d = isMean ? dy.map { $0 / Float(inputs.compactMap { $0 }.count) } : dy
+            }
+            if wanted.contains(i) { result[i] = d.summed(to: input.shape) }
+        }
+        return result
+    }
+}
+
+/// PRelu: y = x for x ≥ 0, slope·x otherwise, the slope broadcasting to x.
+final class PRelu: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+    var differentiableInputs: [Int] { [0, 1] }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node), slope = try floatInput(inputs, 1, node)
+        guard let shape = Tensor.broadcastShape(x.shape, slope.shape), shape == x.shape else {
+            throw EngineError("node '\(node.name)' (PRelu): slope \(slope.shape) does not broadcast to \(x.shape)")
+        }
+        let s = try slope.applying(.add, Tensor.zeros(shape))
+        return [.float(x.zipped(s) { v, a in v < 0 ? a * v : v })]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node), slope = try floatInput(inputs, 1, node)
+        let s = try slope.applying(.add, Tensor.zeros(x.shape))
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(0) {
+            var dx = dy
+            for k in 0..<dx.count where x.data[k] < 0 { dx.data[k] *= s.data[k] }
+            result[0] = dx
+        }
+        if wanted.contains(1) { result[1] = dy.zipped(x) { d, v in v < 0 ? d * v : 0 }.summed(to: slope.shape) }
+        return result
+    }
+}
+
+/// CastLike: Cast to the kind (float or integer) of the second input; gradient passes for floats.
+final class CastLike: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil, inputs.count > 1, let like = inputs[1] else {
+            throw EngineError("node '\(node.name)' (CastLike) needs two inputs")
+        }
+        return [like.isFloat ? .float(x.floats) : .int(x.integers)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], outputs.first?.isFloat == true else { return [:] }
+        return [0: dy]
+    }
+}
+
+/// And, Or, Xor on booleans (stored as 0/1 integers), broadcasting.
+final class Logical: NonDifferentiable {
+    let node: Node
+    let function: (Bool, Bool) -> Bool
+    init(node: Node, _ function: @escaping (Bool, Bool) -> Bool) {
+        self.node = node
+        self.function = function
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let a = try intInput(inputs, 0, node), b = try intInput(inputs, 1, node)
+        let f = function
+        return [.int(try broadcastIntegers(a, b) { f($0 != 0, $1 != 0) ? 1 : 0 })]
+    }
 }

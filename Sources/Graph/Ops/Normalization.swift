@@ -2,15 +2,23 @@ import Foundation
 import Tensor
 
 let normalizationOperators: [String: OperatorSet.Maker] = [
-    "BatchNormalization": { BatchNormalization(node: $0) },
+    "BatchNormalization": { try BatchNormalization(node: $0) },
     "Softmax": { try Softmax(node: $0, log: false) },
     "LogSoftmax": { try Softmax(node: $0, log: true) },
+    "LayerNormalization": { try LayerNormalization(node: $0) },
+    "InstanceNormalization": { try InstanceNormalization(node: $0) },
+    "LRN": { try LRN(node: $0) },
 ]
 
 /// Inference-mode batch normalisation: a per-channel affine map y = a·x + b.
 final class BatchNormalization: Operator {
     let node: Node
-    init(node: Node) { self.node = node }
+    init(node: Node) throws {
+        self.node = node
+        if try NodeAttributes(node: node).int("training_mode", default: 0) != 0 {
+            throw EngineError("node '\(node.name)' (BatchNormalization): training mode (batch statistics, running-mean outputs) is not supported; the engine runs BatchNormalization for inference")
+        }
+    }
 
     func affine(_ inputs: [RuntimeValue?]) throws -> (scale: [Float], shift: [Float]) {
         let epsilon = try NodeAttributes(node: node).float("epsilon", default: 1e-5)
@@ -97,6 +105,189 @@ final class Softmax: Operator {
                 for k in 0..<length { let j = base + k * inner; dx.data[j] = y.data[j] * (dy.data[j] - total) }
             }
         } }
+        return [0: dx]
+    }
+}
+
+/// Normalises consecutive groups of `size` elements to zero mean and unit variance:
+/// returns x̂ and each group's 1/σ (σ² = mean square deviation + ε) and mean.
+func normalizeGroups(_ x: Tensor, size: Int, epsilon: Float) -> (xhat: Tensor, inverse: [Float], mean: [Float]) {
+    let groups = size == 0 ? 0 : x.count / size
+    var xhat = x
+    var inverse = [Float](repeating: 0, count: groups), means = inverse
+    xhat.data.withUnsafeMutableBufferPointer { v in
+        for g in 0..<groups {
+            let base = g * size
+            var sum: Double = 0
+            for i in 0..<size { sum += Double(v[base + i]) }
+            let mean = sum / Double(size)
+            var square: Double = 0
+            for i in 0..<size { let d = Double(v[base + i]) - mean; square += d * d }
+            let inv = 1 / (square / Double(size) + Double(epsilon)).squareRoot()
+            for i in 0..<size { v[base + i] = Float((Double(v[base + i]) - mean) * inv) }
+            inverse[g] = Float(inv)
+            means[g] = Float(mean)
+        }
+    }
+    return (xhat, inverse, means)
+}
+
+/// Backward of `normalizeGroups`: dx = (1/σ)·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) per group.
+func normalizeGroupsBackward(_ dxhat: Tensor, xhat: Tensor, inverse: [Float], size: Int) -> Tensor {
+    var dx = dxhat
+    for g in 0..<inverse.count {
+        let base = g * size
+        var m1: Double = 0, m2: Double = 0
+        for i in 0..<size { m1 += Double(dxhat.data[base + i]); m2 += Double(dxhat.data[base + i] * xhat.data[base + i]) }
+        m1 /= Double(size)
+        m2 /= Double(size)
+        for i in 0..<size {
+            dx.data[base + i] = Float(Double(inverse[g]) * (Double(dxhat.data[base + i]) - m1 - Double(xhat.data[base + i]) * m2))
+        }
+    }
+    return dx
+}
+
+/// LayerNormalization (opset 17): normalise over axes [axis, rank), then scale and shift (both
+/// broadcasting to X). The optional Mean and InvStdDev outputs are computed; gradients reach X,
+/// Scale and B through Y only.
+final class LayerNormalization: Operator {
+    let node: Node
+    let axis: Int
+    let epsilon: Float
+    init(node: Node) throws {
+        self.node = node
+        let a = NodeAttributes(node: node)
+        axis = try a.int("axis", default: -1)
+        epsilon = try a.float("epsilon", default: 1e-5)
+    }
+    var differentiableInputs: [Int] { [0, 1, 2] }
+
+    func layout(_ shape: [Int]) throws -> (axis: Int, size: Int) {
+        let a = try normalizeAxis(axis, rank: shape.count, node)
+        return (a, shape[a...].reduce(1, *))
+    }
+
+    func broadcast(_ t: Tensor, to shape: [Int]) throws -> Tensor {
+        do { return try t.applying(.add, Tensor.zeros(shape)) } catch {
+            throw EngineError("node '\(node.name)' (\(node.opType)): \(t.shape) does not broadcast to \(shape)")
+        }
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node), scale = try broadcast(try floatInput(inputs, 1, node), to: x.shape)
+        let (a, size) = try layout(x.shape)
+        let (xhat, inverse, mean) = normalizeGroups(x, size: size, epsilon: epsilon)
+        var y = xhat.zipped(scale, *)
+        if inputs.count > 2, let b = inputs[2]?.floats { y = y.zipped(try broadcast(b, to: x.shape), +) }
+        let statShape = x.shape.enumerated().map { $0.offset < a ? $0.element : 1 }
+        return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node), scaleInput = try floatInput(inputs, 1, node)
+        let scale = try broadcast(scaleInput, to: x.shape)
+        let (_, size) = try layout(x.shape)
+        let (xhat, inverse, _) = normalizeGroups(x, size: size, epsilon: epsilon)
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(0) { result[0] = normalizeGroupsBackward(dy.zipped(scale, *), xhat: xhat, inverse: inverse, size: size) }
+        if wanted.contains(1) { result[1] = dy.zipped(xhat, *).summed(to: scaleInput.shape) }
+        if wanted.contains(2), inputs.count > 2, let b = inputs[2] { result[2] = dy.summed(to: b.shape) }
+        return result
+    }
+}
+
+/// InstanceNormalization: each (sample, channel) plane normalised, then per-channel scale and bias.
+final class InstanceNormalization: Operator {
+    let node: Node
+    let epsilon: Float
+    init(node: Node) throws {
+        self.node = node
+        epsilon = try NodeAttributes(node: node).float("epsilon", default: 1e-5)
+    }
+    var differentiableInputs: [Int] { [0, 1, 2] }
+
+    func channelTensor(_ t: Tensor, _ shape: [Int]) throws -> Tensor {
+        guard shape.count >= 2, t.count == shape[1] else {
+            throw EngineError("node '\(node.name)' (InstanceNormalization): \(t.shape) does not fit the channels of \(shape)")
+        }
+        return try Tensor(shape: [shape[1]] + Array(repeating: 1, count: shape.count - 2), data: t.data).applying(.add, Tensor.zeros(shape))
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node)
+        let scale = try channelTensor(try floatInput(inputs, 1, node), x.shape), bias = try channelTensor(try floatInput(inputs, 2, node), x.shape)
+        let size = x.shape.dropFirst(2).reduce(1, *)
+        let (xhat, _, _) = normalizeGroups(x, size: size, epsilon: epsilon)
+        return [.float(xhat.zipped(scale, *).zipped(bias, +))]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node), scaleInput = try floatInput(inputs, 1, node), biasInput = try floatInput(inputs, 2, node)
+        let scale = try channelTensor(scaleInput, x.shape)
+        let size = x.shape.dropFirst(2).reduce(1, *)
+        let (xhat, inverse, _) = normalizeGroups(x, size: size, epsilon: epsilon)
+        let channelShape = [1, x.shape[1]] + Array(repeating: 1, count: x.rank - 2)
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(0) { result[0] = normalizeGroupsBackward(dy.zipped(scale, *), xhat: xhat, inverse: inverse, size: size) }
+        if wanted.contains(1) { result[1] = Tensor(shape: scaleInput.shape, data: dy.zipped(xhat, *).summed(to: channelShape).data) }
+        if wanted.contains(2) { result[2] = Tensor(shape: biasInput.shape, data: dy.summed(to: channelShape).data) }
+        return result
+    }
+}
+
+/// Local response normalisation across channels (AlexNet, GoogLeNet):
+/// y = x / (bias + α/size · Σ_window x²)^β.
+final class LRN: Operator {
+    let node: Node
+    let alpha, beta, bias: Float
+    let size: Int
+    init(node: Node) throws {
+        self.node = node
+        let a = NodeAttributes(node: node)
+        alpha = try a.float("alpha", default: 1e-4)
+        beta = try a.float("beta", default: 0.75)
+        bias = try a.float("bias", default: 1)
+        size = try a.int("size")
+    }
+
+    /// The per-element denominator base d = bias + α/size · Σ_window x².
+    func denominators(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 2 else { throw EngineError("node '\(node.name)' (LRN): input \(x.shape) has no channel axis") }
+        let channels = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *), batch = x.shape[0]
+        let low = (size - 1) / 2, high = size - 1 - low
+        var d = Tensor.zeros(x.shape)
+        for n in 0..<batch { for c in 0..<channels { for i in 0..<inner {
+            var s: Float = 0
+            for k in max(0, c - low)...min(channels - 1, c + high) { let v = x.data[(n * channels + k) * inner + i]; s += v * v }
+            d.data[(n * channels + c) * inner + i] = bias + alpha / Float(size) * s
+        } } }
+        return d
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node)
+        return [.float(x.zipped(try denominators(x)) { v, d in v * pow(d, -beta) })]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node)
+        let d = try denominators(x)
+        let channels = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *), batch = x.shape[0]
+        let low = (size - 1) / 2, high = size - 1 - low
+        // t_j = dy_j · x_j · d_j^(−β−1); dx_i = dy_i·d_i^(−β) − 2αβ/size · x_i · Σ_{j: i ∈ window(j)} t_j.
+        let t = Tensor(shape: x.shape, data: (0..<x.count).map { dy.data[$0] * x.data[$0] * pow(d.data[$0], -beta - 1) })
+        var dx = Tensor.zeros(x.shape)
+        let factor = 2 * alpha * beta / Float(size)
+        for n in 0..<batch { for c in 0..<channels { for i in 0..<inner {
+            let j = (n * channels + c) * inner + i
+            var s: Float = 0
+            for k in max(0, c - high)...min(channels - 1, c + low) { s += t.data[(n * channels + k) * inner + i] }
+            dx.data[j] = dy.data[j] * pow(d.data[j], -beta) - factor * x.data[j] * s
+        } } }
         return [0: dx]
     }
 }

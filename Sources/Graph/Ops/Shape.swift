@@ -2,6 +2,7 @@ import Tensor
 
 let shapeOperators: [String: OperatorSet.Maker] = [
     "Shape": { ShapeOf(node: $0) },
+    "Size": { SizeOf(node: $0) },
     "Constant": { try ConstantNode(node: $0) },
     "ConstantOfShape": { ConstantOfShape(node: $0) },
     "Cast": { try Cast(node: $0) },
@@ -14,8 +15,11 @@ let shapeOperators: [String: OperatorSet.Maker] = [
     "Gather": { Gather(node: $0) },
     "Slice": { Slice(node: $0) },
     "Expand": { Expand(node: $0) },
-    "ReduceMean": { Reduce(node: $0, mean: true) },
-    "ReduceSum": { Reduce(node: $0, mean: false) },
+    "ReduceMean": { Reduce(node: $0, .mean) },
+    "ReduceSum": { Reduce(node: $0, .sum) },
+    "ReduceMax": { Reduce(node: $0, .max) },
+    "ReduceMin": { Reduce(node: $0, .min) },
+    "ReduceL2": { Reduce(node: $0, .l2) },
 ]
 
 /// Keeps a value's kind (float or integer) while changing its shape.
@@ -35,6 +39,15 @@ final class ShapeOf: NonDifferentiable {
         func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
         let start = clamp(try a.int("start", default: 0)), end = clamp(try a.int("end", default: rank))
         return [.int(IntArray(vector: start < end ? Array(x.shape[start..<end]) : []))]
+    }
+}
+
+final class SizeOf: NonDifferentiable {
+    let node: Node
+    init(node: Node) { self.node = node }
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Size) has no input") }
+        return [.int(IntArray(scalar: Int64(x.shape.reduce(1, *))))]
     }
 }
 
@@ -108,7 +121,8 @@ final class Reshape: Operator {
     func newShape(_ x: [Int], _ inputs: [RuntimeValue?]) throws -> [Int] {
         switch node.opType {
         case "Flatten":
-            let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 1), rank: x.count + 1, node)
+            let requested = try NodeAttributes(node: node).int("axis", default: 1)
+            let axis = try normalizeAxis(requested < 0 ? requested + x.count : requested, rank: x.count + 1, node)
             return [x[..<axis].reduce(1, *), x[axis...].reduce(1, *)]
         case "Squeeze":
             guard let axes = try axes(inputs) else { return x.filter { $0 != 1 } }
@@ -382,13 +396,15 @@ final class Expand: Operator {
     }
 }
 
-/// ReduceMean / ReduceSum over axes (attribute before opset 18 for Mean, 13 for Sum; input after).
+/// ReduceMean / ReduceSum / ReduceMax / ReduceMin / ReduceL2 over axes (attribute before opset 18
+/// — 13 for Sum —, input after). Empty reductions give 0 (Sum, L2), NaN (Mean), ∓∞ (Max, Min).
 final class Reduce: Operator {
+    enum Kind { case sum, mean, max, min, l2 }
     let node: Node
-    let isMean: Bool
-    init(node: Node, mean: Bool) {
+    let kind: Kind
+    init(node: Node, _ kind: Kind) {
         self.node = node
-        isMean = mean
+        self.kind = kind
     }
 
     /// The shape with reduced axes kept as 1, the reduced axes, and how many elements each output sums.
@@ -403,22 +419,57 @@ final class Reduce: Operator {
         return (kept, chosen, chosen.map { shape[$0] }.reduce(1, *))
     }
 
+    /// For each input element, the flat index of its output element.
+    func targets(_ shape: [Int], _ kept: [Int]) -> [Int] {
+        let picks = shape.enumerated().map { axis, n in kept[axis] == 1 && n != 1 ? Array(repeating: 0, count: n) : Array(0..<n) }
+        return gatherOffsets(kept, picks)
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let x = try floatInput(inputs, 0, node)
         let (kept, axes, count) = try reduction(x.shape, inputs)
-        var y = x.summed(to: kept)
-        if isMean { y = y.map { $0 / Float(max(count, 1)) } }
-        guard try NodeAttributes(node: node).int("keepdims", default: 1) == 0 else { return [.float(y)] }
-        let dropped = kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
-        return [.float(Tensor(shape: dropped, data: y.data))]
+        if case .int = inputs[0], count == 0, kind == .max || kind == .min {
+            throw EngineError("node '\(node.name)' (\(node.opType)): an empty reduction of integers or booleans is not supported (its value is the element type's extreme, which the engine's integer values do not record)")
+        }
+        var y: Tensor
+        switch kind {
+        case .sum, .mean:
+            y = x.summed(to: kept)
+            if kind == .mean { y = y.map { $0 / Float(count) } }
+        case .l2:
+            y = x.map { $0 * $0 }.summed(to: kept).map { $0.squareRoot() }
+        case .max, .min:
+            y = Tensor.filled(kept, with: kind == .max ? -.infinity : .infinity)
+            for (i, t) in targets(x.shape, kept).enumerated() {
+                y.data[t] = kind == .max ? Swift.max(y.data[t], x.data[i]) : Swift.min(y.data[t], x.data[i])
+            }
+        }
+        let shape = try NodeAttributes(node: node).int("keepdims", default: 1) == 0
+            ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
+        if case .int = inputs[0], kind == .max || kind == .min || kind == .sum {
+            return [.int(IntArray(shape: shape, data: y.data.map { $0.isFinite ? Int64($0) : ($0 > 0 ? Int64.max : Int64.min) }))]
+        }
+        return [.float(Tensor(shape: shape, data: y.data))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0] else { return [:] }
+        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
         let x = try floatInput(inputs, 0, node)
         let (kept, _, count) = try reduction(x.shape, inputs)
-        var dx = try Tensor(shape: kept, data: dy.data).applying(.add, Tensor.zeros(x.shape))
-        if isMean { dx = dx.map { $0 / Float(max(count, 1)) } }
-        return [0: dx]
+        switch kind {
+        case .sum, .mean:
+            var dx = try Tensor(shape: kept, data: dy.data).applying(.add, Tensor.zeros(x.shape))
+            if kind == .mean { dx = dx.map { $0 / Float(Swift.max(count, 1)) } }
+            return [0: dx]
+        case .l2:
+            var dx = Tensor.zeros(x.shape)
+            for (i, t) in targets(x.shape, kept).enumerated() where y.data[t] > 0 { dx.data[i] = dy.data[t] * x.data[i] / y.data[t] }
+            return [0: dx]
+        case .max, .min:   // to the first element holding the extreme
+            var dx = Tensor.zeros(x.shape)
+            var credited = Set<Int>()
+            for (i, t) in targets(x.shape, kept).enumerated() where x.data[i] == y.data[t] && credited.insert(t).inserted { dx.data[i] = dy.data[t] }
+            return [0: dx]
+        }
     }
 }

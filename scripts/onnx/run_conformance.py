@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Helpers of run_conformance.sh.
+
+    run_conformance.py export-light OUT_DIR        the nine light models as conformance cases
+    run_conformance.py docs REPORT.md docs/operators.md
+
+export-light: OUT_DIR/<model>/model.onnx (a copy), input_0.npy = (arange(n).reshape(shape)/n)
+as float32 with shape [1, 3, 224, 224], output_0.npy from light_<model>_output_0.pb, and a
+manifest.json in export_node_tests.py's format (op_type "model"; rtol 1e-3, 2e-3 for
+densenet121; atol 1e-7), as onnx/backend/test/case/model/__init__.py defines them.
+
+docs: docs/operators.md = the operator notes below (per-operator opset policy, refused variants)
++ the ai.onnx versions of each claimed operator (onnx.defs) + the runner's report.
+"""
+import glob
+import os
+import re
+import shutil
+import sys
+import json
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+TOLERANCES = {"densenet121": (2e-3, 1e-7)}
+
+
+def export_light(out_dir):
+    base = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    cases = []
+    for path in sorted(glob.glob(os.path.join(base, "light_*.onnx"))):
+        name = os.path.basename(path)[len("light_"):-len(".onnx")]
+        model = onnx.load(path)
+        inits = {t.name for t in model.graph.initializer}
+        graph_input = [i for i in model.graph.input if i.name not in inits][0]
+        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in graph_input.type.tensor_type.shape.dim]
+        n = int(np.prod(shape))
+        x = (np.arange(n).reshape(shape) / n).astype(np.float32)
+        t = onnx.TensorProto()
+        with open(os.path.join(base, f"light_{name}_output_0.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        y = numpy_helper.to_array(t)
+        folder = os.path.join(out_dir, name)
+        os.makedirs(folder, exist_ok=True)
+        shutil.copyfile(path, os.path.join(folder, "model.onnx"))
+        np.save(os.path.join(folder, "input_0.npy"), x)
+        np.save(os.path.join(folder, "output_0.npy"), y)
+        rtol, atol = TOLERANCES.get(name, (1e-3, 1e-7))
+        cases.append({"name": name, "op_type": "model", "domain": "", "opsets": {"": 9}, "rtol": rtol, "atol": atol,
+                      "inputs": [{"file": "input_0.npy", "format": "npy", "dtype": "float32", "shape": shape}],
+                      "outputs": [{"file": "output_0.npy", "format": "npy", "dtype": str(y.dtype), "shape": list(y.shape)}]})
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump({"onnx_version": onnx.__version__, "count": len(cases), "cases": cases}, f, indent=1)
+    print(f"{len(cases)} light models in {out_dir}")
+
+
+# Per-operator notes: opset policy past 21 and variants the engine refuses. Every operator whose
+# ai.onnx versions after 21 exist is listed; "types only" means the version added element types
+# (bfloat16, float8, int4, …) and left the computation unchanged, so the engine runs it as before.
+NOTES = {
+    "AveragePool": "count_include_pad with ceil_mode runs as a plain loop with ONNX's reference window rule (oneDNN cannot express it)",
+    "BatchNormalization": "inference only: training_mode = 1 is refused",
+    "Cast": "all node tests are TensorProto (.pb) cases (bfloat16, float8, int4, strings): skipped; the engine holds float32 and int64 values",
+    "CastLike": "all node tests are .pb cases: skipped (used by expanded tests, which pass)",
+    "Clip": "bounds from attributes (opset < 11) or inputs",
+    "ConvTranspose": "adjoint of oneDNN's convolution (forward = convolution backward-data); output_shape, output_padding, auto_pad, group, dilations",
+    "Dropout": "inference only: training_mode true with ratio > 0 is refused (random masks)",
+    "Einsum": "any equation, direct loop (small contractions); bfloat16 cases skipped; float64 computed in float32",
+    "Equal": "string cases (.pb) skipped",
+    "Identity": "sequence and optional cases (.pb) skipped",
+    "LayerNormalization": "Mean and InvStdDev outputs computed; gradients flow through Y",
+    "Max": "variadic; gradient to the first input holding the maximum",
+    "MaxPool": "the Indices output is computed by a Swift loop (first maximum; storage_order 0 and 1)",
+    "Min": "variadic; gradient to the first input holding the minimum",
+    "ReduceMax": "empty reductions of integers or booleans are refused (value depends on the element type)",
+    "ReduceMin": "empty reductions of integers or booleans are refused (value depends on the element type)",
+    "Resize": "nearest, linear, cubic; all coordinate modes, antialias, exclude_outside, axes, keep_aspect_ratio_policy; Resize-10 as asymmetric + floor",
+    "Softmax": "opset ≥ 13 semantics (one axis, default −1); opset < 13 (flatten at axis, default 1) agrees only when the axis is the last — see light model squeezenet",
+    "LogSoftmax": "as Softmax: opset ≥ 13 semantics",
+    "Upsample": "runs as Resize-10 (asymmetric, floor)",
+}
+
+INTRO = """# Operators
+
+Generated by `scripts/onnx/run_conformance.sh` from ONNX {onnx_version}'s backend node tests
+(`onnx.backend.test.case.node`) and light models, run through `Model.evaluate` (the engine's
+reference path) by `Tests/GraphTests/ConformanceTests.swift`. Do not edit by hand: edit the notes
+in `scripts/onnx/run_conformance.py` and rerun.
+
+Every differentiable operator listed runs forward and backward (to every differentiable input) in float32;
+integer tensors (shapes, indices, integer-typed tests) are computed as Int64 and converted to the
+declared type on output. Doubles and float16 are computed in float32.
+
+## Opsets
+
+`ONNXImport` accepts ai.onnx opsets {default_range} by default. The conformance runner widens this
+to 1–28 to load ONNX 1.23's newer cases. For each claimed operator, the table gives its ai.onnx
+versions (`since_version` of each schema); every version after 21 of a claimed operator changes
+only the accepted element types (bfloat16, float8, int4/uint4, float4, int2, …), not the
+computation, so the engine runs those nodes unchanged (the element types it cannot hold are
+refused or their cases skipped, see below). Notes name the variants the engine refuses.
+
+Outcomes: *passed*; *failed* (wrong values, shape or dtype kind); *errored* (an unexpected
+error); *refused* (the engine declines the variant with an EngineError that names the node and
+says what "is not supported"); *skipped* (inputs the runner cannot feed — `.pb` files: bfloat16,
+float8/int4, strings, sequences, optionals — or an expanded test that needs an unclaimed operator).
+Comparison: numpy `assert_allclose` at the case's rtol/atol (1e-3 / 1e-7 for every node test).
+Integer arithmetic runs in Int64; results are not wrapped to narrow integer types (no node test
+overflows).
+
+"""
+
+
+def docs(report_path, out_path):
+    report = open(report_path).read()
+    claimed = re.findall(r"^\| (\w+) \| \d+ \|", report, re.M)
+    claimed = [c for c in claimed if c != "total"]
+    versions = {}
+    for s in onnx.defs.get_all_schemas_with_history():
+        if s.domain in ("", "ai.onnx") and s.name in claimed:
+            versions.setdefault(s.name, set()).add(s.since_version)
+    lines = [INTRO.format(onnx_version=onnx.__version__, default_range="7–21")]
+    lines.append("| Operator | ai.onnx versions | after 21 | notes |")
+    lines.append("|---|---|---|---|")
+    for op in claimed:
+        vs = sorted(versions.get(op, []))
+        late = [v for v in vs if v > 21]
+        lines.append(f"| {op} | {', '.join(map(str, vs))} | {', '.join(map(str, late)) + ' (types only)' if late else '—'} | {NOTES.get(op, '')} |")
+    lines.append("")
+    lines.append(report)
+    with open(out_path, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "export-light":
+        export_light(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "docs":
+        docs(sys.argv[2], sys.argv[3])
+    else:
+        print(__doc__)
+        sys.exit(2)
