@@ -23,6 +23,13 @@ if ! swift build; then
   exit 1
 fi
 
+section "ONNX backend test data (for the engine's conformance suite in swift test)"
+export MIRAGE_ONNX_NODE_TESTS="${MIRAGE_ONNX_NODE_TESTS:-$ROOT/.build/onnx-node-tests}"
+export MIRAGE_ONNX_LIGHT_TESTS="${MIRAGE_ONNX_LIGHT_TESTS:-$ROOT/.build/onnx-light-tests}"
+export MIRAGE_CONFORMANCE_REPORT="${MIRAGE_CONFORMANCE_REPORT:-$ROOT/.build/conformance-report.md}"
+[ -f "$MIRAGE_ONNX_NODE_TESTS/manifest.json" ] || "$ROOT/.venv/bin/python" scripts/onnx/export_node_tests.py "$MIRAGE_ONNX_NODE_TESTS" >/dev/null
+[ -f "$MIRAGE_ONNX_LIGHT_TESTS/manifest.json" ] || "$ROOT/.venv/bin/python" scripts/onnx/run_conformance.py export-light "$MIRAGE_ONNX_LIGHT_TESTS" >/dev/null
+
 section "swift test"
 if ! swift test; then
   echo "[test] swift test FAILED" >&2

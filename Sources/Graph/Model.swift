@@ -27,8 +27,16 @@ public final class Model: @unchecked Sendable {
         }
         var constants = graph.initializers.mapValues(RuntimeValue.init)
         var live: [Node] = []
+        // Before opset 13, Softmax and LogSoftmax flattened the input at `axis` (default 1) and
+        // normalised over everything after it; operators see only their node, so mark such nodes.
+        var nodes = graph.nodes
+        if (graph.opsets[""] ?? graph.opsets["ai.onnx"] ?? 21) < 13 {
+            for i in nodes.indices where nodes[i].opType == "Softmax" || nodes[i].opType == "LogSoftmax" {
+                nodes[i].attributes[Softmax.flattenMarker] = .int(1)
+            }
+        }
         // Fold: a node whose inputs are all known is computed now, once.
-        for node in graph.nodes {
+        for node in nodes {
             let inputs = node.inputs.filter { !$0.isEmpty }
             if inputs.allSatisfy({ constants[$0] != nil }) {
                 let op = try OperatorSet.make(node)

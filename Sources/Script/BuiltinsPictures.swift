@@ -11,9 +11,18 @@ extension Builtins {
             return .none
         },
         Builtin("save", .pictures, [.required("value"), .required("path")],
-                description: "Saves a tensor to a file; the extension picks the format. `.png` writes a picture at its own size ([H, W] or [C, H, W] with C from 1 to 4, values clamped to [0, 1], 8 bits). `.npy` writes NumPy float32 data of any shape.",
+                description: "Saves a tensor or a plot to a file; the extension picks the format. A plot writes its PNG. `.png` writes a picture at its own size ([H, W] or [C, H, W] with C from 1 to 4, values clamped to [0, 1], 8 bits). `.npy` writes NumPy float32 data of any shape.",
                 example: "save(x_out, \"spiral.png\")\nsave(x_out, \"spiral.npy\")") { args, _ in
             let path = try args.string("path")
+            if case .object(let object) = args["value"], let plot = object as? PlotObject {
+                guard (path as NSString).pathExtension.lowercased() == "png" else {
+                    throw ScriptError.io("cannot save a plot to \(quote(path))", hint: "plots save as .png")
+                }
+                do { try Data(plot.rendered.png).write(to: URL(fileURLWithPath: path)) } catch {
+                    throw ScriptError.io("cannot write \(quote(path)): \(error.localizedDescription)")
+                }
+                return .none
+            }
             guard case .tensor(var tensor) = args["value"] else {
                 throw args.error("can only save tensors, got \(args["value"].typeName)")
             }
@@ -35,8 +44,24 @@ extension Builtins {
             }
             return .none
         },
+        Builtin("images", .pictures, [.required("folder"), .optional("gray", .bool(false)), .optional("size", .none)],
+                description: "Reads every .png and .jpg picture of a folder, sorted by name, as one [N, C, H, W] batch in [0, 1]. Pictures of different sizes need `size=[h, w]`; mixed gray and colour files need `gray=true` or are made RGB.",
+                example: "batch = images(\"Examples/data/ood\", size=[28, 28], gray=true)") { args, _ in
+            let folder = try args.string("folder")
+            var size: (height: Int, width: Int)? = nil
+            if !args.isNone("size") {
+                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+                size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
+                        try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
+            }
+            do {
+                return .tensor(try ImageFile.loadFolder(folder, size: size, channels: try args.bool("gray") ? .gray : .rgb))
+            } catch let error as ImagingError {
+                throw ScriptError.io("cannot read the folder \(quote(folder)): \(error.message)")
+            }
+        },
         Builtin("image", .pictures, [.required("path"), .optional("gray", .bool(false)), .optional("size", .none)],
-                description: "Reads a picture from a .png or .npy file as a [C, H, W] tensor with values in [0, 1]. PNG files give 3 colour channels, or 1 with `gray=true` (alpha is dropped); .npy files are read as stored ([H, W] becomes [1, H, W]). With `size=[h, w]` the picture is resized with bilinear interpolation.",
+                description: "Reads a picture from a .png, .jpg or .npy file as a [C, H, W] tensor with values in [0, 1]. PNG and JPEG files give 3 colour channels, or 1 with `gray=true` (alpha is dropped; JPEG EXIF orientation is applied); .npy files are read as stored ([H, W] becomes [1, H, W]). With `size=[h, w]` the picture is resized (area averaging when shrinking, bilinear when enlarging).",
                 example: "x_in = image(\"Examples/data/mnist/7.png\", gray=true, size=[28, 28])") { args, _ in
             let path = try args.string("path")
             let gray = try args.bool("gray")
@@ -47,8 +72,8 @@ extension Builtins {
                         try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
             }
             let ext = (path as NSString).pathExtension.lowercased()
-            guard ext == "png" || ext == "npy" else {
-                throw ScriptError.io("cannot read \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")", hint: "image() reads .png and .npy files")
+            guard ImageFile.supportedExtensions.contains(ext) || ext == "npy" else {
+                throw ScriptError.io("cannot read \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")", hint: "image() reads .png, .jpg and .npy files")
             }
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ScriptError.io("cannot read \(quote(path)): no such file",
@@ -57,8 +82,8 @@ extension Builtins {
             guard let data = FileManager.default.contents(atPath: path) else { throw ScriptError.io("cannot read \(quote(path))") }
             var picture: Tensor
             do {
-                if ext == "png" {
-                    picture = colourChannels(try PNG.decode([UInt8](data)), gray: gray)
+                if ext != "npy" {
+                    picture = colourChannels(try ImageFile.decode([UInt8](data)), gray: gray)
                 } else {
                     picture = try NPY.decode([UInt8](data))
                     if picture.rank == 2 { picture = Tensor(shape: [1] + picture.shape, data: picture.data) }
@@ -66,7 +91,7 @@ extension Builtins {
                 }
                 if let (h, w) = size {
                     guard picture.rank == 3 else { throw ImagingError("size= needs a [C, H, W] picture, got shape \(picture.shape)") }
-                    picture = try Resize.bilinear(picture, height: h, width: w)
+                    picture = try Transforms.resize(picture, height: h, width: w)
                 }
             } catch let error as ImagingError {
                 throw ScriptError.io("cannot read \(quote(path)): \(error.message)")

@@ -22,10 +22,7 @@ import Testing
     static let nodeTests = environment["MIRAGE_ONNX_NODE_TESTS"]
 
     /// Failures whose fix lies outside the operators (reported, listed in the report, not failing the test).
-    static let knownFailures: [String: String] = [
-        "squeezenet": "Softmax at opset 9 without an axis means flatten at axis 1; operators are made from the node alone and cannot "
-            + "tell opset 9 from 13 (default axis −1). Needs the importer (or OperatorSet.make) to pass the ai.onnx opset.",
-    ]
+    static let knownFailures: [String: String] = [:]
 
     @Test(.enabled(if: nodeTests != nil, "set MIRAGE_ONNX_NODE_TESTS to the exported ONNX node tests"))
     func onnxBackendSuite() throws {

@@ -273,6 +273,19 @@ import Testing
         #expect(try session.execute("scatter(ones(5), range(5), labels=[\"z_in\", \"z_adv\"])", host: host)?.png != nil)
         #expect(error(of: "scatter([1, 2], [1])")?.kind == "ShapeError")
         #expect(error(of: "plot(\"abc\")")?.kind == "TypeError")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mirage-plot-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try run("save(p, \"\(path)\")", in: session)
+        #expect(try PNG.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))).shape[1] == 800)
+        #expect(error(of: "save(p, \"p.npy\")", in: session)?.hint == "plots save as .png")
+    }
+
+    @Test func foldersAndJPEGsReadAsPictures() throws {
+        let session = Session()
+        #expect(try run("images(\"Examples/data/ood\", size=[28, 28], gray=true).shape", in: session) == "[4, 1, 28, 28]")
+        #expect(try run("image(\"Tests/ImagingTests/Fixtures/baseline.jpg\", size=[8, 12]).shape", in: session) == "[3, 8, 12]")
+        #expect(error(of: "images(\"Examples/data/ood\")")?.message.contains("pass a size") == true)
+        #expect(error(of: "image(\"x.gif\")")?.hint == "image() reads .png, .jpg and .npy files")
     }
 
     @Test func modelBuiltinsExplainBadArguments() throws {

@@ -76,7 +76,7 @@ NOTES = {
     "ReduceMax": "empty reductions of integers or booleans are refused (value depends on the element type)",
     "ReduceMin": "empty reductions of integers or booleans are refused (value depends on the element type)",
     "Resize": "nearest, linear, cubic; all coordinate modes, antialias, exclude_outside, axes, keep_aspect_ratio_policy; Resize-10 as asymmetric + floor",
-    "Softmax": "opset ≥ 13 semantics (one axis, default −1); opset < 13 (flatten at axis, default 1) agrees only when the axis is the last — see light model squeezenet",
+    "Softmax": "opset ≥ 13: one axis (default −1); opset < 13: flatten at axis (default 1), as the model's opset says",
     "LogSoftmax": "as Softmax: opset ≥ 13 semantics",
     "Upsample": "runs as Resize-10 (asymmetric, floor)",
 }

@@ -57,15 +57,21 @@ final class Softmax: Operator {
     let isLog: Bool
     let axisAttribute: Int
 
+    /// Set by the model on nodes of opsets before 13 (see Model.init).
+    static let flattenMarker = "mirage.flatten_before_opset_13"
+    let flattens: Bool
+
     init(node: Node, log: Bool) throws {
         self.node = node
         isLog = log
-        axisAttribute = try NodeAttributes(node: node).int("axis", default: -1)
+        flattens = node.attributes[Self.flattenMarker] != nil
+        axisAttribute = try NodeAttributes(node: node).int("axis", default: flattens ? 1 : -1)
     }
 
-    /// (outer, length, inner) strides of the reduction axis.
+    /// (outer, length, inner) strides of the reduction: one axis, or (before opset 13) all axes from `axis` on.
     func layout(_ shape: [Int]) throws -> (Int, Int, Int) {
         let axis = try normalizeAxis(axisAttribute, rank: shape.count, node)
+        if flattens { return (shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *), 1) }
         return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
