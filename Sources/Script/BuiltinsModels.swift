@@ -1,16 +1,32 @@
 import Attack
 import Foundation
 import Graph
+import Imaging
 import Tensor
 
 extension Builtins {
     static let models: [Builtin] = [
-        Builtin("load", .models, [.required("path")],
-                description: "Loads an ONNX model, as exported by torch.onnx.export, TensorFlow or timm. The cell shows its named tensors with their shapes, parameters and FLOPs: any of them can be chosen with `layer`.",
-                example: "enc = load(\"Examples/models/mnist_cnn.onnx\")") { args, _ in
+        Builtin("load", .models, [.required("path"), .optional("mean", .none), .optional("std", .none)],
+                description: "Loads an ONNX model, as exported by torch.onnx.export, TensorFlow or timm. The cell shows its named tensors with their shapes, parameters and FLOPs: any of them can be chosen with `layer`. With per-channel `mean` and `std` (or `mean=\"imagenet\"`) the model sees (x − mean) / std while you, and every attack, work with pixels in [0, 1].",
+                example: "enc = load(\"Examples/models/mnist_cnn.onnx\")\nnet = load(\"resnet18.onnx\", mean=\"imagenet\")") { args, _ in
             let path = try args.string("path")
+            var normalization: Normalization?
+            if case .string(let preset) = args["mean"] {
+                guard preset.lowercased() == "imagenet" else { throw args.error("knows the mean preset \"imagenet\", not \(quote(preset))") }
+                normalization = .imageNet
+            } else if !args.isNone("mean") || !args.isNone("std") {
+                let mean = try numbers(args.isNone("mean") ? .list([.number(0)]) : args["mean"], "load() mean")
+                let std = try numbers(args.isNone("std") ? .list([.number(1)]) : args["std"], "load() std")
+                guard mean.count == std.count || mean.count == 1 || std.count == 1 else {
+                    throw args.error("needs `mean` and `std` of the same length (one per channel), got \(mean.count) and \(std.count)")
+                }
+                guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw args.error("needs a finite, nonzero `std`") }
+                let n = max(mean.count, std.count)
+                normalization = Normalization(mean: (0..<n).map { Float(mean[mean.count == 1 ? 0 : $0]) },
+                                              std: (0..<n).map { Float(std[std.count == 1 ? 0 : $0]) })
+            }
             let model = try library("load(\(quote(path)))") { try ModelCache.shared.model(at: path) }
-            return .object(ModelObject(model: model, path: path))
+            return .object(ModelObject(model: model, path: path, normalization: normalization))
         },
         Builtin("layer", .models, [.required("model"), .required("name")],
                 description: "Chooses a named tensor of a model (or a list of them) to encode, attack or score. The model runs only as far as those tensors need. Inputs are images in [0, 1] shaped like the model's input, with or without the batch axis.",

@@ -25,11 +25,14 @@ func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
 final class ModelObject: ScriptObject, @unchecked Sendable {
     let model: Model
     let path: String
+    /// The model's input preprocessing: users give pixels in [0, 1], the model sees (x − mean) / std.
+    let normalization: Normalization?
     private var cachedInfo: ModelInfo?
 
-    init(model: Model, path: String) {
+    init(model: Model, path: String, normalization: Normalization? = nil) {
         self.model = model
         self.path = path
+        self.normalization = normalization
     }
 
     var typeName: String { "model" }
@@ -46,7 +49,8 @@ final class ModelObject: ScriptObject, @unchecked Sendable {
     }
 
     var summary: String {
-        "Model(\(quote((path as NSString).lastPathComponent)), outputs=[\(model.graph.outputs.map { quote($0.name) }.joined(separator: ", "))], parameters=\(model.parameterCount))"
+        "Model(\(quote((path as NSString).lastPathComponent)), outputs=[\(model.graph.outputs.map { quote($0.name) }.joined(separator: ", "))], parameters=\(model.parameterCount)"
+            + (normalization.map { ", mean=\($0.mean), std=\($0.std)" } ?? "") + ")"
     }
 
     func info() -> ModelInfo? {
@@ -78,12 +82,13 @@ func escape(_ s: String) -> String {
 final class LayerObject: ScriptObject, @unchecked Sendable {
     let model: ModelObject
     let names: [String]
-    let encoder: Encoder
+    let encoder: any DifferentiableEncoder
 
     init(model: ModelObject, names: [String]) throws {
         self.model = model
         self.names = names
-        encoder = try library("layer") { try model.model.encoder(outputs: names) }
+        let engine = try library("layer") { try model.model.encoder(outputs: names) }
+        encoder = model.normalization.map { NormalizedEncoder(engine, $0) } ?? engine
     }
 
     var typeName: String { "layer" }
@@ -167,5 +172,31 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
         guard let rendered = try? PictureDisplay.render(pictures: pictures()) else { return RichOutput(plain: summary) }
         return RichOutput(plain: summary + "\n(x_out | x_adv | x_in | |δ| scaled to its maximum)", png: rendered.png,
                           pngWidth: rendered.width, pngHeight: rendered.height)
+    }
+}
+
+/// An encoder behind its input normalisation: forward sees (x − mean) / std, and the pullback
+/// carries the chain rule's 1 / std back to pixel space, so attacks clamp and project in [0, 1].
+final class NormalizedEncoder: DifferentiableEncoder {
+    let inner: Encoder
+    let normalization: Normalization
+    private let gradientScale: Normalization
+
+    init(_ inner: Encoder, _ normalization: Normalization) {
+        self.inner = inner
+        self.normalization = normalization
+        gradientScale = Normalization(mean: normalization.mean.map { _ in 0 }, std: normalization.std)
+    }
+
+    var outputNames: [String] { inner.outputNames }
+
+    func forward(_ x: Tensor) throws -> [Tensor] {
+        let normalized: Tensor
+        do { normalized = try normalization.apply(x) } catch let error as ImagingError { throw ScriptError.shape(error.message) }
+        return try inner.forward(normalized)
+    }
+
+    func pullback(_ seeds: [Tensor]) throws -> Tensor {
+        try gradientScale.apply(try inner.pullback(seeds))
     }
 }

@@ -280,6 +280,22 @@ import Testing
         #expect(error(of: "save(p, \"p.npy\")", in: session)?.hint == "plots save as .png")
     }
 
+    @Test func normalisationIsPartOfTheModel() throws {
+        let session = Session()
+        try run("""
+            plain = layer(load("Examples/models/mnist_cnn.onnx"), "logits")
+            scaled = layer(load("Examples/models/mnist_cnn.onnx", mean=[0.5], std=[0.25]), "logits")
+            x = noise(1, 28, 28, seed=3)
+            gap = max(abs(encode(scaled, x) - encode(plain, (x - 0.5) / 0.25)))
+            """, in: session)
+        #expect(try run("gap < 1e-4", in: session) == "true")
+        // The attack works in pixel space through the normalisation: it still lowers the loss.
+        try run("atk = ood_attack(scaled, source=x, target=zeros(1, 28, 28), eps=3, lr=0.05, seed=0)\nstep(atk, 10)", in: session)
+        #expect(try run("atk.loss[9] < atk.loss[0] and min(atk.x) >= 0 and max(atk.x) <= 1", in: session) == "true")
+        #expect(error(of: "load(\"Examples/models/mnist_cnn.onnx\", mean=[0.5, 0.5], std=[1, 2, 3])")?.message.contains("same length") == true)
+        #expect(error(of: "load(\"Examples/models/mnist_cnn.onnx\", std=[0])")?.message.contains("nonzero") == true)
+    }
+
     @Test func foldersAndJPEGsReadAsPictures() throws {
         let session = Session()
         #expect(try run("images(\"Examples/data/ood\", size=[28, 28], gray=true).shape", in: session) == "[4, 1, 28, 28]")
@@ -315,7 +331,7 @@ import Testing
         #expect(host.pages[0].plain == Session.documentation().first { $0.name == "print" }?.doc)
         #expect(host.pages[1].plain.hasPrefix("noise(*shape, kind=\"uniform\", seed=none)"))
         #expect(host.pages[2].plain.contains("Pictures and files:"))
-        #expect(host.pages[2].plain.contains("  load(path)  "))
+        #expect(host.pages[2].plain.contains("  load(path, mean=none, std=none)  "))
         #expect(!host.pages[2].plain.split(separator: "\n").contains { $0.count > 160 })
         #expect(error(of: "help(\"nosie\")")?.hint == "did you mean \"noise\"?")
     }
