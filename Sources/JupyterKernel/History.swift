@@ -26,7 +26,8 @@ struct History {
 
     /// Glob match (`*`, `?`, `[…]`) of the whole input, as IPython's SQLite GLOB; newest last.
     func search(pattern: String, n: Int?, unique: Bool) -> [Entry] {
-        var matches = entries.filter { Glob(pattern).matches($0.input) }
+        let glob = Glob(pattern)
+        var matches = entries.filter { glob.matches($0.input) }
         if unique {
             var seen: Set<String> = []
             matches = matches.reversed().filter { seen.insert($0.input).inserted }.reversed()
@@ -36,55 +37,83 @@ struct History {
     }
 }
 
-/// Shell-style wildcard matching.
+/// Shell-style wildcard matching, compiled once into tokens (linear in the pattern's length,
+/// however hostile) and matched with backtracking to the last `*` only.
 struct Glob {
-    let pattern: [Character]
-    init(_ pattern: String) { self.pattern = Array(pattern) }
+    private enum Token {
+        case literal(Character)
+        case any
+        case star
+        case set([ClosedRange<Character>], negated: Bool)
+    }
+
+    private let tokens: [Token]
+
+    init(_ pattern: String) {
+        let p = Array(pattern)
+        // For each position, the index of the next "]" at or after it: no rescanning per "[".
+        var nextClose = [Int](repeating: -1, count: p.count + 1)
+        for i in stride(from: p.count - 1, through: 0, by: -1) { nextClose[i] = p[i] == "]" ? i : nextClose[i + 1] }
+        var tokens: [Token] = []
+        var i = 0
+        while i < p.count {
+            switch p[i] {
+            case "*":
+                if case .star? = tokens.last {} else { tokens.append(.star) }
+                i += 1
+            case "?":
+                tokens.append(.any)
+                i += 1
+            case "[" where i + 2 < p.count && nextClose[i + 2] >= 0:
+                let close = nextClose[i + 2]
+                var body = Array(p[(i + 1)..<close])
+                let negated = body.first == "^" || body.first == "!"
+                if negated { body.removeFirst() }
+                var ranges: [ClosedRange<Character>] = []
+                var k = 0
+                while k < body.count {
+                    if k + 2 < body.count, body[k + 1] == "-", body[k] <= body[k + 2] {
+                        ranges.append(body[k]...body[k + 2])
+                        k += 3
+                    } else {
+                        ranges.append(body[k]...body[k])
+                        k += 1
+                    }
+                }
+                tokens.append(.set(ranges, negated: negated))
+                i = close + 1
+            default:
+                tokens.append(.literal(p[i]))
+                i += 1
+            }
+        }
+        self.tokens = tokens
+    }
+
+    private func accepts(_ token: Token, _ c: Character) -> Bool {
+        switch token {
+        case .literal(let l): return l == c
+        case .any: return true
+        case .star: return false
+        case .set(let ranges, let negated): return ranges.contains { $0.contains(c) } != negated
+        }
+    }
 
     func matches(_ text: String) -> Bool {
         let s = Array(text)
-        // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
         var p = 0, t = 0, star = -1, resume = 0
         while t < s.count {
-            if p < pattern.count, pattern[p] == "*" {
+            if p < tokens.count, case .star = tokens[p] {
                 star = p; resume = t; p += 1
-            } else if p < pattern.count, let width = matchOne(at: p, s[t]) {
-                p += width; t += 1
+            } else if p < tokens.count, accepts(tokens[p], s[t]) {
+                p += 1; t += 1
             } else if star >= 0 {
                 p = star + 1; resume += 1; t = resume
             } else {
                 return false
             }
         }
-        while p < pattern.count, pattern[p] == "*" { p += 1 }
-        return p == pattern.count
-    }
-
-    /// If the pattern element at `p` matches `c`, how many pattern characters it spans.
-    private func matchOne(at p: Int, _ c: Character) -> Int? {
-        switch pattern[p] {
-        case "?": return 1
-        case "[":
-            guard let close = pattern[(p + 1)...].firstIndex(of: "]"), close > p + 1 else {
-                return c == "[" ? 1 : nil
-            }
-            var set = Array(pattern[(p + 1)..<close])
-            let negate = set.first == "^" || set.first == "!"
-            if negate { set.removeFirst() }
-            var found = false
-            var i = 0
-            while i < set.count {
-                if i + 2 < set.count, set[i + 1] == "-" {
-                    if set[i] <= c && c <= set[i + 2] { found = true }
-                    i += 3
-                } else {
-                    if set[i] == c { found = true }
-                    i += 1
-                }
-            }
-            return found != negate ? close - p + 1 : nil
-        default:
-            return pattern[p] == c ? 1 : nil
-        }
+        while p < tokens.count, case .star = tokens[p] { p += 1 }
+        return p == tokens.count
     }
 }
