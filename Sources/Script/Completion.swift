@@ -3,6 +3,7 @@ extension Session {
     func completions(in source: String, cursor: Int, interpreter: Interpreter) -> Completion {
         let scalars = Array(source.unicodeScalars)
         let cursor = max(0, min(cursor, scalars.count))
+        if let names = tensorNameCompletion(scalars, cursor, interpreter: interpreter) { return names }
         var start = cursor
         while start > 0 && isIdentifierContinue(scalars[start - 1]) { start -= 1 }
         let prefix = String(String.UnicodeScalarView(scalars[start..<cursor]))
@@ -26,6 +27,21 @@ extension Session {
         }
         let matches = Set(candidates.filter { $0.hasPrefix(prefix) }).sorted()
         return Completion(matches: matches, start: start, end: cursor)
+    }
+
+    /// Inside the name string of `layer(model, "…` (or `layer(model, name="…`): the model's tensor names.
+    private func tensorNameCompletion(_ scalars: [Unicode.Scalar], _ cursor: Int, interpreter: Interpreter) -> Completion? {
+        // The open string: back to its quote, with nothing but name characters in between.
+        var quote = cursor
+        while quote > 0, scalars[quote - 1] != "\"", scalars[quote - 1] != "'", scalars[quote - 1] != "\n" { quote -= 1 }
+        guard quote > 0, scalars[quote - 1] == "\"" || scalars[quote - 1] == "'" else { return nil }
+        let before = String(String.UnicodeScalarView(scalars[..<(quote - 1)]))
+        // What precedes the quote must be `layer(<variable>,` optionally followed by `name=`.
+        guard let match = before.firstMatch(of: /layer\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*(?:name\s*=\s*)?$/),
+              case .object(let object)? = interpreter.globals[String(match.1)], let model = object as? ModelObject else { return nil }
+        let prefix = String(String.UnicodeScalarView(scalars[quote..<cursor]))
+        let matches = model.model.tensorNames.filter { $0.hasPrefix(prefix) }
+        return Completion(matches: matches, start: quote, end: cursor)
     }
 
     func inspection(of source: String, cursor: Int, detailLevel: Int, interpreter: Interpreter) -> RichOutput? {

@@ -296,6 +296,18 @@ import Testing
         #expect(error(of: "load(\"Examples/models/mnist_cnn.onnx\", std=[0])")?.message.contains("nonzero") == true)
     }
 
+    @Test func completesTensorNamesInsideLayer() throws {
+        let session = Session()
+        try run("enc = load(\"Examples/models/mnist_cnn.onnx\")", in: session)
+        let code = "feat = layer(enc, \"fe"
+        let completion = session.complete(code, cursor: code.unicodeScalars.count)
+        #expect(completion.matches == ["features"])
+        #expect(completion.start == code.unicodeScalars.count - 2)
+        let named = "layer(enc, name='con"
+        #expect(session.complete(named, cursor: named.unicodeScalars.count).matches == ["conv2d", "conv2d_1"])
+        #expect(session.complete("layer(nothing, \"fe", cursor: 18).matches.isEmpty)
+    }
+
     @Test func foldersAndJPEGsReadAsPictures() throws {
         let session = Session()
         #expect(try run("images(\"Examples/data/ood\", size=[28, 28], gray=true).shape", in: session) == "[4, 1, 28, 28]")
