@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Tensor", dependencies: ["CDNNL"]),
@@ -38,7 +39,7 @@ let package = Package(
         ]),
         .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack"]),
         .executableTarget(name: "mirage", dependencies: [
-            "JupyterKernel", "Script", "Imaging", "Graph",
+            "JupyterKernel", "Script", "Imaging", "Graph", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import JupyterKernel
 import Script
+import CEditLine
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,7 +32,8 @@ struct RunCommand: ParsableCommand {
 struct ReplCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repl",
-        abstract: "An interactive Mirage prompt in the terminal (for quick checks without Jupyter).")
+        abstract: "An interactive Mirage prompt in the terminal (for quick checks without Jupyter).",
+        discussion: "Line editing and history through libedit; the history is kept in ~/.mirage_history. Ctrl-C interrupts a running statement, Ctrl-D quits.")
 
     @Option(name: .long, help: "Where displayed images go.") var out: String?
 
@@ -39,13 +41,25 @@ struct ReplCommand: ParsableCommand {
         Interruption.installSignalHandler()
         let host = try TerminalHost(imageDirectory: out)
         let session = Session()
-        print("Mirage \(Mirage.version). help() lists the built-ins; Ctrl-D quits.")
+        let interactive = isatty(0) != 0
+        let historyFile = (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + "/.mirage_history"
+        if interactive {
+            print("Mirage \(Mirage.version). help() lists the built-ins; Ctrl-D quits.")
+            _ = read_history(historyFile)
+        }
+        defer { if interactive { _ = write_history(historyFile) } }
         var pending = ""
         while true {
-            print(pending.isEmpty ? ">>> " : "... ", terminator: "")
-            guard let line = readLine() else { print(""); return }
-            pending += (pending.isEmpty ? "" : "\n") + line
-            if case .incomplete = session.completeness(pending) { continue }
+            let line = Self.readLine(prompt: pending.isEmpty ? ">>> " : "... ", interactive: interactive)
+            if line == nil && pending.isEmpty {
+                if interactive { print("") }
+                return
+            }
+            // An empty line ends a block, as at Python's prompt; end of input runs what is pending.
+            let endsBlock = line == nil || (line!.trimmingCharacters(in: .whitespaces).isEmpty && !pending.isEmpty)
+            pending += (pending.isEmpty ? "" : "\n") + (line ?? "")
+            if !endsBlock, case .incomplete = session.completeness(pending) { continue }
+            if interactive, !pending.trimmingCharacters(in: .whitespaces).isEmpty { _ = add_history(pending) }
             Interruption.clear()
             do {
                 if let result = try session.execute(pending, host: host) { host.show(result) }
@@ -54,6 +68,14 @@ struct ReplCommand: ParsableCommand {
             }
             pending = ""
         }
+    }
+
+    /// libedit's line editor on a terminal; plain lines from a pipe.
+    static func readLine(prompt: String, interactive: Bool) -> String? {
+        guard interactive else { return Swift.readLine() }
+        guard let raw = readline(prompt) else { return nil }
+        defer { free(raw) }
+        return String(cString: raw)
     }
 }
 
