@@ -29,16 +29,22 @@ import onnx
 from onnx import numpy_helper
 
 TOLERANCES = {"densenet121": (2e-3, 1e-7)}
+BASE = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+
+
+def light_models():
+    """(name, path, model, initializer names, real inputs) of each light model the onnx package ships."""
+    for path in sorted(glob.glob(os.path.join(BASE, "light_*.onnx"))):
+        model = onnx.load(path)
+        inits = {t.name for t in model.graph.initializer}
+        yield (os.path.basename(path)[len("light_"):-len(".onnx")], path, model, inits,
+               [i for i in model.graph.input if i.name not in inits])
 
 
 def main():
-    base = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    base = BASE
     models = []
-    for path in sorted(glob.glob(os.path.join(base, "light_*.onnx"))):
-        name = os.path.basename(path)[len("light_"):-len(".onnx")]
-        model = onnx.load(path)
-        inits = {t.name for t in model.graph.initializer}
-        inputs = [i for i in model.graph.input if i.name not in inits]
+    for name, path, model, inits, inputs in light_models():
         outputs = []
         for k in range(len(model.graph.output)):
             out = os.path.join(base, f"light_{name}_output_{k}.pb")

@@ -23,17 +23,15 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-TOLERANCES = {"densenet121": (2e-3, 1e-7)}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from list_light_models import BASE, TOLERANCES, light_models  # noqa: E402
 
 
 def export_light(out_dir):
-    base = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
+    base = BASE
     cases = []
-    for path in sorted(glob.glob(os.path.join(base, "light_*.onnx"))):
-        name = os.path.basename(path)[len("light_"):-len(".onnx")]
-        model = onnx.load(path)
-        inits = {t.name for t in model.graph.initializer}
-        graph_input = [i for i in model.graph.input if i.name not in inits][0]
+    for name, path, model, _, inputs in light_models():
+        graph_input = inputs[0]
         shape = [d.dim_value if d.HasField("dim_value") else 1 for d in graph_input.type.tensor_type.shape.dim]
         n = int(np.prod(shape))
         x = (np.arange(n).reshape(shape) / n).astype(np.float32)
