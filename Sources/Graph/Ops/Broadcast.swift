@@ -14,22 +14,9 @@ extension Tensor {
             strides[axis] = shape[i] == 1 ? 0 : step
             step *= shape[i]
         }
-        var index = [Int](repeating: 0, count: outShape.count)
-        var offset = 0
         data.withUnsafeBufferPointer { source in
             out.data.withUnsafeMutableBufferPointer { target in
-                for flat in 0..<source.count {
-                    target[offset] += source[flat]
-                    var axis = outShape.count - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        offset += strides[axis]
-                        if index[axis] < outShape[axis] { break }
-                        offset -= strides[axis] * index[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                }
+                walk(outShape, strides: strides) { flat, offset in target[offset] += source[flat] }
             }
         }
         return out
@@ -47,6 +34,28 @@ extension Tensor {
             }
         }
         return Tensor(shape: shape, data: out)
+    }
+}
+
+/// Visits every position of `shape` in row-major order with its flat index and its offset under
+/// `strides` (an odometer: no division per element). Broadcasting uses stride 0, transposes permuted strides.
+@inline(__always)
+func walk(_ shape: [Int], strides: [Int], _ visit: (_ flat: Int, _ offset: Int) -> Void) {
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return }
+    var index = [Int](repeating: 0, count: shape.count)
+    var offset = 0
+    for flat in 0..<count {
+        visit(flat, offset)
+        var axis = shape.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            offset += strides[axis]
+            if index[axis] < shape[axis] { break }
+            offset -= strides[axis] * index[axis]
+            index[axis] = 0
+            axis -= 1
+        }
     }
 }
 

@@ -177,20 +177,7 @@ final class Transpose: Operator {
         let outShape = perm.map { shape[$0] }
         let sourceStrides = perm.map { strides[$0] }
         var out = [T](repeating: zero, count: data.count)
-        var index = [Int](repeating: 0, count: rank)
-        var offset = 0
-        for flat in 0..<data.count {
-            out[flat] = data[offset]
-            var axis = rank - 1
-            while axis >= 0 {
-                index[axis] += 1
-                offset += sourceStrides[axis]
-                if index[axis] < outShape[axis] { break }
-                offset -= sourceStrides[axis] * index[axis]
-                index[axis] = 0
-                axis -= 1
-            }
-        }
+        walk(outShape, strides: sourceStrides) { flat, offset in out[flat] = data[offset] }
         return out
     }
 
