@@ -141,12 +141,15 @@ public final class Kernel: @unchecked Sendable {
         do { try (socket ?? shell).send(codec.encode(message)) } catch { log(.error, "reply \(replyType): \(error)") }
     }
 
-    /// Called while draining the queue after an error (stop_on_error): answers queued
-    /// execute requests with status "aborted" and serves everything else normally.
-    func abortQueuedExecutions() {
-        while let ready = try? poll([shell], timeout: 0), !ready.isEmpty {
+    /// After an error with stop_on_error: execute requests the client sent before the error reply
+    /// (by their header date) are answered "aborted"; anything sent later, and every other request,
+    /// is served normally. Requests still in flight are waited for briefly, so a client that sends
+    /// several cells at once sees them aborted however the scheduler ordered things.
+    func abortExecutions(sentBefore errorTime: Double) {
+        while let ready = try? poll([shell], timeout: Self.abortWindowMilliseconds), !ready.isEmpty {
             guard let frames = try? shell.receive(), let message = decode(frames, channel: "shell") else { continue }
-            guard message.type == "execute_request" else {
+            let sent = message.header["date"]?.stringValue.flatMap(HeaderFactory.seconds(fromTimestamp:))
+            guard message.type == "execute_request", (sent ?? errorTime) <= errorTime else {
                 handleShell(message)
                 continue
             }
@@ -155,6 +158,9 @@ public final class Kernel: @unchecked Sendable {
             shellPublisher.status("idle", parent: message)
         }
     }
+
+    /// How long to wait for requests still on their way after an error.
+    static let abortWindowMilliseconds = 20
 
     // MARK: Control
 

@@ -97,6 +97,41 @@ struct HeaderFactory: Sendable {
         ]
     }
 
+    /// Seconds since 1970, as header dates count them.
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    /// Reads a header date ("2026-11-25T11:40:20.123456Z", or with a "+01:00" offset); nil if it is not one.
+    static func seconds(fromTimestamp text: String) -> Double? {
+        let c = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= c.count else { return nil }
+            var n = 0
+            for i in range { guard (48...57).contains(c[i]) else { return nil }; n = n * 10 + Int(c[i] - 48) }
+            return n
+        }
+        guard c.count >= 19, let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
+        var seconds = Double(timegm(&parts))
+        var i = 19
+        if i < c.count, c[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            while i < c.count, (48...57).contains(c[i]) { seconds += Double(c[i] - 48) * scale; scale /= 10; i += 1 }
+        }
+        if i + 6 <= c.count, c[i] == UInt8(ascii: "+") || c[i] == UInt8(ascii: "-"),
+           let h = number((i + 1)..<(i + 3)), let m = number((i + 4)..<(i + 6)) {
+            seconds -= (c[i] == UInt8(ascii: "+") ? 1 : -1) * Double(h * 3600 + m * 60)
+        }
+        return seconds
+    }
+
     /// ISO 8601 in UTC with microseconds, as Jupyter clients write it.
     static func timestamp() -> String {
         var now = timespec()

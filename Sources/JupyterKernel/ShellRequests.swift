@@ -92,8 +92,9 @@ extension Kernel {
                 fields["execution_count"] = .int(count)
                 content = .object(fields)
             }
+            let errorTime = HeaderFactory.now()
             reply(to: message, content)
-            if stopOnError { abortQueuedExecutions() }
+            if stopOnError { abortExecutions(sentBefore: errorTime) }
         }
     }
 

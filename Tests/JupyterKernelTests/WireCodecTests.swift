@@ -75,4 +75,14 @@ import Testing
         let date = try #require(header["date"]?.stringValue)
         #expect(date.count == 27 && date.hasSuffix("Z") && date.contains("T"))
     }
+
+    @Test func readsHeaderDatesWithFractionsAndOffsets() throws {
+        let utc = try #require(HeaderFactory.seconds(fromTimestamp: "2026-11-25T11:40:20.250000Z"))
+        #expect(utc == 1_795_606_820.25)
+        #expect(HeaderFactory.seconds(fromTimestamp: "2026-11-25T12:40:20.25+01:00") == utc)
+        #expect(HeaderFactory.seconds(fromTimestamp: "yesterday") == nil)
+        let now = HeaderFactory.now()
+        let ours = try #require(HeaderFactory.seconds(fromTimestamp: HeaderFactory.timestamp()))
+        #expect(abs(ours - now) < 1)
+    }
 }
