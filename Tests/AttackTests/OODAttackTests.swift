@@ -285,3 +285,17 @@ func sameState(_ a: OODAttack, _ b: OODAttack) -> Bool {
         #expect(try enc.forward(xAdv)[0].data[label[0]] < (try enc.forward(x)[0].data[label[0]]))
     }
 }
+
+@Suite struct OptimizerChoiceTests {
+    @Test(arguments: [OptimizerKind.adamax, .adam, .sgd])
+    func everyOptimizerReducesTheLoss(kind: OptimizerKind) throws {
+        let (enc, xIn, xOut) = linearSetup()
+        let config = AttackConfiguration(epsilon: 10, learningRate: kind == .sgd ? 0.2 : 0.05, optimizer: OptimizerSettings(kind: kind))
+        let a = try OODAttack(encoder: enc, xIn: xIn, xOut: xOut, configuration: config)
+        let before = try a.metrics()
+        try a.step(60)
+        let after = try a.metrics()
+        #expect(after.meanMAPE < 0.2 * before.meanMAPE, "\(kind): \(before.meanMAPE) → \(after.meanMAPE)")
+        #expect(a.optimizerState.step == 60)
+    }
+}
