@@ -38,7 +38,8 @@ public func jacobianSpectrum(encoder: any DifferentiableEncoder, x: Tensor, outp
         throw AttackError.encoderContract("output '\(name)' has shape \(outs.count > idx ? outs[idx].shape : []) for a batch of \(copies)")
     }
     let m = outs[idx].count / copies
-    var jac = [Double](repeating: 0, count: m * n)
+    // J is stored in Float32 (m·n·4 bytes: 308 MB for 512 × 150,528); products accumulate in Double.
+    var jac = [Float](repeating: 0, count: m * n)
     var row = 0
     while row < m {
         var seeds = outs.map { Tensor.zeros($0.shape) }
@@ -49,7 +50,7 @@ public func jacobianSpectrum(encoder: any DifferentiableEncoder, x: Tensor, outp
             throw AttackError.encoderContract("pullback returned shape \(g.shape) for input \(batch.shape)")
         }
         for c in 0..<used {
-            for j in 0..<n { jac[(row + c) * n + j] = Double(g.data[c * n + j]) }
+            jac.replaceSubrange(((row + c) * n)..<((row + c + 1) * n), with: g.data[(c * n)..<((c + 1) * n)])
         }
         row += used
     }
@@ -60,7 +61,8 @@ public func jacobianSpectrum(encoder: any DifferentiableEncoder, x: Tensor, outp
         jac.withUnsafeBufferPointer { J in
             for a in 0..<m { for b in a..<m {
                 var acc = 0.0
-                for j in 0..<n { acc += J[a * n + j] * J[b * n + j] }
+                let ra = J.baseAddress! + a * n, rb = J.baseAddress! + b * n
+                for j in 0..<n { acc += Double(ra[j]) * Double(rb[j]) }
                 gram[a * m + b] = acc
                 gram[b * m + a] = acc
             } }
@@ -69,7 +71,7 @@ public func jacobianSpectrum(encoder: any DifferentiableEncoder, x: Tensor, outp
         jac.withUnsafeBufferPointer { J in
             for a in 0..<n { for b in a..<n {
                 var acc = 0.0
-                for i in 0..<m { acc += J[i * n + a] * J[i * n + b] }
+                for i in 0..<m { acc += Double(J[i * n + a]) * Double(J[i * n + b]) }
                 gram[a * n + b] = acc
                 gram[b * n + a] = acc
             } }

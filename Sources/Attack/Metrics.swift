@@ -95,3 +95,19 @@ public struct PredictedClasses: Sendable, Equatable {
         xAdv = try predictedClasses(logitsAdv)
     }
 }
+
+extension OODAttack {
+    /// Attack metrics at the current iterate for one selected output of a feature-matching attack (default: the first),
+    /// with z_in = that output's target and x_adv = `x`.
+    public func metrics(output: String? = nil) throws -> AttackMetrics {
+        guard case .featureMatching(let outputs) = objective else {
+            throw AttackError.invalidArgument("metrics need a feature-matching attack (this one attacks logits with cross-entropy)")
+        }
+        let name = output ?? outputs[0].name
+        guard let k = outputs.firstIndex(where: { $0.name == name }) else {
+            throw AttackError.unknownOutput(name, available: outputs.map(\.name))
+        }
+        let z = try currentOutputs()[k]
+        return try AttackMetrics.compute(zIn: targets[k], zAdv: z, xOut: xOut, xAdv: x)
+    }
+}

@@ -70,7 +70,8 @@ public enum PerSample {
         return d
     }
 
-    /// Gradient normalisation, per sample. L2: g / max(‖g‖₂, floor); L∞: sign(g) (sign(0) = 0).
+    /// Gradient normalisation, per sample. L2: g · (1 / max(‖g‖₂, floor)) (the reference's `g *= 1/l2_norm`, floor 1e-12
+    /// as in cleverhans); L∞: sign(g) (sign(0) = 0).
     public static func normalize(_ g: Tensor, norm: Norm, floor: Double = 1e-12) -> Tensor {
         var out = g
         let (b, n) = layout(g)
@@ -83,8 +84,8 @@ public enum PerSample {
         case .l2:
             let norms = l2Norms(g)
             for i in 0..<b {
-                let denom = Swift.max(norms[i], Float(floor))
-                for j in 0..<n { out.data[i * n + j] /= denom }
+                let scale = 1 / Swift.max(norms[i], Float(floor))
+                for j in 0..<n { out.data[i * n + j] *= scale }
             }
         }
         return out

@@ -285,3 +285,49 @@ func sameState(_ a: OODAttack, _ b: OODAttack) -> Bool {
         #expect(try enc.forward(xAdv)[0].data[label[0]] < (try enc.forward(x)[0].data[label[0]]))
     }
 }
+
+@Suite struct OptimizerChoiceTests {
+    @Test(arguments: [OptimizerKind.adamax, .adam, .sgd])
+    func everyOptimizerReducesTheLoss(kind: OptimizerKind) throws {
+        let (enc, xIn, xOut) = linearSetup()
+        let config = AttackConfiguration(epsilon: 10, learningRate: kind == .sgd ? 0.2 : 0.05, optimizer: OptimizerSettings(kind: kind))
+        let a = try OODAttack(encoder: enc, xIn: xIn, xOut: xOut, configuration: config)
+        let before = try a.metrics()
+        try a.step(60)
+        let after = try a.metrics()
+        #expect(after.meanMAPE < 0.2 * before.meanMAPE, "\(kind): \(before.meanMAPE) → \(after.meanMAPE)")
+        #expect(a.optimizerState.step == 60)
+    }
+}
+
+@Suite struct MoreRoundTrips {
+    @Test func pgdStateSavesAndLoads() throws {
+        let enc = LinearEncoder(w: randomMatrix(4, 16, seed: 91), m: 4, n: 16)
+        let x = randomUniform([2, 16], seed: 92)
+        let a = try ClassicAttack.pgd(encoder: enc, x: x, labels: [1, 3], logits: "features", targeted: true,
+                                      norm: .linf, epsilon: 0.1, stepSize: 0.01, iterations: 10, seed: 4)
+        try a.step(3)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mirage-pgd-\(UUID().uuidString).atk")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try a.save(to: url)
+        let b = try OODAttack.load(from: url, encoder: enc)
+        #expect(b.objective == .crossEntropy(output: "features", labels: [1, 3], targeted: true))
+        #expect(sameState(a, b))
+        try a.run()
+        try b.run()
+        #expect(sameState(a, b) && a.stepCount == 10)
+        // Loading with an encoder lacking the output is a clear error.
+        let other = TanhEncoder(w: randomMatrix(4, 16, seed: 1), m: 4, n: 16)
+        #expect(throws: AttackError.unknownOutput("features", available: ["h"])) { try OODAttack.load(from: url, encoder: other) }
+    }
+
+    @Test func crossEntropyLossAndSeedsAreExact() throws {
+        let enc = LinearEncoder(w: randomMatrix(3, 4, seed: 93), m: 3, n: 4)
+        let x = Tensor(shape: [1, 4], data: [0.1, 0.2, 0.3, 0.4])
+        let a = try ClassicAttack.pgd(encoder: enc, x: x, labels: [2], logits: "features", norm: .l2, epsilon: 1,
+                                      stepSize: 0.1, iterations: 1, seed: nil)
+        let z = try enc.forward(x)[0].data.map(Double.init)
+        let ce = logSumExpRow(z) - z[2]
+        #expect(abs(Double(try a.currentLoss()[0]) + ce) < 1e-6)  // untargeted minimises −CE
+    }
+}
