@@ -167,8 +167,8 @@ save(model(g), "shape_int64.onnx")
 h = np.array([1.0, -2.0, 0.5, 65504.0], dtype=np.float16)
 inits = [
     numpy_helper.from_array(h, "f16_raw"),
-    helper.make_tensor("f16_int32", TensorProto.FLOAT16, [4], h.view(np.uint16).astype(np.int32).tolist(), raw=False),
-    helper.make_tensor("bf16", TensorProto.BFLOAT16, [2], [0x3FC0, 0xC000], raw=False),   # 1.5, -2.0 as bits
+    helper.make_tensor("f16_int32", TensorProto.FLOAT16, [4], h.tolist(), raw=False),  # int32_data = bits
+    helper.make_tensor("bf16", TensorProto.BFLOAT16, [2], [1.5, -2.0], raw=False),  # int32_data = 0x3FC0, 0xC000
     helper.make_tensor("bool_raw", TensorProto.BOOL, [3], b"\x01\x00\x01", raw=True),
     helper.make_tensor("bool_int32", TensorProto.BOOL, [2], [0, 1]),
     helper.make_tensor("int8", TensorProto.INT8, [3], [-128, 0, 127]),
