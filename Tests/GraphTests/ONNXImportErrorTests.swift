@@ -127,6 +127,33 @@ struct ONNXImportErrorTests {
         #expect(message.contains("more than the memory available ("), "\(message)")
     }
 
+    @Test func hostileShapes() {
+        #expect(loadError("overflow_dims.onnx")?.message
+            == "initializer 'huge': shape [1099511627776, 1099511627776, 1099511627776] has more elements than can be addressed")
+        #expect(loadError("negative_dim.onnx")?.message == "initializer 'neg': negative dimension -3 in [2, -3]")
+        #expect(loadError("float_data_count.onnx")?.message
+            == "initializer 'w': float_data has 3 values, expected 4 for float [2, 2]")
+    }
+
+    @Test func unsupportedElementTypeInInitializer() {
+        #expect(loadError("float8_initializer.onnx")?.message
+            == "initializer 'q': element type float8e4m3fn (17) is not supported")
+    }
+
+    @Test func nodesOutOfOrder() {
+        #expect(loadError("unsorted.onnx")?.message
+            == "node 'second' (Relu) input 'r' is produced by a later node 'first' (Relu): nodes are not in topological order")
+    }
+
+    @Test func outputProducedByNothing() {
+        #expect(loadError("missing_output.onnx")?.message
+            == "graph output 'nowhere' is produced by no node, input or initializer")
+    }
+
+    @Test func sparseInitializer() {
+        #expect(loadError("sparse_initializer.onnx")?.message == "sparse initializers are not supported (1: 'sp')")
+    }
+
     @Test func deeplyNestedMessagesAreRefused() {
         // GraphProto.node(1) → NodeProto.attribute(5) → AttributeProto.g(6) → GraphProto … 10,000 deep,
         // inside ModelProto.graph(7): swift-protobuf stops at the depth limit instead of overflowing the stack.

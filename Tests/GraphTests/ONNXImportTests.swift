@@ -162,6 +162,23 @@ struct ONNXImportTests {
         #expect(TensorDecoder.halfToFloat(0x7BFF) == 65504)
     }
 
+    @Test func float8ConstantIsKeptAsUnsupported() throws {
+        let graph = try ONNXImport.load(path: Fixtures.path("float8_constant.onnx"))
+        #expect(graph.nodes[0] == Node(name: "Constant_0", opType: "Constant", inputs: [], outputs: ["q"],
+                                       attributes: ["value": .unsupported(kind: "TENSOR(float8e4m3fn)")]))
+    }
+
+    @Test func untypedAttributeIsInferred() throws {
+        let graph = try ONNXImport.load(path: Fixtures.path("untyped_attribute.onnx"))
+        #expect(graph.nodes == [Node(name: "leaky", opType: "LeakyRelu", inputs: ["x"], outputs: ["y"], attributes: ["alpha": .float(0.25)])])
+    }
+
+    @Test func aiOnnxDomainIsTheDefaultDomain() throws {
+        let graph = try ONNXImport.load(path: Fixtures.path("ai_onnx_domain.onnx"))
+        #expect(graph.opsets == ["": 13])
+        #expect(graph.nodes.first?.domain == "")
+    }
+
     @Test func widenedOpsetRangeForConformance() throws {
         let graph = try ONNXImport.load(path: Fixtures.path("opset22.onnx"), options: .init(opsets: 1...99))
         #expect(graph.opsets == ["": 22])
