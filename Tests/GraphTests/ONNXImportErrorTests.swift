@@ -168,6 +168,23 @@ struct ONNXImportErrorTests {
         #expect(error?.message.hasPrefix("not an ONNX model: protobuf decoding failed inside field 7 (graph)") == true)
         #expect(error?.message.hasSuffix("(messages nested more than 64 deep)") == true)
     }
+
+    @Test func deeplyNestedUnknownGroupsAreRefused() {
+        // Unknown fields made of nested groups (wire types 3/4), as in CVE-2024-7254 against protobuf-java:
+        // swift-protobuf skips them with the same depth limit.
+        for groups in [100, 100_000] {
+            let start = varint(99 << 3 | 3), end = varint(99 << 3 | 4)
+            let model = [0x08, 0x08] + Array([[UInt8]](repeating: start, count: groups).joined())
+                + Array([[UInt8]](repeating: end, count: groups).joined())
+            let error = bytesError(model)
+            #expect(error?.message.hasPrefix("not an ONNX model: protobuf decoding failed") == true, "\(error?.message ?? "")")
+        }
+        // Inside the graph too.
+        let start = varint(99 << 3 | 3), end = varint(99 << 3 | 4)
+        let graph = Array([[UInt8]](repeating: start, count: 100_000).joined()) + Array([[UInt8]](repeating: end, count: 100_000).joined())
+        let error = bytesError([0x08, 0x08] + field(7, graph))
+        #expect(error?.message.hasPrefix("not an ONNX model: protobuf decoding failed") == true, "\(error?.message ?? "")")
+    }
 }
 
 /// A length-delimited protobuf field.
