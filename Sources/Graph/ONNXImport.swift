@@ -69,9 +69,14 @@ public enum ONNXImport {
                             what: "file is \(formatBytes(size))")
             let data: Data
             do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+                // Read, not mapped: a mapped file truncated by someone else while we decode would
+                // crash the process (SIGBUS) instead of failing cleanly.
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
                 throw ModelError("cannot read model file: \(error.localizedDescription)")
+            }
+            guard data.count == size else {
+                throw ModelError("model file changed while being read (\(size) bytes, then \(data.count))")
             }
             return try decode(data, directory: directoryOf(path), options: options)
         } catch var error as ModelError {

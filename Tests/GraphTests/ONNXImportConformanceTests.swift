@@ -5,11 +5,13 @@ import Testing
 /// Imports every model of ONNX's own backend tests, when they have been written out:
 ///   MIRAGE_ONNX_NODE_TESTS=dir     (scripts/onnx/export_node_tests.py dir)
 ///   MIRAGE_ONNX_LIGHT_MODELS=dir   (onnx/backend/test/data/light; scripts/onnx/list_light_models.py prints it)
+///   MIRAGE_ONNX_BACKEND_DATA=dir   (onnx/backend/test/data: every .onnx under it, e.g. pytorch-converted/*/model.onnx)
 /// Without them the tests are skipped (reported as such by swift test).
 @Suite("ONNX import: ONNX backend test models")
 struct ONNXImportConformanceTests {
     static let nodeTests = ProcessInfo.processInfo.environment["MIRAGE_ONNX_NODE_TESTS"].flatMap(existingDirectory)
     static let lightModels = ProcessInfo.processInfo.environment["MIRAGE_ONNX_LIGHT_MODELS"].flatMap(existingDirectory)
+    static let backendData = ProcessInfo.processInfo.environment["MIRAGE_ONNX_BACKEND_DATA"].flatMap(existingDirectory)
 
     static func existingDirectory(_ path: String) -> String? {
         var isDirectory: ObjCBool = false
@@ -92,5 +94,22 @@ struct ONNXImportConformanceTests {
         print(tally.report("light models, \(models.count)"))
         #expect(tally.failed.isEmpty)
         #expect(tally.clean.count == models.count)
+    }
+
+    @Test(.enabled(if: backendData != nil, "set MIRAGE_ONNX_BACKEND_DATA to onnx/backend/test/data"))
+    func backendDataModelsImport() throws {
+        let root = try #require(Self.backendData)
+        let models = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? [])
+            .filter { $0.hasSuffix(".onnx") }.sorted()
+        try #require(!models.isEmpty)
+        var strict = Tally()
+        var widened = Tally()
+        for name in models {
+            strict.add(name, Result { try ONNXImport.load(path: "\(root)/\(name)") })
+            widened.add(name, Result { try ONNXImport.load(path: "\(root)/\(name)", options: .init(opsets: 1...Int.max)) })
+        }
+        print(strict.report("backend test data, \(models.count) models, default opsets 7–21"))
+        print(widened.report("backend test data, \(models.count) models, any opset"))
+        #expect(widened.failed.isEmpty)
     }
 }
