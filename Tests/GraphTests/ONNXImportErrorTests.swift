@@ -14,6 +14,8 @@ private func bytesError(_ bytes: [UInt8], directory: String? = nil,
                         sourceLocation: SourceLocation = #_sourceLocation) -> ModelError? {
     #expect(throws: ModelError.self, sourceLocation: sourceLocation) {
         _ = try ONNXImport.load(bytes: bytes, directory: directory)
+        // (also checks that the exact API of the brief exists as function references)
+        let _: (String) throws -> Graph = ONNXImport.load(path:)
     }
 }
 
