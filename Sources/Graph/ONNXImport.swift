@@ -57,7 +57,18 @@ public enum ONNXImport {
     }
 
     /// Loads a model file. External data files are resolved relative to the file's directory.
-    public static func load(path: String, options: Options = Options()) throws -> Graph {
+    public static func load(path: String) throws -> Graph {
+        try load(path: path, options: Options())
+    }
+
+    /// Loads a model from memory. `directory` is where external data files are looked up; with
+    /// nil, a model that has external data is refused.
+    public static func load(bytes: [UInt8], directory: String?) throws -> Graph {
+        try load(bytes: bytes, directory: directory, options: Options())
+    }
+
+    /// `load(path:)` with options (e.g. a wider opset range for conformance runs).
+    public static func load(path: String, options: Options) throws -> Graph {
         do {
             let size = try fileSize(path, what: "model file")
             if size == 0 { throw ModelError("not an ONNX model: the file is empty") }
@@ -69,9 +80,14 @@ public enum ONNXImport {
                             what: "file is \(formatBytes(size))")
             let data: Data
             do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+                // Read, not mapped: a mapped file truncated by someone else while we decode would
+                // crash the process (SIGBUS) instead of failing cleanly.
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
             } catch {
                 throw ModelError("cannot read model file: \(error.localizedDescription)")
+            }
+            guard data.count == size else {
+                throw ModelError("model file changed while being read (\(size) bytes, then \(data.count))")
             }
             return try decode(data, directory: directoryOf(path), options: options)
         } catch var error as ModelError {
@@ -80,9 +96,8 @@ public enum ONNXImport {
         }
     }
 
-    /// Loads a model from memory. `directory` is where external data files are looked up; with
-    /// nil, a model that has external data is refused.
-    public static func load(bytes: [UInt8], directory: String?, options: Options = Options()) throws -> Graph {
+    /// `load(bytes:directory:)` with options.
+    public static func load(bytes: [UInt8], directory: String?, options: Options) throws -> Graph {
         if bytes.isEmpty { throw ModelError("not an ONNX model: no bytes") }
         if bytes.count > maxModelFileBytes {
             throw ModelError("model is \(formatBytes(bytes.count)), over protobuf's 2 GB limit for one message")

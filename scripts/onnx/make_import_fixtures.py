@@ -167,8 +167,8 @@ save(model(g), "shape_int64.onnx")
 h = np.array([1.0, -2.0, 0.5, 65504.0], dtype=np.float16)
 inits = [
     numpy_helper.from_array(h, "f16_raw"),
-    helper.make_tensor("f16_int32", TensorProto.FLOAT16, [4], h.view(np.uint16).astype(np.int32).tolist(), raw=False),
-    helper.make_tensor("bf16", TensorProto.BFLOAT16, [2], [0x3FC0, 0xC000], raw=False),   # 1.5, -2.0 as bits
+    helper.make_tensor("f16_int32", TensorProto.FLOAT16, [4], h.tolist(), raw=False),  # int32_data = bits
+    helper.make_tensor("bf16", TensorProto.BFLOAT16, [2], [1.5, -2.0], raw=False),  # int32_data = 0x3FC0, 0xC000
     helper.make_tensor("bool_raw", TensorProto.BOOL, [3], b"\x01\x00\x01", raw=True),
     helper.make_tensor("bool_int32", TensorProto.BOOL, [2], [0, 1]),
     helper.make_tensor("int8", TensorProto.INT8, [3], [-128, 0, 127]),
@@ -219,3 +219,45 @@ save(model(g), "segment.onnx", check=False)
 nog = onnx.ModelProto(ir_version=8, producer_name="mirage-fixtures")
 nog.opset_import.extend(opset())
 save(nog, "no_graph.onnx", check=False)
+
+
+# 8. Hostile or unusual models (each refused with a clear message, or kept as noted).
+def tiny(name, nodes=None, inits=(), outputs=("y",), sparse=(), check=False, ops=None):
+    g = helper.make_graph(nodes if nodes is not None else [helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, [1]) for o in outputs],
+                          initializer=list(inits), sparse_initializer=list(sparse))
+    save(model(g, ops), name, check=check)
+
+
+# Shape whose element count overflows Int64: must not be multiplied blindly.
+tiny("overflow_dims.onnx", inits=[TensorProto(name="huge", data_type=TensorProto.FLOAT,
+                                              dims=[1 << 40, 1 << 40, 1 << 40], raw_data=b"\0" * 4)])
+tiny("negative_dim.onnx", inits=[TensorProto(name="neg", data_type=TensorProto.FLOAT, dims=[2, -3],
+                                             float_data=[1.0])])
+# float_data count mismatch.
+tiny("float_data_count.onnx", inits=[TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 2],
+                                                 float_data=[1.0, 2.0, 3.0])])
+# A float8 initializer (not stored by the engine) and a float8 Constant (kept as .unsupported).
+tiny("float8_initializer.onnx", inits=[TensorProto(name="q", data_type=TensorProto.FLOAT8E4M3FN, dims=[2],
+                                                   raw_data=b"\x38\x40")])
+tiny("float8_constant.onnx", nodes=[
+    helper.make_node("Constant", [], ["q"], value=TensorProto(name="q", data_type=TensorProto.FLOAT8E4M3FN,
+                                                              dims=[2], raw_data=b"\x38\x40")),
+    helper.make_node("Relu", ["x"], ["y"])])
+# Nodes out of topological order.
+tiny("unsorted.onnx", nodes=[helper.make_node("Relu", ["r"], ["y"], name="second"),
+                             helper.make_node("Relu", ["x"], ["r"], name="first")])
+# A graph output that nothing produces.
+tiny("missing_output.onnx", outputs=("y", "nowhere"))
+# A sparse initializer.
+tiny("sparse_initializer.onnx", sparse=[helper.make_sparse_tensor(
+    helper.make_tensor("sp", TensorProto.FLOAT, [1], [1.0]), helper.make_tensor("sp_i", TensorProto.INT64, [1], [0]), [4])])
+# An attribute without `type` (very old exporters): inferred from the field that is set.
+legacy = helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky")
+a = legacy.attribute.add()
+a.name, a.f = "alpha", 0.25
+tiny("untyped_attribute.onnx", nodes=[legacy])
+# Opsets: "ai.onnx" spelled out, and a node domain spelled "ai.onnx".
+spelled = helper.make_node("Relu", ["x"], ["y"], name="r", domain="ai.onnx")
+tiny("ai_onnx_domain.onnx", nodes=[spelled], ops=[helper.make_opsetid("ai.onnx", 13)])
