@@ -98,31 +98,26 @@ extension OODAttack {
         }
         var table: [String: AttackFileHeader.ArrayEntry] = [:]
         for a in header.arrays { table[a.name] = a }
-        func f32(_ name: String) throws -> Tensor {
-            guard let e = table[name], e.dtype == "f32" else { throw AttackError.fileFormat("missing float32 array '\(name)'") }
+        /// The little-endian words of array `name`, checked against its declared type and the file's length.
+        func words<Word: FixedWidthInteger>(_ name: String, _ dtype: String, as: Word.Type) throws -> (shape: [Int], words: [Word]) {
+            let width = MemoryLayout<Word>.size
+            guard let e = table[name], e.dtype == dtype else {
+                throw AttackError.fileFormat("missing \(dtype == "f32" ? "float32" : "float64") array '\(name)'")
+            }
             let n = Tensor.elementCount(e.shape)
             let start = headerEnd + e.offset
-            guard e.offset >= 0, start + 4 * n <= bytes.count else { throw AttackError.fileFormat("array '\(name)' is truncated") }
-            var values = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                var bits: UInt32 = 0
-                for k in 0..<4 { bits |= UInt32(bytes[start + 4 * i + k]) << (8 * UInt32(k)) }
-                values[i] = Float(bitPattern: bits)
+            guard e.offset >= 0, start + width * n <= bytes.count else { throw AttackError.fileFormat("array '\(name)' is truncated") }
+            let values = (0..<n).map { i in
+                (0..<width).reduce(Word.zero) { bits, k in bits | Word(bytes[start + width * i + k]) << (8 * k) }
             }
-            return Tensor(shape: e.shape, data: values)
+            return (e.shape, values)
+        }
+        func f32(_ name: String) throws -> Tensor {
+            let (shape, bits) = try words(name, "f32", as: UInt32.self)
+            return Tensor(shape: shape, data: bits.map(Float.init(bitPattern:)))
         }
         func f64(_ name: String) throws -> [Double] {
-            guard let e = table[name], e.dtype == "f64" else { throw AttackError.fileFormat("missing float64 array '\(name)'") }
-            let n = Tensor.elementCount(e.shape)
-            let start = headerEnd + e.offset
-            guard e.offset >= 0, start + 8 * n <= bytes.count else { throw AttackError.fileFormat("array '\(name)' is truncated") }
-            var values = [Double](repeating: 0, count: n)
-            for i in 0..<n {
-                var bits: UInt64 = 0
-                for k in 0..<8 { bits |= UInt64(bytes[start + 8 * i + k]) << (8 * UInt64(k)) }
-                values[i] = Double(bitPattern: bits)
-            }
-            return values
+            try words(name, "f64", as: UInt64.self).words.map(Double.init(bitPattern:))
         }
         let xOut = try f32("xOut")
         let b = xOut.shape.first ?? 0

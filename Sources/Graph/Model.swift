@@ -165,12 +165,14 @@ public final class Encoder {
             op.prepare(constantInputs: Set(inputs.enumerated().compactMap { i, s in s.map { constant[$0] } == true ? i : nil }))
             steps.append(Step(node: node, op: op, inputs: inputs, outputs: node.outputs.map { slot($0) }))
         }
-        for (i, step) in steps.enumerated() {
+        var computed: Set<Int> = [0]
+        for step in steps {
             for (k, s) in step.inputs.enumerated() {
-                if let s, initial[s] == nil, s != 0, !steps[..<i].contains(where: { $0.outputs.contains(s) }) {
+                if let s, initial[s] == nil, !computed.contains(s) {
                     throw EngineError("node '\(step.node.name)' (\(step.node.opType)) reads '\(step.node.inputs[k])', which nothing computes before it")
                 }
             }
+            computed.formUnion(step.outputs)
         }
         outputNames = outputs
         outputSlots = outputs.map { slot($0) }

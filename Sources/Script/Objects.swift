@@ -5,6 +5,7 @@ import Imaging
 import Tensor
 
 /// Turns library errors into the language's, keeping their words.
+@discardableResult
 func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()

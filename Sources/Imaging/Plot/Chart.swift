@@ -248,6 +248,18 @@ enum ChartRenderer {
     }
 
     static func drawLayer(_ layer: Layer, _ mx: AxisMap, _ my: AxisMap, _ c: Canvas) {
+        /// The outline of a histogram's bars as one path from the baseline and back; false if malformed.
+        func traceSteps(_ edges: [Double], _ heights: [Double]) -> Bool {
+            guard edges.count == heights.count + 1, !heights.isEmpty else { return false }
+            let base = my.log ? my.start : my(0)
+            c.moveTo(mx(edges[0]), base)
+            for (i, h) in heights.enumerated() {
+                let y = my.log && h <= 0 ? base : my(h)
+                c.lineTo(mx(edges[i]), y); c.lineTo(mx(edges[i + 1]), y)
+            }
+            c.lineTo(mx(edges[edges.count - 1]), base)
+            return true
+        }
         switch layer {
         case let .line(xs, ys, color, width, dash, marker, markerSize):
             c.setColor(color); c.lineWidth(width); c.dash(dash)
@@ -292,26 +304,12 @@ enum ChartRenderer {
                 if let edge { c.fillPreserve(); c.setColor(edge); c.lineWidth(0.6); c.stroke() } else { c.fill() }
             }
         case let .stepFill(edges, heights, color, alpha):
-            guard edges.count == heights.count + 1, !heights.isEmpty else { return }
-            let base = my.log ? my.start : my(0)
-            c.moveTo(mx(edges[0]), base)
-            for (i, h) in heights.enumerated() {
-                let y = my.log && h <= 0 ? base : my(h)
-                c.lineTo(mx(edges[i]), y); c.lineTo(mx(edges[i + 1]), y)
-            }
-            c.lineTo(mx(edges[edges.count - 1]), base)
+            guard traceSteps(edges, heights) else { return }
             cairo_close_path(c.cr)
             c.setColor(color, alpha: alpha); c.fill()
         case let .steps(edges, heights, color, width):
-            guard edges.count == heights.count + 1, !heights.isEmpty else { return }
             c.setColor(color); c.lineWidth(width); c.dash([])
-            let base = my.log ? my.start : my(0)
-            c.moveTo(mx(edges[0]), base)
-            for (i, h) in heights.enumerated() {
-                let y = my.log && h <= 0 ? base : my(h)
-                c.lineTo(mx(edges[i]), y); c.lineTo(mx(edges[i + 1]), y)
-            }
-            c.lineTo(mx(edges[edges.count - 1]), base)
+            guard traceSteps(edges, heights) else { return }
             c.stroke()
         case let .image(rgb, w, h, xr, yr):
             let x0 = mx(xr.lowerBound), x1 = mx(xr.upperBound), y0 = my(yr.lowerBound), y1 = my(yr.upperBound)

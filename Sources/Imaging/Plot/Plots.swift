@@ -176,15 +176,18 @@ public struct ScatterPlot: Plot {
 
 // MARK: Histogram
 
-public struct Histogram: Plot {
-    public struct Series: Sendable {
-        public var name: String?
-        public var values: [Double]
-        public var color: PlotColor?
-        public init(_ name: String? = nil, values: [Double], color: PlotColor? = nil) {
-            self.name = name; self.values = values; self.color = color
-        }
+/// A named list of values: one histogram distribution, or one group of bars.
+public struct ValueSeries: Sendable {
+    public var name: String?
+    public var values: [Double]
+    public var color: PlotColor?
+    public init(_ name: String? = nil, values: [Double], color: PlotColor? = nil) {
+        self.name = name; self.values = values; self.color = color
     }
+}
+
+public struct Histogram: Plot {
+    public typealias Series = ValueSeries
 
     public var series: [Series]
     /// Number of bins shared by all series; nil chooses (NumPy's "auto": the larger of Sturges and Freedman–Diaconis).
@@ -348,14 +351,7 @@ public struct ROCPlot: Plot {
 // MARK: Bar
 
 public struct BarPlot: Plot {
-    public struct Series: Sendable {
-        public var name: String?
-        public var values: [Double]
-        public var color: PlotColor?
-        public init(_ name: String? = nil, values: [Double], color: PlotColor? = nil) {
-            self.name = name; self.values = values; self.color = color
-        }
-    }
+    public typealias Series = ValueSeries
 
     public var categories: [String]
     /// Several series are drawn as grouped bars.
