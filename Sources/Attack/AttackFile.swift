@@ -30,13 +30,21 @@ struct AttackFileHeader: Codable {
     var targetCount: Int
     var bestStep: [Int]?
     var arrays: [ArrayEntry]
+    /// What the caller needs to rebuild the attack's context (e.g. the model path and layer names); optional, v1 files may lack it.
+    var info: [String: String]?
+}
+
+/// What a caller stored beside the attack's state: strings and named arrays (arrays `extra:NAME` in the file).
+public struct AttackFileContext: Sendable {
+    public var info: [String: String]
+    public var extras: [String: Tensor]
 }
 
 private let magic = Array("MIRATK01".utf8)
 
 extension OODAttack {
     /// Writes the whole state to `url` (see `AttackFileHeader` for the format).
-    public func save(to url: URL) throws {
+    public func save(to url: URL, info: [String: String] = [:], extras: [String: Tensor] = [:]) throws {
         var arrays: [AttackFileHeader.ArrayEntry] = []
         var payload = Data()
         func addF32(_ name: String, _ shape: [Int], _ values: [Float]) {
@@ -62,9 +70,10 @@ extension OODAttack {
             addF32("bestX", bx.shape, bx.data)
             addF32("bestLoss", [bl.count], bl)
         }
+        for (name, t) in extras.sorted(by: { $0.key < $1.key }) { addF32("extra:\(name)", t.shape, t.data) }
         let header = AttackFileHeader(format: "mirage-attack", version: 1, configuration: configuration, objective: objective,
                                       stepCount: stepCount, optimizerStep: optimizerState.step, targetCount: targets.count,
-                                      bestStep: bestStep, arrays: arrays)
+                                      bestStep: bestStep, arrays: arrays, info: info.isEmpty ? nil : info)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(header)
@@ -78,7 +87,29 @@ extension OODAttack {
 
     /// Reads a state written by `save`; `encoder` must have the outputs the attack uses.
     public static func load(from url: URL, encoder: any DifferentiableEncoder) throws -> OODAttack {
-        let file = try Data(contentsOf: url)
+        try AttackFileReader(url: url).attack(encoder: encoder)
+    }
+
+    /// The info and extra arrays a file carries, without rebuilding the attack (which needs the encoder).
+    public static func context(in url: URL) throws -> AttackFileContext {
+        try AttackFileReader(url: url).context()
+    }
+}
+
+/// A parsed attack file: the header and typed access to its arrays, each checked against the file's length.
+private struct AttackFileReader {
+    let url: URL
+    let bytes: [UInt8]
+    let header: AttackFileHeader
+    let headerEnd: Int
+    let table: [String: AttackFileHeader.ArrayEntry]
+
+    init(url: URL) throws {
+        self.url = url
+        let file: Data
+        do { file = try Data(contentsOf: url) } catch {
+            throw AttackError.fileFormat("cannot read \(url.path): \(error.localizedDescription)")
+        }
         let bytes = [UInt8](file)
         guard bytes.count >= 16, Array(bytes[0..<8]) == magic else {
             throw AttackError.fileFormat("\(url.path) is not a Mirage attack file (bad magic)")
@@ -98,27 +129,43 @@ extension OODAttack {
         }
         var table: [String: AttackFileHeader.ArrayEntry] = [:]
         for a in header.arrays { table[a.name] = a }
-        /// The little-endian words of array `name`, checked against its declared type and the file's length.
-        func words<Word: FixedWidthInteger>(_ name: String, _ dtype: String, as: Word.Type) throws -> (shape: [Int], words: [Word]) {
-            let width = MemoryLayout<Word>.size
-            guard let e = table[name], e.dtype == dtype else {
-                throw AttackError.fileFormat("missing \(dtype == "f32" ? "float32" : "float64") array '\(name)'")
-            }
-            let n = Tensor.elementCount(e.shape)
-            let start = headerEnd + e.offset
-            guard e.offset >= 0, start + width * n <= bytes.count else { throw AttackError.fileFormat("array '\(name)' is truncated") }
-            let values = (0..<n).map { i in
-                (0..<width).reduce(Word.zero) { bits, k in bits | Word(bytes[start + width * i + k]) << (8 * k) }
-            }
-            return (e.shape, values)
+        self.bytes = bytes
+        self.header = header
+        self.headerEnd = headerEnd
+        self.table = table
+    }
+
+    /// The little-endian words of array `name`, checked against its declared type and the file's length.
+    func words<Word: FixedWidthInteger>(_ name: String, _ dtype: String, as: Word.Type) throws -> (shape: [Int], words: [Word]) {
+        let width = MemoryLayout<Word>.size
+        guard let e = table[name], e.dtype == dtype else {
+            throw AttackError.fileFormat("missing \(dtype == "f32" ? "float32" : "float64") array '\(name)'")
         }
-        func f32(_ name: String) throws -> Tensor {
-            let (shape, bits) = try words(name, "f32", as: UInt32.self)
-            return Tensor(shape: shape, data: bits.map(Float.init(bitPattern:)))
+        let n = Tensor.elementCount(e.shape)
+        let start = headerEnd + e.offset
+        guard e.offset >= 0, n >= 0, start + width * n <= bytes.count else { throw AttackError.fileFormat("array '\(name)' is truncated") }
+        let values = (0..<n).map { i in
+            (0..<width).reduce(Word.zero) { bits, k in bits | Word(bytes[start + width * i + k]) << (8 * k) }
         }
-        func f64(_ name: String) throws -> [Double] {
-            try words(name, "f64", as: UInt64.self).words.map(Double.init(bitPattern:))
-        }
+        return (e.shape, values)
+    }
+
+    func f32(_ name: String) throws -> Tensor {
+        let (shape, bits) = try words(name, "f32", as: UInt32.self)
+        return Tensor(shape: shape, data: bits.map(Float.init(bitPattern:)))
+    }
+
+    func f64(_ name: String) throws -> [Double] {
+        try words(name, "f64", as: UInt64.self).words.map(Double.init(bitPattern:))
+    }
+
+    func context() throws -> AttackFileContext {
+        var extras: [String: Tensor] = [:]
+        for name in table.keys where name.hasPrefix("extra:") { extras[String(name.dropFirst(6))] = try f32(name) }
+        return AttackFileContext(info: header.info ?? [:], extras: extras)
+    }
+
+    func attack(encoder: any DifferentiableEncoder) throws -> OODAttack {
         let xOut = try f32("xOut")
         let b = xOut.shape.first ?? 0
         let loss = try f32("lossHistory")

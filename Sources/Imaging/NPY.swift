@@ -73,7 +73,10 @@ public enum NPY {
         case "f4": width = 4
         case "f8": width = 8
         case "u1", "i1", "b1": width = 1
-        default: throw ImagingError(".npy dtype '\(descr)' is not supported (use float32, float64 or uint8)")
+        case "i2", "u2": width = 2
+        case "i4", "u4": width = 4
+        case "i8", "u8": width = 8
+        default: throw ImagingError(".npy dtype '\(descr)' is not supported (use float, integer or bool data)")
         }
         guard body.count >= count * width else {
             throw ImagingError("truncated .npy data: expected \(count * width) bytes, found \(body.count)")
@@ -93,6 +96,16 @@ public enum NPY {
                 data[i] = Float(Double(bitPattern: bits))
             case "i1":
                 data[i] = Float(Int8(bitPattern: body[start]))
+            case "i2", "u2", "i4", "u4", "i8", "u8":
+                // Integers (class labels, indices) become the nearest Float, exact up to 2^24.
+                var bits: UInt64 = 0
+                for b in 0..<width { bits |= UInt64(body[start + b]) << (8 * (bigEndian ? width - 1 - b : b)) }
+                if kind.hasPrefix("u") {
+                    data[i] = Float(bits)
+                } else {
+                    let shift = UInt64(64 - 8 * width)
+                    data[i] = Float(Int64(bitPattern: bits << shift) >> Int64(shift))
+                }
             default:
                 data[i] = Float(body[start])
             }

@@ -15,12 +15,14 @@ indirect enum Expr: Sendable {
     case call(Expr, [Argument], SourcePosition)
     case attribute(Expr, String, SourcePosition)
     case index(Expr, Expr, SourcePosition)
+    /// `a[start:stop:step]` along the first axis; any part may be missing.
+    case slice(Expr, Expr?, Expr?, Expr?, SourcePosition)
 
     var position: SourcePosition {
         switch self {
         case .number(_, let p), .string(_, let p), .bool(_, let p), .none(let p), .list(_, let p), .name(_, let p),
              .unary(_, _, let p), .binary(_, _, _, let p), .logical(_, _, _, let p), .call(_, _, let p),
-             .attribute(_, _, let p), .index(_, _, let p):
+             .attribute(_, _, let p), .index(_, _, let p), .slice(_, _, _, _, let p):
             return p
         case .compare(let first, _):
             return first.position

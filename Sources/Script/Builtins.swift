@@ -8,6 +8,7 @@ enum BuiltinGroup: String, Sendable, CaseIterable {
     case random = "Randomness"
     case pictures = "Pictures and files"
     case models = "Models and attacks"
+    case detectors = "Detectors and evaluation"
     case plots = "Plots"
 }
 
@@ -212,6 +213,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + plots
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + detectors + plots
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

@@ -163,14 +163,14 @@ extension Builtins {
     ]
 }
 
-private func attackArgument(_ args: CallArguments) throws -> AttackObject {
+func attackArgument(_ args: CallArguments) throws -> AttackObject {
     guard case .object(let object) = args["attack"], let attack = object as? AttackObject else {
         throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
     }
     return attack
 }
 
-private func layerArgument(_ args: CallArguments, _ name: String) throws -> LayerObject {
+func layerArgument(_ args: CallArguments, _ name: String) throws -> LayerObject {
     guard case .object(let object) = args[name], let layer = object as? LayerObject else {
         if case .object(let o) = args[name], o is ModelObject {
             throw args.error("expects a layer for `\(name)`, got a model; choose one with `layer(model, \"name\")`")

@@ -60,6 +60,18 @@ extension Builtins {
                 throw ScriptError.io("cannot read the folder \(quote(folder)): \(error.message)")
             }
         },
+        Builtin("npy", .pictures, [.required("path")],
+                description: "Reads a NumPy .npy file as a tensor of its own shape (float, integer or bool data, as float32): class labels, feature batches, image batches.",
+                example: "y_test = npy(\"Examples/data/mnist/test_labels.npy\")") { args, _ in
+            let path = try args.string("path")
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ScriptError.io("cannot read \(quote(path)): no such file",
+                                     hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")
+            }
+            do { return .tensor(try NPY.decode([UInt8](data))) } catch let error as ImagingError {
+                throw ScriptError.io("cannot read \(quote(path)): \(error.message)")
+            }
+        },
         Builtin("image", .pictures, [.required("path"), .optional("gray", .bool(false)), .optional("size", .none)],
                 description: "Reads a picture from a .png, .jpg or .npy file as a [C, H, W] tensor with values in [0, 1]. PNG and JPEG files give 3 colour channels, or 1 with `gray=true` (alpha is dropped; JPEG EXIF orientation is applied); .npy files are read as stored ([H, W] becomes [1, H, W]). With `size=[h, w]` the picture is resized (area averaging when shrinking, bilinear when enlarging).",
                 example: "x_in = image(\"Examples/data/mnist/7.png\", gray=true, size=[28, 28])") { args, _ in

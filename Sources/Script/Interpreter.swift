@@ -249,6 +249,10 @@ final class Interpreter {
             let base = try evaluate(baseExpr)
             let index = try evaluate(indexExpr)
             return try located(position) { try element(of: base, at: index) }
+        case .slice(let baseExpr, let startExpr, let stopExpr, let stepExpr, let position):
+            let base = try evaluate(baseExpr)
+            let start = try startExpr.map(evaluate), stop = try stopExpr.map(evaluate), step = try stepExpr.map(evaluate)
+            return try located(position) { try slice(of: base, from: start, to: stop, by: step) }
         }
     }
 
@@ -516,6 +520,53 @@ final class Interpreter {
             throw ScriptError.index("index \(formatNumber(x)) is out of range for a \(what) of length \(count)")
         }
         return i
+    }
+
+    /// The indices `[start:stop:step]` picks, as Python does: negative bounds count from the end, bounds
+    /// clip to the sequence, a negative step walks backwards, an empty result is fine.
+    private func sliceIndices(_ start: Value?, _ stop: Value?, _ step: Value?, count: Int, of what: String) throws -> [Int] {
+        func whole(_ value: Value?, _ part: String) throws -> Int? {
+            guard let value else { return nil }
+            if case .none = value { return nil }
+            guard case .number(let x) = value, x == x.rounded(), abs(x) < 1e15 else {
+                throw ScriptError.type("\(what) slice \(part) must be a whole number, got \(repr(value))")
+            }
+            return Int(x)
+        }
+        let stride = try whole(step, "step") ?? 1
+        guard stride != 0 else { throw ScriptError.value("\(what) slice step cannot be zero") }
+        func clip(_ i: Int?, _ missing: Int, _ low: Int, _ high: Int) -> Int {
+            guard let i else { return missing }
+            return min(max(i < 0 ? i + count : i, low), high)
+        }
+        if stride > 0 {
+            let lower = clip(try whole(start, "start"), 0, 0, count), upper = clip(try whole(stop, "stop"), count, 0, count)
+            return Array(Swift.stride(from: lower, to: max(lower, upper), by: stride))
+        }
+        let upper = clip(try whole(start, "start"), count - 1, -1, count - 1), lower = clip(try whole(stop, "stop"), -1, -1, count - 1)
+        return Array(Swift.stride(from: upper, to: min(upper, lower), by: stride))
+    }
+
+    private func slice(of base: Value, from start: Value?, to stop: Value?, by step: Value?) throws -> Value {
+        switch base {
+        case .list(let items):
+            return .list(try sliceIndices(start, stop, step, count: items.count, of: "list").map { items[$0] })
+        case .string(let s):
+            let characters = Array(s)
+            return .string(String(try sliceIndices(start, stop, step, count: characters.count, of: "string").map { characters[$0] }))
+        case .range(let r):
+            return .list(try sliceIndices(start, stop, step, count: r.count, of: "range").map { .number(Double(r.element($0))) })
+        case .tensor(let t):
+            guard t.rank >= 1 else { throw ScriptError.type("cannot slice a rank-0 tensor") }
+            let rows = try sliceIndices(start, stop, step, count: t.shape[0], of: "tensor (first axis)")
+            let n = t.shape[0] == 0 ? 0 : t.count / t.shape[0]
+            var data: [Float] = []
+            data.reserveCapacity(rows.count * n)
+            for r in rows { data += t.data[(r * n)..<((r + 1) * n)] }
+            return .tensor(Tensor(shape: [rows.count] + t.shape.dropFirst(), data: data))
+        default:
+            throw ScriptError.type("a \(base.typeName) cannot be sliced")
+        }
     }
 
     private func element(of base: Value, at index: Value) throws -> Value {

@@ -367,13 +367,17 @@ struct Parser {
                 expr = .call(expr, try arguments(), position)
             } else if case .symbol("[") = peek.kind {
                 let position = advance().position
-                let index = try expression()
-                if case .symbol(":") = peek.kind {
-                    throw ScriptError.syntax("slices `a[i:j]` are not supported yet", at: peek.position,
-                                             hint: "index one element at a time, e.g. `x[i]`")
+                let start: Expr? = peek.kind == .symbol(":") ? nil : try expression()
+                if match(symbol: ":") {
+                    let stop: Expr? = [.symbol("]"), .symbol(":")].contains(peek.kind) ? nil : try expression()
+                    var step: Expr?
+                    if match(symbol: ":") { step = peek.kind == .symbol("]") ? nil : try expression() }
+                    try expect(symbol: "]", "to close the slice")
+                    expr = .slice(expr, start, stop, step, position)
+                } else {
+                    try expect(symbol: "]", "to close the index")
+                    expr = .index(expr, start!, position)
                 }
-                try expect(symbol: "]", "to close the index")
-                expr = .index(expr, index, position)
             } else if case .symbol(".") = peek.kind {
                 let position = advance().position
                 guard case .identifier(let name) = peek.kind else { throw unexpected("an attribute name after `.`") }
