@@ -150,7 +150,8 @@ public struct MahalanobisDetector: Sendable {
         (factor, ridge) = try LinearAlgebra.choleskyWithRidge(cov, n: d, relativeRidge: relativeRidge)
     }
 
-    /// Squared Mahalanobis distance of each row to each class mean, [N][C].
+    /// Squared Mahalanobis distance of each row to each class mean, [N][C]. With Σ + λI = L·Lᵀ the distance is
+    /// ‖L⁻¹z − L⁻¹μ_c‖², so each row needs one triangular solve, not one per class.
     public func distances(features: Tensor) throws -> [[Double]] {
         guard !means.isEmpty else { throw AttackError.invalidArgument("Mahalanobis detector is not fitted") }
         let z = try rows(features, what: "features")
@@ -158,10 +159,13 @@ public struct MahalanobisDetector: Sendable {
         guard z.first.map({ $0.count == d }) ?? true else {
             throw AttackError.shapeMismatch(what: "features", expected: "[N, \(d)]", got: features.shape)
         }
+        let whitenedMeans = means.map { LinearAlgebra.solveLower(factor, n: d, $0) }
         return z.map { row in
-            means.map { mu in
-                let y = LinearAlgebra.solveLower(factor, n: d, zip(row, mu).map(-))
-                return y.reduce(0) { $0 + $1 * $1 }
+            let y = LinearAlgebra.solveLower(factor, n: d, row)
+            return whitenedMeans.map { m in
+                var sum = 0.0
+                for j in 0..<d { sum += (y[j] - m[j]) * (y[j] - m[j]) }
+                return sum
             }
         }
     }
@@ -198,11 +202,23 @@ public struct KNNDetector: Sendable {
         guard z.first.map({ $0.count == bank[0].count }) ?? true else {
             throw AttackError.shapeMismatch(what: "features", expected: "[N, \(bank[0].count)]", got: features.shape)
         }
-        return z.map { row in
-            let q = Self.normalised(row)
-            var d = bank.map { b in zip(q, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
-            d.sort()
-            return Float(d[k - 1].squareRoot())
+        // On unit vectors ‖q − b‖² = 2 − 2 q·b: one dot product per pair, then the k-th largest similarity.
+        let d = bank[0].count
+        let flatBank = bank.flatMap { $0 }
+        return flatBank.withUnsafeBufferPointer { b in
+            z.map { row in
+                let q = Self.normalised(row)
+                var similarity = [Double](repeating: 0, count: bank.count)
+                q.withUnsafeBufferPointer { q in
+                    for i in 0..<bank.count {
+                        var dot = 0.0
+                        for j in 0..<d { dot += q[j] * b[i * d + j] }
+                        similarity[i] = dot
+                    }
+                }
+                similarity.sort(by: >)
+                return Float(max(0, 2 - 2 * similarity[k - 1]).squareRoot())
+            }
         }
     }
 }

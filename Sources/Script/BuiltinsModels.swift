@@ -53,17 +53,43 @@ extension Builtins {
             return .tensor(try layer.encode(try args.tensor("x")))
         },
         Builtin("ood_attack", .models, [.required("layer"), .required("source"), .required("target"), .optional("norm", .string("L2")),
-                                        .optional("eps", .number(10)), .optional("lr", .number(0.1)), .optional("seed", .none),
-                                        .optional("init", .string("uniform")), .optional("optimizer", .string("adamax"))],
-                description: "Sets up the OOD attack of the paper on a layer. It perturbs `source` (an out-of-distribution image or batch) within an `eps` ball so that the layer's features match those of `target`. Each `step` takes the gradient of Σ(f(x) − f(target))², normalises it per sample (L2: g/‖g‖, Linf: sign g), takes an Adamax step (`lr`), projects onto the ball and clamps pixels to [0, 1]. `init=\"uniform\"` starts from uniform noise in the ball (the reference's default, seeded), `\"zero\"` from the source itself.",
-                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)") { args, interpreter in
+                                        .optional("eps", .none), .optional("lr", .none), .optional("seed", .none),
+                                        .optional("init", .string("uniform")), .optional("optimizer", .string("adamax")),
+                                        .optional("preset", .none), .optional("weights", .none), .optional("schedule", .none),
+                                        .optional("best", .bool(false))],
+                description: """
+                Sets up the OOD attack of the paper on a layer. It perturbs `source` (an out-of-distribution image or batch) \
+                within an `eps` ball so that the layer's features match those of `target` (one image, or one per source). \
+                Each `step` takes the gradient of Σ(f(x) − f(target))², normalises it per sample (L2: g/‖g‖, Linf: sign g), \
+                takes an Adamax step (`lr`, by default eps/100 as in the reference), projects onto the ball and clamps pixels \
+                to [0, 1]. `init="uniform"` starts from uniform noise in the ball (the reference's default, seeded), `"zero"` \
+                from the source itself. `preset="cifar10"` (L2, eps 10, lr 0.1, 100 steps) and `preset="medical"` (L2, eps 20, \
+                lr 0.01, 2,000 steps or more) are the paper's settings. A layer of several tensors is matched on all of them, \
+                weighted by `weights`. Extensions: `schedule=[[step, lr], …]` changes lr after that many steps; `best=true` \
+                keeps each sample's lowest-loss iterate as `atk.best`.
+                """,
+                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack(feat, source=batch, target=x_in, preset=\"cifar10\")") { args, interpreter in
             let layer = try layerArgument(args, "layer")
             let (source, single) = layer.batched(try args.tensor("source"))
             let (target, _) = layer.batched(try args.tensor("target"))
+            var preset: AttackConfiguration?
+            if !args.isNone("preset") {
+                switch try args.string("preset").lowercased() {
+                case "cifar10", "cifar-10", "cifar": preset = .cifar10()
+                case "medical": preset = .medical()
+                case let other: throw ScriptError.value("ood_attack(): unknown preset \(quote(other))", hint: "use \"cifar10\" or \"medical\"")
+                }
+            }
             let normName = try args.string("norm")
             guard let norm = try? Norm(parsing: normName) else {
                 throw ScriptError.value("ood_attack(): unknown norm \(quote(normName))", hint: "use \"L2\" or \"Linf\"")
             }
+            let epsilon = args.isNone("eps") ? preset?.epsilon ?? 10 : try args.number("eps")
+            guard epsilon.isFinite, epsilon > 0 else {
+                throw ScriptError.value("ood_attack(): `eps` must be a positive number, got \(formatNumber(epsilon))", hint: "the L2 radius for 28×28 digits is typically 10")
+            }
+            let lr = args.isNone("lr") ? preset?.learningRate ?? epsilon / 100 : try args.number("lr")
+            guard lr.isFinite, lr > 0 else { throw ScriptError.value("ood_attack(): `lr` must be a positive number, got \(formatNumber(lr))") }
             let seed = try args.seed() ?? interpreter.random.next()
             let initialization: DeltaInitialization
             switch try args.string("init") {
@@ -78,12 +104,31 @@ extension Builtins {
             case "sgd": optimizer = .sgd
             case let other: throw ScriptError.value("ood_attack(): unknown optimizer \(quote(other))", hint: "use \"adamax\", \"adam\" or \"sgd\"")
             }
-            let configuration = AttackConfiguration(norm: norm, epsilon: try args.number("eps"), iterations: 100,
-                                                    learningRate: try args.number("lr"), optimizer: OptimizerSettings(kind: optimizer),
-                                                    initialization: initialization)
+            var weights = [Double](repeating: 1, count: layer.names.count)
+            if !args.isNone("weights") {
+                weights = try numbers(args["weights"], "ood_attack() weights")
+                guard weights.count == layer.names.count else {
+                    throw ScriptError.shape("ood_attack(): \(weights.count) weights for \(layer.names.count) layer tensors \(layer.names.map(quote).joined(separator: ", "))")
+                }
+            }
+            var schedule: [ScheduleEntry] = []
+            if case .list(let entries) = args["schedule"] {
+                schedule = try entries.map { entry in
+                    let pair = try numbers(entry, "ood_attack() schedule entries")
+                    guard pair.count == 2, pair[0] >= 0, pair[0] == pair[0].rounded() else {
+                        throw ScriptError.value("ood_attack(): each schedule entry is [steps, lr] with whole steps ≥ 0, got \(repr(entry))")
+                    }
+                    return ScheduleEntry(afterSteps: Int(pair[0]), learningRate: pair[1])
+                }
+            } else if !args.isNone("schedule") {
+                throw args.error("expects `schedule` as a list of [steps, lr] pairs, got \(args["schedule"].typeName)")
+            }
+            let configuration = AttackConfiguration(norm: norm, epsilon: epsilon, iterations: preset?.iterations ?? 100, learningRate: lr,
+                                                    schedule: schedule, optimizer: OptimizerSettings(kind: optimizer),
+                                                    initialization: initialization, trackBest: try args.bool("best"))
             let attack = try library("ood_attack") {
                 try OODAttack(encoder: layer.encoder, xIn: target, xOut: source, configuration: configuration,
-                              outputs: [OutputWeight(layer.names[0])])
+                              outputs: zip(layer.names, weights).map { OutputWeight($0, weight: $1) })
             }
             return .object(AttackObject(attack: attack, layer: layer, xIn: target, singleImage: single))
         },

@@ -11,8 +11,8 @@ extension Builtins {
             return .none
         },
         Builtin("save", .pictures, [.required("value"), .required("path")],
-                description: "Saves a tensor or a plot to a file; the extension picks the format. A plot writes its PNG. `.png` writes a picture at its own size ([H, W] or [C, H, W] with C from 1 to 4, values clamped to [0, 1], 8 bits). `.npy` writes NumPy float32 data of any shape.",
-                example: "save(x_out, \"spiral.png\")\nsave(x_out, \"spiral.npy\")") { args, _ in
+                description: "Saves a tensor, a plot or an attack to a file; the extension picks the format. A plot writes its PNG; an attack writes its whole state to a `.attack` file that `load_attack` reads back. `.png` writes a picture at its own size ([H, W] or [C, H, W] with C from 1 to 4, values clamped to [0, 1], 8 bits). `.npy` writes NumPy float32 data of any shape.",
+                example: "save(x_out, \"spiral.png\")\nsave(x_out, \"spiral.npy\")\nsave(atk, \"spiral.attack\")") { args, _ in
             let path = try args.string("path")
             if case .object(let object) = args["value"], let plot = object as? PlotObject {
                 guard (path as NSString).pathExtension.lowercased() == "png" else {
@@ -23,8 +23,15 @@ extension Builtins {
                 }
                 return .none
             }
+            if case .object(let object) = args["value"], let attack = object as? AttackObject {
+                guard (path as NSString).pathExtension.lowercased() == "attack" else {
+                    throw ScriptError.io("cannot save an attack to \(quote(path))", hint: "attacks save in their own format, to a path ending in .attack")
+                }
+                try attack.save(to: path)
+                return .none
+            }
             guard case .tensor(var tensor) = args["value"] else {
-                throw args.error("can only save tensors, got \(args["value"].typeName)")
+                throw args.error("can only save tensors, plots and attacks, got \(args["value"].typeName)")
             }
             let bytes: [UInt8]
             switch (path as NSString).pathExtension.lowercased() {

@@ -130,7 +130,7 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
     }
 
     var typeName: String { "attack" }
-    var attributeNames: [String] { ["x", "delta", "x_in", "x_out", "loss", "steps", "seconds", "layer"] }
+    var attributeNames: [String] { ["x", "delta", "x_in", "x_out", "loss", "steps", "seconds", "layer"] + (attack.bestX == nil ? [] : ["best"]) }
 
     /// Images come back as the user gave them: without a batch axis for a single image.
     func unbatched(_ t: Tensor) -> Tensor {
@@ -146,6 +146,7 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
         case "loss": return .list(attack.meanLossHistory.map { .number(widen($0)) })
         case "steps": return .number(Double(attack.stepCount))
         case "seconds": return .number(attack.stepSeconds.reduce(0, +))
+        case "best": return .tensor(unbatched(attack.bestX ?? attack.x))
         default: return .object(layer)
         }
     }
