@@ -8,7 +8,7 @@ extension Builtins {
     static let attackTools: [Builtin] = [
         Builtin("attack_metrics", .models, [.required("attack"), .optional("logits", .none)],
                 description: """
-                A table with one row per sample of an attack: MAPE (mean|z_adv − z_in| / max|z_in|), the feature L2 and \
+                A table of an attack's metrics, one row per sample. Columns: MAPE (mean|z_adv − z_in| / max|z_in|), the feature L2 and \
                 cosine distances, ‖δ‖₂ and ‖δ‖∞; with `logits=` a logits layer, also the class predicted for x_in, x_out and x_adv.
                 """,
                 example: "attack_metrics(atk, logits=layer(enc, \"logits\"))") { args, _ in
@@ -39,7 +39,7 @@ extension Builtins {
                                        note: "after \(a.stepCount) steps; mean MAPE \(String(format: "%.4f", metrics.meanMAPE)), max \(String(format: "%.4f", metrics.maxMAPE))"))
         },
         Builtin("load_attack", .models, [.required("path")],
-                description: "Loads an attack saved with `save(atk, \"name.attack\")`: the model (from the path it was loaded from), the layer, and every bit of the attack's state, so `step` continues exactly where the saved attack stood.",
+                description: "Loads an attack saved with `save(atk, \"name.attack\")`. It brings back the model (from the path it was loaded from), the layer, and every bit of the attack's state, so `step` continues exactly where the saved attack stood.",
                 example: "save(atk, \"spiral.attack\")\natk = load_attack(\"spiral.attack\")\nstep(atk, 50)") { args, _ in
             let path = try args.string("path")
             let url = URL(fileURLWithPath: path)
@@ -97,8 +97,8 @@ extension Builtins {
         },
         Builtin("jacobian_spectrum", .models, [.required("layer"), .required("x"), .optional("k", .none)],
                 description: """
-                The singular values of the layer's Jacobian ∂f(x)/∂x at one image, from reverse-mode products (no dense \
-                n × n matrix): its rank, and n − rank, the dimension of the set of nearby inputs that give the same \
+                The singular values of a layer's Jacobian ∂f(x)/∂x at one image. They come from reverse-mode products (no dense \
+                n × n matrix), and give its rank, and n − rank, the dimension of the set of nearby inputs that give the same \
                 features to first order — the paper's dimensionality argument, measured. The cell shows the spectrum; \
                 `.values` (the `k` largest, all by default), `.rank`, `.input_dim`, `.output_dim` and `.local_dim` give the numbers.
                 """,

@@ -80,7 +80,7 @@ extension Builtins {
                                           fittedOn: features.shape[0]))
         },
         Builtin("score", .detectors, [.required("detector"), .required("x")],
-                description: "Scores an image, a batch, or an attack's current images with a detector: a tensor with one score per image, higher = more out-of-distribution.",
+                description: "Scores images with a detector: one score per image, higher = more out-of-distribution. `x` is an image, a batch, or an attack (its current images); the result is a tensor.",
                 example: "s_in = score(det, x_test)\ns_adv = score(det, atk)") { args, _ in
             let detector = try detectorArgument(args["detector"], args)
             let scores = try detector.score(try images(args["x"], args, "x"))
@@ -88,8 +88,8 @@ extension Builtins {
         },
         Builtin("ood_metrics", .detectors, [.required("scores_in"), .required("scores_out"), .optional("fpr", .string("in"))],
                 description: """
-                AUROC, AUPR (in-distribution and OOD as positive) and FPR at 95% TPR of scores (higher = more OOD) for \
-                in-distribution and OOD samples, computed exactly with ties (as scikit-learn does). `fpr="in"` (default) is \
+                AUROC, AUPR and FPR at 95% TPR of detector scores. The scores (higher = more OOD) of in-distribution and OOD \
+                samples give AUPR with either as positive, all computed exactly with ties (as scikit-learn does). `fpr="in"` (default) is \
                 the classic convention of Hendrycks & Gimpel and ODIN: the fraction of OOD samples accepted when 95% of \
                 in-distribution ones are; `fpr="ood"` is OpenOOD's: in-distribution samples rejected at 95% OOD recall.
                 """,
@@ -102,8 +102,8 @@ extension Builtins {
         Builtin("audit", .detectors, [.required("detectors"), .required("in_dist"), .required("ood"), .optional("attacked", .none),
                                       .optional("fpr", .string("in")), .optional("show", .bool(true))],
                 description: """
-                Scores in-distribution images, raw OOD images and (optionally) attacked OOD images — a batch or an attack — \
-                with a list of detectors, and returns the table of AUROC, AUPR and FPR95 per detector and OOD set. With \
+                Scores in-distribution, raw OOD and attacked OOD images with several detectors. The attacked images \
+                (optional) are a batch or an attack; the result is the table of AUROC, AUPR and FPR95 per detector and OOD set. With \
                 `show=true` it also shows the ROC curves and score histograms per detector (the table keeps them as \
                 `.plot` and `.histograms`).
                 """,

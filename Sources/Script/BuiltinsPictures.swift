@@ -68,7 +68,7 @@ extension Builtins {
             }
         },
         Builtin("npy", .pictures, [.required("path")],
-                description: "Reads a NumPy .npy file as a tensor of its own shape (float, integer or bool data, as float32): class labels, feature batches, image batches.",
+                description: "Reads a NumPy .npy file as a tensor of its own shape. Float, integer and bool data become float32: class labels, feature batches, image batches.",
                 example: "y_test = npy(\"Examples/data/mnist/test_labels.npy\")") { args, _ in
             let path = try args.string("path")
             guard let data = FileManager.default.contents(atPath: path) else {

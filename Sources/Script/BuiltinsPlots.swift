@@ -58,6 +58,14 @@ func labels(_ value: Value, _ what: String) throws -> [String]? {
     }
 }
 
+/// One series (a list of numbers or a tensor) or several (a list of them).
+func seriesValues(_ value: Value) -> [Value] {
+    if case .list(let items) = value, let first = items.first, { if case .number = first { return false }; return true }() {
+        return items
+    }
+    return [value]
+}
+
 /// The loss curve `step` ends with.
 func lossPlot(_ losses: [Float], title: String) throws -> PlotObject {
     let positive = losses.allSatisfy { $0 > 0 }
@@ -71,12 +79,8 @@ extension Builtins {
                                  .optional("labels", .none), .optional("xlabel", .string("")), .optional("ylabel", .string(""))],
                 description: "Draws a line plot of a list or tensor of numbers (x is the index). Several series go in a list of lists, named by `labels` in the legend; `log=true` makes the y axis logarithmic.",
                 example: "plot(atk.loss, title=\"feature distance\", log=true)\nplot([a, b], labels=[\"train\", \"test\"])") { args, _ in
-            var seriesValues: [Value] = [args["values"]]
-            if case .list(let items) = args["values"], let first = items.first, { if case .number = first { return false }; return true }() {
-                seriesValues = items
-            }
             let names = try labels(args["labels"], "plot() labels")
-            let series = try seriesValues.enumerated().map { i, v in
+            let series = try seriesValues(args["values"]).enumerated().map { i, v in
                 LinePlot.Series(names.flatMap { i < $0.count ? $0[i] : nil }, y: try numbers(v, "plot() values"))
             }
             let title = try args.string("title"), xlabel = try args.string("xlabel"), ylabel = try args.string("ylabel")
@@ -92,6 +96,30 @@ extension Builtins {
             let title = try args.string("title")
             return .object(try PlotObject(ScatterPlot([ScatterPlot.Series(x: x, y: y)], title: title.isEmpty ? nil : title,
                                                       x: Axis(names.first), y: Axis(names.count > 1 ? names[1] : nil), identityLine: true)))
+        },
+        Builtin("histogram", .plots, [.required("values"), .optional("labels", .none), .optional("bins", .none),
+                                      .optional("density", .bool(false)), .optional("title", .string("")), .optional("xlabel", .string(""))],
+                description: "Draws a histogram of a list or tensor of numbers, or of several in a list (sharing bins, named by `labels`). `bins` defaults to NumPy's \"auto\" rule; `density=true` scales each to unit area, so sets of different sizes compare.",
+                example: "histogram([score(det, x_test), score(det, x_ood)], labels=[\"in-distribution\", \"OOD\"], density=true)") { args, _ in
+            let names = try labels(args["labels"], "histogram() labels")
+            let series = try seriesValues(args["values"]).enumerated().map { i, v in
+                ValueSeries(names.flatMap { i < $0.count ? $0[i] : nil }, values: try numbers(v, "histogram() values"))
+            }
+            let bins = args.isNone("bins") ? nil : try args.integer("bins", range: 1...10_000)
+            let title = try args.string("title"), xlabel = try args.string("xlabel")
+            return .object(try PlotObject(Histogram(series, bins: bins, density: try args.bool("density"), title: title.isEmpty ? nil : title,
+                                                    x: Axis(xlabel.isEmpty ? nil : xlabel))))
+        },
+        Builtin("roc", .plots, [.required("scores_in"), .required("scores_out"), .optional("labels", .none), .optional("title", .string(""))],
+                description: "Draws ROC curves of detector scores. Scores are higher = more OOD (the positive class); the curve compares in-distribution samples with one OOD set, or several in a list (one curve each, named by `labels`), with each curve's AUROC in the legend.",
+                example: "roc(score(det, x_test), [score(det, x_ood), score(det, atk)], labels=[\"raw\", \"attacked\"])") { args, _ in
+            let negatives = try numbers(args["scores_in"], "roc() scores_in")
+            let names = try labels(args["labels"], "roc() labels")
+            let curves = try seriesValues(args["scores_out"]).enumerated().map { i, v in
+                ROCPlot.Curve(names.flatMap { i < $0.count ? $0[i] : nil } ?? "OOD set \(i + 1)", positives: try numbers(v, "roc() scores_out"), negatives: negatives)
+            }
+            let title = try args.string("title")
+            return .object(try PlotObject(ROCPlot(curves, title: title.isEmpty ? nil : title)))
         },
     ]
 }

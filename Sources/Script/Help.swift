@@ -60,7 +60,7 @@ func builtinIndex() -> String {
         for builtin in Builtins.all where builtin.group == group {
             // Long signatures get their summary on the next line, so the list stays readable in a pager.
             if builtin.signature.count > 36 {
-                lines.append("  " + builtin.signature)
+                lines += wrapped(builtin.signature, width: 110).map { "  " + $0 }
                 lines.append("  " + String(repeating: " ", count: 38) + builtin.summary)
             } else {
                 lines.append("  " + builtin.signature.padding(toLength: 36) + "  " + builtin.summary)
@@ -89,4 +89,20 @@ func richOutput(for value: Value) -> RichOutput {
         output.pngHeight = rendered.height
     }
     return output
+}
+
+/// A signature broken after commas into lines of at most `width` characters, continuations indented.
+func wrapped(_ signature: String, width: Int) -> [String] {
+    var lines: [String] = []
+    var line = ""
+    for part in signature.components(separatedBy: ", ") {
+        let piece = line.isEmpty ? part : line + ", " + part
+        if piece.count > width && !line.isEmpty {
+            lines.append(line + ",")
+            line = "    " + part
+        } else {
+            line = piece
+        }
+    }
+    return lines + [line]
 }

@@ -321,10 +321,30 @@ final class Interpreter {
         }
     }
 
+    /// A flat list of numbers meeting a tensor acts as a 1-D tensor, as NumPy treats a list beside an array:
+    /// `scores - msp(logits, x)` works.
+    private func tensorOperands(_ left: Value, _ right: Value) -> (Tensor, Tensor)? {
+        func asTensor(_ v: Value) -> Tensor? {
+            switch v {
+            case .tensor(let t): return t
+            case .list(let items):
+                let values = items.compactMap(numeric)
+                return values.count == items.count ? Tensor(shape: [values.count], data: values.map { Float($0) }) : nil
+            default: return nil
+            }
+        }
+        guard case .tensor = left, let b = asTensor(right) else {
+            guard case .tensor(let b) = right, let a = asTensor(left) else { return nil }
+            return (a, b)
+        }
+        return (asTensor(left)!, b)
+    }
+
     func binary(_ op: BinaryOperator, _ left: Value, _ right: Value) throws -> Value {
-        switch (left, right) {
-        case (.tensor(let a), .tensor(let b)):
+        if let (a, b) = tensorOperands(left, right) {
             return .tensor(try broadcast(a, b, tensorOperation(op), symbol: op.rawValue))
+        }
+        switch (left, right) {
         case (.tensor(let a), _):
             if let x = numeric(right) { return .tensor(a.applying(tensorOperation(op), scalar: Float(x))) }
         case (_, .tensor(let b)):
@@ -426,9 +446,10 @@ final class Interpreter {
         case .greaterEqual: tensorOp = .greaterEqual
         case .in: fatalError("handled above")
         }
-        switch (left, right) {
-        case (.tensor(let a), .tensor(let b)):
+        if let (a, b) = tensorOperands(left, right) {
             return .tensor(try broadcast(a, b, tensorOp, symbol: op.rawValue))
+        }
+        switch (left, right) {
         case (.tensor(let a), _) where numeric(right) != nil:
             return .tensor(a.applying(tensorOp, scalar: Float(numeric(right)!)))
         case (_, .tensor(let b)) where numeric(left) != nil:

@@ -56,13 +56,15 @@ public enum LanguageReference {
     | `*  /  //  %` | multiplication, division, floor division, remainder (sign of the divisor, as in Python) |
     | `-x`, `+x` | negation |
     | `**` | power, right-associative: `-2 ** 2` is `-4` |
-    | `f(x, name=value)`, `x[i]`, `x.name` | call, index, attribute |
+    | `f(x, name=value)`, `x[i]`, `x[i:j:k]`, `x.name` | call, index, slice, attribute |
 
     Arithmetic and comparisons work element-wise on tensors, with numbers and with other tensors. Shapes broadcast
     as in NumPy: compared from the right, each pair of dimensions must be equal or one of them 1
-    (`zeros(3, 28, 28) + ones(28, 28)` has shape [3, 28, 28]). Comparisons on tensors give tensors of 0 and 1.
+    (`zeros(3, 28, 28) + ones(28, 28)` has shape [3, 28, 28]). A list of numbers beside a tensor acts as a 1-D
+    tensor (`scores - msp(logits, x)`). Comparisons on tensors give tensors of 0 and 1.
     Indexing a tensor picks along its first axis: `x[0]` of a [3, 28, 28] tensor is a [28, 28] tensor; negative
-    indices count from the end. Dividing a number by zero is an error; tensors follow IEEE rules (inf, nan).
+    indices count from the end. Slices work as in Python on lists, strings, ranges and a tensor's first axis:
+    `x[0:500]`, `x[::2]` (every other image), `x[-10:]`, `s[::-1]`; they read, they do not assign. Dividing a number by zero is an error; tensors follow IEEE rules (inf, nan).
 
     ## Statements
 
