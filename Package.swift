@@ -7,6 +7,11 @@ import PackageDescription
 //   Imaging (codecs, transforms, plots)
 //   JupyterKernel (protocol, sockets, signing, display; knows nothing of attacks)
 //   Script (the Mirage language) binds the libraries; `mirage` wires Script to JupyterKernel and the CLI.
+/// The numeric modules are compiled with optimisation in debug builds too: `swift test`, the kernel the Python
+/// suites drive and the notebooks CI re-executes all run attacks, whose per-element loops are 10-50× slower
+/// unoptimised. (The other modules keep -Onone for debugging.)
+let optimizedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Mirage",
     platforms: [.macOS(.v15)],
@@ -28,11 +33,11 @@ let package = Package(
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Tensor", dependencies: ["CDNNL"]),
+        .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"]),
-        .target(name: "Attack", dependencies: ["Tensor", "Graph"]),
-        .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"]),
+        .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Attack", dependencies: ["Tensor", "Graph"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "JupyterKernel", dependencies: [
             "CZeroMQ",
             .product(name: "Crypto", package: "swift-crypto"),

@@ -23,6 +23,25 @@ extension Builtins {
             case let other: throw args.error("expects a tensor or a list, got \(other.typeName)")
             }
         },
+        Builtin("stack", .tensors, [.required("tensors")],
+                description: "Stacks tensors of one shape along a new first axis, as torch.stack does: a list of N images [C, H, W] becomes a batch [N, C, H, W].",
+                example: "batch = stack([x_in, x_out])\nspirals = []\nfor s in range(8):\n    spirals = spirals + [spiral(28, 28, channels=1, seed=s)]\nspirals = stack(spirals)") { args, _ in
+            let parts = try tensorList(args, "tensors")
+            guard parts.allSatisfy({ $0.shape == parts[0].shape }) else {
+                throw ScriptError.shape("stack() needs tensors of one shape, got \(Set(parts.map { "\($0.shape)" }).sorted().joined(separator: ", "))")
+            }
+            return .tensor(Tensor(shape: [parts.count] + parts[0].shape, data: Array(parts.map(\.data).joined())))
+        },
+        Builtin("concat", .tensors, [.required("tensors")],
+                description: "Joins tensors along their first axis, as torch.cat does: batches [N₁, …] and [N₂, …] become [N₁ + N₂, …].",
+                example: "ood = concat([noise_batch, spiral_batch])") { args, _ in
+            let parts = try tensorList(args, "tensors")
+            let tail = Array(parts[0].shape.dropFirst())
+            guard parts.allSatisfy({ $0.rank >= 1 && Array($0.shape.dropFirst()) == tail }) else {
+                throw ScriptError.shape("concat() needs tensors that differ only in their first axis, got \(parts.map { "\($0.shape)" }.joined(separator: ", "))")
+            }
+            return .tensor(Tensor(shape: [parts.reduce(0) { $0 + $1.shape[0] }] + tail, data: Array(parts.map(\.data).joined())))
+        },
         Builtin("sum", .tensors, [.required("x")],
                 description: "Returns the sum of all elements of a tensor, or of a list or range of numbers.",
                 example: "sum(ones(2, 3))") { args, _ in
@@ -161,4 +180,17 @@ extension Builtins {
             }
         }
     }
+}
+
+/// A non-empty list of tensors, within the size limit.
+private func tensorList(_ args: CallArguments, _ name: String) throws -> [Tensor] {
+    guard case .list(let items) = args[name], !items.isEmpty else { throw args.error("expects a non-empty list of tensors for `\(name)`") }
+    let parts = try items.map { item -> Tensor in
+        guard case .tensor(let t) = item else { throw args.error("expects tensors in `\(name)`, found a \(item.typeName)") }
+        return t
+    }
+    guard parts.reduce(0, { $0 + $1.count }) <= Interpreter.maximumTensorElements else {
+        throw ScriptError.value("\(args.builtin.name)(): the result would have more than \(Interpreter.maximumTensorElements) elements")
+    }
+    return parts
 }

@@ -4,6 +4,9 @@
 Examples/data/mnist/0.png … 9.png   the first test digit of each class (28×28, 8-bit grey)
 Examples/data/mnist/test_images.npy float32 [1000,1,28,28] in [0,1] (the 1,000 test digits)
 Examples/data/mnist/test_labels.npy int64 [1000]
+Examples/data/mnist/train_images_u8.npy uint8 [2000,1,28,28] (pixel values 0–255: the first 200
+                                    training digits of each class, to fit detectors on)
+Examples/data/mnist/train_labels.npy int64 [2000]
 Examples/data/ood/{china,flower}_224.png  RGB 224×224 (centre square crop, Lanczos resize)
 Examples/data/ood/{china,flower}_28.png   8-bit grey 28×28 (same crop; ITU-R 601 luma)
 
@@ -45,10 +48,16 @@ def main() -> None:
     ood.mkdir(parents=True, exist_ok=True)
     written = []
 
-    _, _, xte, yte, _, test_idx = load_split()
+    xtr, ytr, xte, yte, _, test_idx = load_split()
     np.save(mnist / "test_images.npy", xte.astype(np.float32))
     np.save(mnist / "test_labels.npy", yte.astype(np.int64))
     written += [mnist / "test_images.npy", mnist / "test_labels.npy"]
+    # Detectors (Mahalanobis, KNN, ViM) are fitted on training digits, never on the test digits they are
+    # evaluated on. uint8 keeps the file at 1.5 MB; the pixels are integers / 255, so nothing is lost.
+    fit = np.concatenate([np.flatnonzero(ytr == c)[:200] for c in range(10)])
+    np.save(mnist / "train_images_u8.npy", np.rint(xtr[fit] * 255.0).astype(np.uint8))
+    np.save(mnist / "train_labels.npy", ytr[fit].astype(np.int64))
+    written += [mnist / "train_images_u8.npy", mnist / "train_labels.npy"]
     for c in range(10):
         i = int(np.flatnonzero(yte == c)[0])
         pix = np.rint(xte[i, 0] * 255.0).astype(np.uint8)  # exact: source pixels are integers
