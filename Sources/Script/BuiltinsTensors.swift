@@ -48,6 +48,18 @@ extension Builtins {
             if case .tensor(let t) = args["x"] { return .number(widen(t.sum())) }
             return .number(try numbers(args["x"], args).reduce(0, +))
         },
+        Builtin("quantile", .tensors, [.required("x"), .required("q")],
+                description: "Returns the q-quantile (q in [0, 1]) of the elements of a tensor, list or range, interpolating linearly between neighbours as NumPy does: `quantile(x, 0.5)` is the median.",
+                example: "quantile(mape(atk), 0.95)") { args, _ in
+            let q = try args.number("q")
+            guard q >= 0, q <= 1 else { throw ScriptError.value("quantile(): q must lie in [0, 1], got \(formatNumber(q))") }
+            let xs: [Double]
+            if case .tensor(let t) = args["x"] { xs = t.data.map(Double.init).sorted() } else { xs = try numbers(args["x"], args).sorted() }
+            guard !xs.isEmpty else { throw ScriptError.value("quantile() of nothing") }
+            let position = q * Double(xs.count - 1)
+            let low = Int(position.rounded(.down)), high = min(low + 1, xs.count - 1)
+            return .number(xs[low] + (xs[high] - xs[low]) * (position - Double(low)))
+        },
         Builtin("mean", .tensors, [.required("x")],
                 description: "Returns the mean of all elements of a tensor, or of a list or range of numbers.",
                 example: "mean(noise(100, seed=1))") { args, _ in

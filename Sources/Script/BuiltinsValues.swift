@@ -1,3 +1,5 @@
+import Tensor
+
 extension Builtins {
     static let values: [Builtin] = [
         Builtin("range", .values, [.required("start_or_stop"), .optional("stop", .none), .optional("step", .number(1))],
@@ -26,6 +28,30 @@ extension Builtins {
                 description: "Returns the text form of a value, as `print` would show it. Use it to join numbers into strings.",
                 example: "\"step \" + str(3)") { args, _ in
             .string(str(args["x"]))
+        },
+        Builtin("tensor", .values, [.required("x")],
+                description: "Makes a tensor from a number, a list of numbers, or a list of equally long lists (nested to any depth), as torch.tensor does.",
+                example: "tensor(mape(atk)) <= 0.01\ntensor([[1, 2], [3, 4]])") { args, _ in
+            func flatten(_ value: Value) throws -> (shape: [Int], data: [Float]) {
+                switch value {
+                case .number(let x): return ([], [Float(x)])
+                case .bool(let b): return ([], [b ? 1 : 0])
+                case .tensor(let t): return (t.shape, t.data)
+                case .range(let r): return ([r.count], (0..<r.count).map { Float(r.element($0)) })
+                case .list(let items):
+                    let parts = try items.map(flatten)
+                    guard parts.allSatisfy({ $0.shape == parts.first?.shape }) else {
+                        throw ScriptError.shape("tensor() needs a rectangular list: its items have shapes \(Set(parts.map { "\($0.shape)" }).sorted().joined(separator: ", "))")
+                    }
+                    guard parts.count * (parts.first?.data.count ?? 0) <= Interpreter.maximumTensorElements else {
+                        throw ScriptError.value("tensor(): too many elements (the limit is \(Interpreter.maximumTensorElements))")
+                    }
+                    return ([parts.count] + (parts.first?.shape ?? []), Array(parts.map(\.data).joined()))
+                default: throw args.error("expects numbers, lists of numbers or tensors, found a \(value.typeName)")
+                }
+            }
+            let (shape, data) = try flatten(args["x"])
+            return .tensor(Tensor(shape: shape, data: data))
         },
         Builtin("list", .values, [.required("x")],
                 description: "Returns the items of a range, string or tensor (along its first axis) as a list.",
