@@ -18,7 +18,12 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
+# Cells whose numbers come out of long optimisations (1,000 attacks × 200 steps, then AUROC over them) may
+# round differently on another CPU; CI compares them within this absolute/relative tolerance instead of 1e-3.
+LOOSE = {"mirage": {"tolerance": 0.02}}
+
+
+NOTEBOOKS: dict[str, list[tuple]] = {
     "01-quickstart.ipynb": [
         ("md", """# Mirage quickstart: fool an MNIST encoder with a spiral
 
@@ -74,15 +79,112 @@ step(atk, 0)
 atk.steps == before"""),
         ("code", "show(atk)"),
     ],
+    "03-breaking-detectors.ipynb": [
+        ("md", """# Breaking OOD detectors
+
+The paper's central claim, on the bundled MNIST encoder: detectors that score an image from the encoder's
+logits or features separate in-distribution digits from out-of-distribution images — until the OOD images
+are attacked. The attack changes each OOD image, inside an L2 ball, until its features equal those of a
+chosen digit; every detector that reads those features then sees a digit.
+
+Six detectors, each scoring *higher = more out-of-distribution*:
+
+| detector | reads | paper |
+|---|---|---|
+| MSP — max softmax probability | logits | Hendrycks & Gimpel, ICLR 2017 |
+| ODIN — temperature scaling + input pre-processing | logits | Liang, Li & Srikant, ICLR 2018 |
+| Energy — −T·logsumexp(logits/T) | logits | Liu, Wang, Owens & Li, NeurIPS 2020 |
+| Mahalanobis — class means, tied covariance | features | Lee, Lee, Lee & Shin, NeurIPS 2018 |
+| KNN — distance to the k-th nearest normalised training feature | features | Sun, Ming, Zhu & Li, ICML 2022 |
+| ViM — virtual logit from the residual off the principal subspace | features + final layer | Wang, Li, Feng & Zhang, CVPR 2022 |
+
+The feature-based detectors are fitted on 2,000 training digits (200 per class); all are evaluated on the
+1,000 test digits."""),
+        ("code", """enc = load("Examples/models/mnist_cnn.onnx")
+feat = layer(enc, "features")
+logits = layer(enc, "logits")
+x_train = npy("Examples/data/mnist/train_images_u8.npy") / 255
+y_train = npy("Examples/data/mnist/train_labels.npy")
+x_test = npy("Examples/data/mnist/test_images.npy")
+y_test = npy("Examples/data/mnist/test_labels.npy")
+print("test accuracy:", mean(predict(logits, x_test) == y_test))"""),
+        ("md", "1,000 out-of-distribution images: 500 of uniform noise and 500 spirals (each with its own seed)."),
+        ("code", """spirals = []
+for i in range(500):
+    spirals = spirals + [spiral(28, 28, channels=1, seed=i)]
+x_ood = concat([noise(500, 1, 28, 28, seed=1), stack(spirals)])
+show(x_ood[0:4], x_ood[500:504], x_test[0:1000:250])"""),
+        ("code", """detectors = [detector("msp", logits), detector("odin", logits), detector("energy", logits),
+             detector("mahalanobis", feat, fit=x_train, labels=y_train),
+             detector("knn", feat, fit=x_train), detector("vim", feat, fit=x_train, logits=logits)]
+audit(detectors, x_test, x_ood)"""),
+        ("md", """Before the attack, the feature-based detectors separate noise and spirals from digits almost perfectly;
+the logit-based ones less so (a CNN is confidently wrong on many OOD images, the well-known weakness).
+
+Now the attack: OOD image *i* is pushed toward the features of test digit *i* — L2 ball of radius 10, Adamax,
+learning rate ε/100, uniform random start, as in the reference code — all 1,000 at once, 200 steps."""),
+        ("code", """atk = ood_attack(feat, source=x_ood, target=x_test, eps=10, seed=0)
+step(atk, 200)""", LOOSE),
+        ("code", """m = tensor(mape(atk))
+print("MAPE median", quantile(m, 0.5), "· 95th percentile", quantile(m, 0.95))
+print("attacked images classified as their target digit:", mean(predict(logits, atk) == y_test))
+show(atk)""", LOOSE),
+        ("md", """The same detectors on the same in-distribution digits, now against the attacked OOD images. The ROC
+curves fall onto the diagonal and the score histograms of attacked OOD images lie on those of the digits:
+AUROC near 0.5, FPR95 near 0.95 — the detectors cannot tell."""),
+        ("code", """after = audit(detectors, x_test, x_ood, attacked=atk)
+after""", LOOSE),
+        ("md", """FPR95 here is the classic convention (Hendrycks & Gimpel, ODIN): the share of OOD images accepted when
+95% of digits are; `audit(..., fpr="ood")` gives OpenOOD's. ε = 10 is large for 28×28 pixels — the attacked
+images visibly change — but that is not the point: an OOD detector that reads the encoder can only see what
+the encoder keeps, and the attack makes that equal to a digit's. Notebook 4 shows why this is always possible."""),
+    ],
+    "04-why-it-works.ipynb": [
+        ("md", """# Why it works: dimensionality
+
+The encoder maps 784 pixels to 128 features. Near any image, its Jacobian ∂f/∂x (128 × 784) has rank at most
+128, so at least 656 directions of the input change nothing to first order: a 656-dimensional set of images
+shares the digit's features locally, and the attack only has to reach it."""),
+        ("code", """enc = load("Examples/models/mnist_cnn.onnx")
+feat = layer(enc, "features")
+logits = layer(enc, "logits")
+x_in = image("Examples/data/mnist/7.png", gray=true)
+print("input dimension:", x_in.size, "· feature dimension:", encode(feat, x_in).size, "· logits:", encode(logits, x_in).size)"""),
+        ("md", """The singular values of the Jacobian at the digit, from 128 reverse-mode products (no 784 × 784 matrix).
+ReLUs that are off at this digit remove more: the rank is below 128."""),
+        ("code", """spec = jacobian_spectrum(feat, x_in)
+spec"""),
+        ("code", """print("rank", spec.rank, "→ a", spec.local_dim, "-dimensional set of images with the digit's features near it")
+print("logits: rank", jacobian_spectrum(logits, x_in).rank, "of 784")"""),
+        ("md", """Five very different images — noise, two spirals, a photo of a flower, and the digit 3 — each pushed toward
+the features of the 7:"""),
+        ("code", """sources = stack([noise(1, 28, 28, seed=5), spiral(28, 28, channels=1, seed=1), spiral(28, 28, channels=1, seed=2),
+                 image("Examples/data/ood/flower_28.png", gray=true), image("Examples/data/mnist/3.png", gray=true)])
+atk = ood_attack(feat, source=sources, target=x_in, eps=10, seed=0)
+step(atk, 300)"""),
+        ("code", """show(atk)"""),
+        ("code", """print("MAPE per image:", mape(atk))
+print("classes:", predict(logits, atk), "· the digit:", predict(logits, x_in))
+z = encode(feat, atk)
+plot([encode(feat, x_in), z[0], z[1], z[3], z[4]], labels=["the digit 7", "noise", "spiral", "flower", "the digit 3"],
+     title="features of the digit and of four attacked images", xlabel="feature", ylabel="value")"""),
+        ("md", """Five different pictures, one feature vector: whatever a detector computes from these features, it
+computes the same for all of them. The attacked images also carry the same Jacobian rank deficit — the
+set of same-feature images is not a thin accident but a high-dimensional region around every input."""),
+        ("code", """jacobian_spectrum(feat, atk.x[1])"""),
+    ],
 }
 
 
-def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+def build(name: str, cells: list[tuple]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "mirage", "display_name": "Mirage", "language": "mirage"}
     nb.metadata["language_info"] = {"name": "mirage", "file_extension": ".mirage"}
-    for kind, source in cells:
-        nb.cells.append(nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source))
+    for kind, source, *metadata in cells:
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        if metadata:
+            cell.metadata.update(metadata[0])
+        nb.cells.append(cell)
     return nb
 
 

@@ -40,9 +40,9 @@ public enum PictureDisplay {
         try render(pictures: pictures(in: tensor))
     }
 
-    /// Renders pictures side by side in a grid (about square; one row for up to 8), padding smaller pictures,
-    /// and turning gray pictures to RGB when any picture has colour.
-    public static func render(pictures: [Tensor]) throws -> Rendered {
+    /// Renders pictures side by side in a grid (`columns` wide, or about square with one row for up to 8), padding
+    /// smaller pictures, and turning gray pictures to RGB when any picture has colour.
+    public static func render(pictures: [Tensor], columns: Int? = nil) throws -> Rendered {
         guard !pictures.isEmpty else { throw ImagingError("nothing to show") }
         for p in pictures where !(p.rank == 3 && (p.shape[0] == 1 || p.shape[0] == 3) && p.count > 0) {
             throw ImagingError("cannot show a tensor of shape \(p.shape) as a picture")
@@ -51,7 +51,7 @@ public enum PictureDisplay {
         let cellH = pictures.map { $0.shape[1] }.max()!
         let cellW = pictures.map { $0.shape[2] }.max()!
         let n = pictures.count
-        let columns = n <= 8 ? n : Int(Double(n).squareRoot().rounded(.up))
+        let columns = max(1, min(n, columns ?? (n <= 8 ? n : Int(Double(n).squareRoot().rounded(.up)))))
         let rows = (n + columns - 1) / columns
         let gridW = columns * cellW + (columns - 1) * gap
         let gridH = rows * cellH + (rows - 1) * gap

@@ -47,10 +47,10 @@ extension Builtins {
             return .object(try LayerObject(model: model, names: names))
         },
         Builtin("encode", .models, [.required("layer"), .required("x")],
-                description: "Runs a model up to a layer and returns the features. One image gives [d], a batch [N, C, H, W] gives [N, d].",
+                description: "Runs a model up to a layer and returns the features. One image gives [d], a batch [N, C, H, W] (or an attack's current images) gives [N, d].",
                 example: "z_in = encode(feat, x_in)") { args, _ in
             let layer = try layerArgument(args, "layer")
-            return .tensor(try layer.encode(try args.tensor("x")))
+            return .tensor(try layer.encode(try images(args["x"], args, "x")))
         },
         Builtin("ood_attack", .models, [.required("layer"), .required("source"), .required("target"), .optional("norm", .string("L2")),
                                         .optional("eps", .none), .optional("lr", .none), .optional("seed", .none),

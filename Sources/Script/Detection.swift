@@ -203,9 +203,14 @@ final class SpectrumObject: ScriptObject, @unchecked Sendable {
     }
 
     func richOutput() -> RichOutput {
-        let positive = spectrum.allSingularValues.allSatisfy { $0 > 0 }
-        let plot = try? PlotObject(LinePlot([LinePlot.Series(y: spectrum.allSingularValues)], title: "singular values of ∂\(layerName)/∂x",
-                                            x: Axis("index"), y: Axis("σ", scale: positive ? .log : .linear), width: 560, height: 320))
+        // Zero singular values (switched-off ReLUs, the null space) cannot go on a log axis: plot the others, say how many.
+        let all = spectrum.allSingularValues
+        let top = all.first ?? 0
+        let shown = all.filter { $0 > top * 1e-12 }
+        let zeros = all.count - shown.count
+        let title = "singular values of ∂\(layerName)/∂x" + (zeros > 0 ? " (\(zeros) more are 0)" : "")
+        let plot = try? PlotObject(LinePlot([LinePlot.Series(y: shown)], title: title, x: Axis("index"),
+                                            y: Axis("σ", scale: shown.isEmpty ? .linear : .log), width: 560, height: 320))
         guard let r = plot?.rendered else { return RichOutput(plain: summary) }
         return RichOutput(plain: summary, png: r.png, pngWidth: r.logicalWidth, pngHeight: r.logicalHeight)
     }

@@ -171,7 +171,7 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
     }
 
     func richOutput() -> RichOutput {
-        guard let rendered = try? PictureDisplay.render(pictures: pictures()) else { return RichOutput(plain: summary) }
+        guard let rendered = try? PictureDisplay.render(pictures: pictures(), columns: 4) else { return RichOutput(plain: summary) }
         return RichOutput(plain: summary + "\n(x_out | x_adv | x_in | |δ| scaled to its maximum)", png: rendered.png,
                           pngWidth: rendered.width, pngHeight: rendered.height)
     }
