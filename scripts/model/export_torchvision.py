@@ -148,6 +148,20 @@ def export(model: ClassifierEncoder, out: Path, opset: int = 18) -> None:
     out.write_bytes(proto.SerializeToString())
 
 
+@torch.no_grad()
+def calibrate_head(model: ClassifierEncoder, pictures: int, seed: int, spread: float = 2.0) -> None:
+    """Re-centres and scales a random head: b = −W·μ and W scaled so the logits have standard
+    deviation `spread` over seeded synthetic pictures (μ: their mean feature vector). Random
+    features share a large common part (every ReLU output is positive), so an untouched random
+    head gives every picture the same class with max softmax ≈ 1/1000; after this, different
+    pictures get different classes and confidences, as with a trained classifier."""
+    feats = model.net(normalise(synthetic_pictures(pictures, seed + 500)))
+    mu = feats.mean(0)
+    w = model.head.weight
+    w.mul_(spread / float(((feats - mu) @ w.T).std()))
+    model.head.bias.copy_(-(w @ mu))
+
+
 def build(arch: str, weights: str | None, seed: int, calibrate: int) -> ClassifierEncoder:
     import torchvision
 
@@ -156,6 +170,8 @@ def build(arch: str, weights: str | None, seed: int, calibrate: int) -> Classifi
     if weights is None and calibrate > 0:
         calibrate_batchnorm(net, calibrate, 16, seed)
     model = ClassifierEncoder(net).eval()
+    if weights is None and calibrate > 0:
+        calibrate_head(model, 64, seed)
     for p in model.parameters():
         p.requires_grad_(False)
     return model
