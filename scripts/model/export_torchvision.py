@@ -2,13 +2,14 @@
 """Exports a torchvision classifier to ONNX as an encoder Mirage can attack: input `input` float32
 [batch,3,224,224] (ImageNet-normalised pixels, as torchvision models expect; Mirage's
 `load(path, mean="imagenet")` does the normalisation), outputs `features` (the pooled vector the
-final Linear reads) and `logits` (that Linear's output), dynamic batch, opset 18 (the exporter's own: onnx has no
-down-converter for Split-18, which ShuffleNet uses), eval mode. The
-result is checked against PyTorch with onnxruntime.
+final Linear reads) and `logits` (that Linear's output), dynamic batch, opset 18 (the exporter's
+own: onnx has no down-converter for Split-18, which ShuffleNet uses), eval mode, tensors named after
+the torchvision modules. The result is checked against PyTorch with onnxruntime.
 
 Weights: by default random and seeded (no download: the repository must build offline), with the
 BatchNorm running statistics re-estimated on seeded synthetic pictures so every layer's activations
-are standardised, as they are in a trained network (see --calibrate). With internet access,
+are standardised, and the head re-centred so pictures get different classes, as in a trained
+network (see --calibrate and Examples/models/README.md). With internet access,
 `--weights DEFAULT` exports torchvision's pretrained ImageNet weights instead (downloaded into
 torch's cache on first use; no calibration).
 
@@ -130,9 +131,12 @@ def export(model: ClassifierEncoder, out: Path, opset: int = 18) -> None:
             if scope.startswith("net.") and scope.count(".") <= 3:  # down to `stage2.0.branch1`
                 last[scope[4:]] = node.output[0]
                 depth[scope[4:]] = scope.count(".")
+    names = keep | {t for n in graph.node for t in n.output} | {t.name for t in graph.initializer}
     rename: dict[str, str] = {}
     for module in sorted(last, key=lambda m: -depth[m]):  # deepest first: shallower names overwrite
-        if last[module] not in keep:
+        # a module called like an existing tensor (MobileNet's `features` module) keeps the
+        # exporter's name for its tensor
+        if last[module] not in keep and module not in names:
             rename[last[module]] = module
     for node in graph.node:
         node.input[:] = [rename.get(n, n) for n in node.input]
@@ -155,7 +159,7 @@ def calibrate_head(model: ClassifierEncoder, pictures: int, seed: int, spread: f
     features share a large common part (every ReLU output is positive), so an untouched random
     head gives every picture the same class with max softmax ≈ 1/1000; after this, different
     pictures get different classes and confidences, as with a trained classifier."""
-    feats = model.net(normalise(synthetic_pictures(pictures, seed + 500)))
+    feats = torch.flatten(model.net(normalise(synthetic_pictures(pictures, seed + 500))), 1)
     mu = feats.mean(0)
     w = model.head.weight
     w.mul_(spread / float(((feats - mu) @ w.T).std()))
@@ -186,7 +190,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--calibrate", type=int, default=8, metavar="BATCHES",
                     help="batches of 16 synthetic pictures for the BatchNorm statistics of random "
-                         "weights (0: keep PyTorch's initial mean 0, variance 1)")
+                         "weights, then 64 more to re-centre the head (0: neither; PyTorch's "
+                         "initial statistics and head)")
     ap.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison")
     args = ap.parse_args()
     out = args.out or REPO / "Examples" / "models" / f"{args.arch}.onnx"
