@@ -136,8 +136,8 @@ print("features:", encode(feat, zeros(3, 224, 224)).shape)"""),
 
 The model's input is `[batch, 3, 224, 224]` with a dynamic batch (the `dynamic_shapes` of the export). A
 picture is `[3, 224, 224]`; every built-in also takes a batch `[N, 3, 224, 224]` (for example from
-`images(folder, size=[224, 224])`) and then gives one result per picture. A model exported with a fixed
-batch of 1 still works one picture at a time. The two photos are scikit-learn's sample images, resized to
+`images(folder, size=[224, 224])`) and then gives one result per picture. Export with a dynamic batch as
+above: a model exported with a fixed batch of 1 takes one picture at a time. The two photos are scikit-learn's sample images, resized to
 224×224 (Examples/data/README.md)."""),
         ("code", """x_in = image("Examples/data/ood/china_224.png")
 x_out = image("Examples/data/ood/flower_224.png")
