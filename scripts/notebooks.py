@@ -172,6 +172,128 @@ plot([encode(feat, x_in), z[0], z[1], z[3], z[4]], labels=["the digit 7", "noise
 computes the same for all of them. The attacked images also carry the same Jacobian rank deficit — the
 set of same-feature images is not a thin accident but a high-dimensional region around every input."""),
         ("code", """jacobian_spectrum(feat, atk.x[1])"""),
+    "05-bring-your-own-encoder.ipynb": [
+        ("md", """# Bring your own encoder
+
+The attack needs nothing from a model but an ONNX file: this notebook takes a torchvision classifier,
+exported from PyTorch, and runs the same OOD attack as the quickstart on 224×224 colour photos. The model
+is `Examples/models/shufflenet_v2_x0_5.onnx` (ShuffleNet V2 x0.5, 1.4 M parameters, 5.5 MB), written by
+`scripts/model/export_torchvision.py` with **random, seeded weights**: nothing is downloaded, here or in
+CI. With internet access, `--weights DEFAULT` exports torchvision's ImageNet weights instead; every cell
+below works unchanged on that file, or on any other torchvision model exported the same way."""),
+        ("md", """## 1. Export from PyTorch
+
+An encoder for Mirage is an ONNX graph whose input is the picture and whose outputs include the tensor to
+attack. For a classifier, the natural encoder output is the vector the final `Linear` reads: split the
+head off and return both.
+
+```python
+import torch, torchvision
+
+net = torchvision.models.shufflenet_v2_x0_5(weights="DEFAULT").eval()  # weights=None: random
+head, net.fc = net.fc, torch.nn.Identity()   # net(x) now ends at the pooled 1024-d vector
+
+class Encoder(torch.nn.Module):
+    def __init__(self, net, head):
+        super().__init__()
+        self.net, self.head = net, head
+    def forward(self, x):
+        features = self.net(x)
+        return features, self.head(features)
+
+torch.onnx.export(Encoder(net, head).eval(), (torch.zeros(2, 3, 224, 224),), "encoder.onnx",
+                  dynamo=True, input_names=["input"], output_names=["features", "logits"],
+                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+```
+
+`scripts/model/export_torchvision.py --arch NAME [--weights DEFAULT] OUT.onnx` does this for any
+torchvision classifier that ends in a `Linear`, names the tensors after the torchvision modules that
+compute them (`conv1`, `stage2.0`, `stage3`, …; the exporter would say `relu_36`, `getitem_191`), and
+checks the file against PyTorch with onnxruntime. With random weights it also re-estimates the
+BatchNorm statistics and re-centres the head on seeded synthetic pictures, so that activations and
+predictions vary from picture to picture as in a trained network (Examples/models/README.md)."""),
+        ("md", """## 2. Load it, with the model's normalisation
+
+torchvision models expect `(x − mean) / std` with ImageNet's per-channel mean and std. Mirage keeps
+pictures, perturbations and the ε-ball in **pixel space [0, 1]** and puts the normalisation in front of the
+model: `mean="imagenet"`, or any `mean=[…], std=[…]` (one number per channel, or one for all)."""),
+        ("code", """enc = load("Examples/models/shufflenet_v2_x0_5.onnx", mean="imagenet")
+enc"""),
+        ("md", """## 3. Choose a layer by name
+
+Every row of that table is a tensor `layer` can choose; the model then runs only as far as that tensor
+needs. `features` is the pooled vector (what detectors such as max-softmax, Energy or Mahalanobis read);
+`stage4` is the last block's [192, 7, 7] map before the final 1×1 convolution; `logits` is the
+classifier's output. Here the attack matches `features`, and `logits` tells us what the classifier makes
+of the result."""),
+        ("code", """feat = layer(enc, "features")
+logits = layer(enc, "logits")
+print("stage4:", encode(layer(enc, "stage4"), zeros(3, 224, 224)).shape)
+print("features:", encode(feat, zeros(3, 224, 224)).shape)"""),
+        ("md", """## 4. Pictures and the batch dimension
+
+The model's input is `[batch, 3, 224, 224]` with a dynamic batch (the `dynamic_shapes` of the export). A
+picture is `[3, 224, 224]`; every built-in also takes a batch `[N, 3, 224, 224]` (for example from
+`images(folder, size=[224, 224])`) and then gives one result per picture. Export with a dynamic batch as
+above: a model exported with a fixed batch of 1 takes one picture at a time. The two photos are scikit-learn's sample images, resized to
+224×224 (Examples/data/README.md)."""),
+        ("code", """x_in = image("Examples/data/ood/china_224.png")
+x_out = image("Examples/data/ood/flower_224.png")
+print(x_in.shape, x_out.shape)
+show(x_in, x_out)"""),
+        ("md", """What forgetting the normalisation does: the same picture, fed raw, gives other features. Writing the
+mean and std out is the same as the preset."""),
+        ("code", """raw = layer(load("Examples/models/shufflenet_v2_x0_5.onnx"), "features")
+spelled = layer(load("Examples/models/shufflenet_v2_x0_5.onnx", mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]), "features")
+z_in = encode(feat, x_in)
+print("largest feature, normalised:", max(abs(z_in)))
+print("largest difference, raw vs normalised:", max(abs(encode(raw, x_in) - z_in)))
+print("largest difference, spelled out vs preset:", max(abs(encode(spelled, x_in) - z_in)))"""),
+        ("md", """## 5. The attack at 224×224
+
+The flower starts; the features of the China photo are the target. An L2 ball of radius 3 is small for
+150,528 numbers: about 2/255 per pixel, root mean square. Each Adamax step moves a pixel by up to `lr`, so
+the learning rate is much smaller than on 28×28 MNIST. The start is uniform noise in the ball (seeded)."""),
+        ("code", """atk = ood_attack(feat, source=x_out, target=x_in, norm="L2", eps=3, lr=0.0003, seed=0)
+print("feature MAPE at the start:", mape(atk))
+step(atk, 100)"""),
+        ("code", """show(atk)
+print("feature MAPE after", atk.steps, "steps:", mape(atk))
+print("‖δ‖₂ =", sqrt(sum(atk.delta * atk.delta)))"""),
+        ("code", """plot(atk.loss, title="feature distance", log=true)"""),
+        ("code", """scatter(z_in, encode(feat, atk.x), labels=["z_in", "z_adv"])"""),
+        ("md", """## 6. What the classifier says
+
+The language has no `argmax`, so here is one. With random weights the class indices mean nothing, but the
+point stands: the attacked flower gets the photo's class, with about the photo's confidence (max softmax),
+because the head reads only the features the attack matched."""),
+        ("code", """def argmax(z):
+    best = 0
+    for i in range(len(z)):
+        if z[i] > z[best]:
+            best = i
+    return best
+
+print("class x_in, x_out, x_adv:", [argmax(encode(logits, x_in)), argmax(encode(logits, x_out)), argmax(encode(logits, atk.x))])
+msp(logits, [x_in, x_out, atk.x])"""),
+        ("md", """## 7. When Mirage refuses a model
+
+`load` checks every node first and lists all the operators it does not support at once, with node names:
+
+```
+ModelError: load("model.onnx"): the model uses 2 nodes with unsupported operators [Cos, Mish]: Mish (node '/act/Mish'), Cos (node '/head/Cos')
+```
+
+What to do, from the least to the most work:
+
+- `mirage model info model.onnx` gives the same list from a shell (and, for a model it accepts, every
+  tensor with its shape); docs/operators.md lists the 78 supported operators and their opsets.
+- Export only the encoder: if the unsupported nodes come after the layer you want (a detection head, a
+  post-processing step), return that layer from the wrapper's `forward` and leave the rest out.
+- Re-export with another opset or without a fused custom op, or write the module in PyTorch with
+  supported operations (Mish as `x * torch.tanh(F.softplus(x))`).
+- Check the result: `mirage model run model.onnx --input x.npy --out y.npy --grad g.npy` writes the
+  outputs and ∂Σy²/∂x, to compare with onnxruntime or PyTorch (as `export_torchvision.py` does)."""),
     ],
 }
 
