@@ -172,6 +172,7 @@ plot([encode(feat, x_in), z[0], z[1], z[3], z[4]], labels=["the digit 7", "noise
 computes the same for all of them. The attacked images also carry the same Jacobian rank deficit — the
 set of same-feature images is not a thin accident but a high-dimensional region around every input."""),
         ("code", """jacobian_spectrum(feat, atk.x[1])"""),
+    ],
     "05-bring-your-own-encoder.ipynb": [
         ("md", """# Bring your own encoder
 
