@@ -154,7 +154,7 @@ print("input dimension:", x_in.size, "· feature dimension:", encode(feat, x_in)
 ReLUs that are off at this digit remove more: the rank is below 128."""),
         ("code", """spec = jacobian_spectrum(feat, x_in)
 spec"""),
-        ("code", """print("rank", spec.rank, "→ a", spec.local_dim, "-dimensional set of images with the digit's features near it")
+        ("code", """print("rank", spec.rank, "· dimension of the set of images with the digit's features near it:", spec.local_dim)
 print("logits: rank", jacobian_spectrum(logits, x_in).rank, "of 784")"""),
         ("md", """Five very different images — noise, two spirals, a photo of a flower, and the digit 3 — each pushed toward
 the features of the 7:"""),

@@ -24,7 +24,7 @@ extension Builtins {
             }
         },
         Builtin("stack", .tensors, [.required("tensors")],
-                description: "Stacks tensors of one shape along a new first axis, as torch.stack does: a list of N images [C, H, W] becomes a batch [N, C, H, W].",
+                description: "Stacks tensors of one shape along a new first axis, as torch.stack does. A list of N images [C, H, W] becomes a batch [N, C, H, W].",
                 example: "batch = stack([x_in, x_out])\nspirals = []\nfor s in range(8):\n    spirals = spirals + [spiral(28, 28, channels=1, seed=s)]\nspirals = stack(spirals)") { args, _ in
             let parts = try tensorList(args, "tensors")
             guard parts.allSatisfy({ $0.shape == parts[0].shape }) else {
@@ -48,8 +48,28 @@ extension Builtins {
             if case .tensor(let t) = args["x"] { return .number(widen(t.sum())) }
             return .number(try numbers(args["x"], args).reduce(0, +))
         },
+        Builtin("argmax", .tensors, [.required("x")],
+                description: "Returns the index of the largest element of a list or 1-D tensor. Ties give the first; a tensor [N, …] gives one index per row, as a list.",
+                example: "argmax(encode(logits, x_in))\nargmax(encode(logits, batch))") { args, _ in
+            func index(_ xs: ArraySlice<Float>) -> Value {
+                var best = xs.startIndex
+                for i in xs.indices where xs[i] > xs[best] || (xs[best].isNaN && !xs[i].isNaN) { best = i }
+                return .number(Double(best - xs.startIndex))
+            }
+            switch args["x"] {
+            case .tensor(let t) where t.rank == 1 && t.count > 0: return index(t.data[...])
+            case .tensor(let t) where t.rank >= 2 && t.count > 0:
+                let width = t.count / t.shape[0]
+                return .list((0..<t.shape[0]).map { index(t.data[($0 * width)..<(($0 + 1) * width)]) })
+            case .tensor: throw ScriptError.value("argmax() of an empty tensor")
+            default:
+                let xs = try numbers(args["x"], args)
+                guard !xs.isEmpty else { throw ScriptError.value("argmax() of an empty list") }
+                return index(xs.map { Float($0) }[...])
+            }
+        },
         Builtin("quantile", .tensors, [.required("x"), .required("q")],
-                description: "Returns the q-quantile (q in [0, 1]) of the elements of a tensor, list or range, interpolating linearly between neighbours as NumPy does: `quantile(x, 0.5)` is the median.",
+                description: "Returns the q-quantile of the elements of a tensor, list or range. q lies in [0, 1]; values between neighbours interpolate linearly as in NumPy, so `quantile(x, 0.5)` is the median.",
                 example: "quantile(mape(atk), 0.95)") { args, _ in
             let q = try args.number("q")
             guard q >= 0, q <= 1 else { throw ScriptError.value("quantile(): q must lie in [0, 1], got \(formatNumber(q))") }

@@ -30,7 +30,7 @@ extension Builtins {
             .string(str(args["x"]))
         },
         Builtin("tensor", .values, [.required("x")],
-                description: "Makes a tensor from a number, a list of numbers, or a list of equally long lists (nested to any depth), as torch.tensor does.",
+                description: "Makes a tensor from a number or a list of numbers. Lists of equally long lists (nested to any depth) give more axes, as torch.tensor does.",
                 example: "tensor(mape(atk)) <= 0.01\ntensor([[1, 2], [3, 4]])") { args, _ in
             func flatten(_ value: Value) throws -> (shape: [Int], data: [Float]) {
                 switch value {

@@ -46,16 +46,25 @@ final class TableObject: ScriptObject, @unchecked Sendable {
     /// `print(table)` prints the whole table, as pandas does.
     var summary: String { text }
 
-    /// Numbers with four decimals (metrics in [0, 1]) unless they are whole.
-    static func cell(_ value: Value) -> String {
-        if case .number(let x) = value, x.isFinite, x != x.rounded() || abs(x) >= 1e6 {
-            return abs(x) >= 1e4 || abs(x) < 1e-3 ? String(format: "%.4g", x) : String(format: "%.4f", x)
+    /// Cell texts, column by column: a column of whole numbers (sample indices, classes) prints them whole,
+    /// any other numeric column prints every number with four decimals (so 1 reads 1.0000 beside 0.9460).
+    var cellTexts: [[String]] {
+        let fractional = columns.indices.map { k in
+            rows.contains { row in
+                if case .number(let x) = row[k] { return x != x.rounded() || !x.isFinite }
+                return false
+            }
         }
-        return str(value)
+        return rows.map { row in
+            row.enumerated().map { k, value in
+                guard case .number(let x) = value, fractional[k], x.isFinite else { return str(value) }
+                return abs(x) >= 1e5 || (abs(x) < 1e-3 && x != 0) ? String(format: "%.4g", x) : String(format: "%.4f", x)
+            }
+        }
     }
 
     var text: String {
-        let cells = rows.map { $0.map(TableObject.cell) }
+        let cells = cellTexts
         let widths = columns.indices.map { k in ([columns[k].heading] + cells.map { $0[k] }).map(\.count).max() ?? 0 }
         func line(_ items: [String]) -> String {
             zip(items, widths).enumerated().map { k, pair in
@@ -72,10 +81,10 @@ final class TableObject: ScriptObject, @unchecked Sendable {
 
     var html: String {
         let head = columns.map { "<th>\(escape($0.heading))</th>" }.joined()
-        let body = rows.map { row in
-            "<tr>" + row.map { v -> String in
-                if case .number = v { return "<td style=\"text-align:right\">\(escape(TableObject.cell(v)))</td>" }
-                return "<td>\(escape(TableObject.cell(v)))</td>"
+        let body = zip(rows, cellTexts).map { row, texts in
+            "<tr>" + zip(row, texts).map { value, text -> String in
+                if case .number = value { return "<td style=\"text-align:right\">\(escape(text))</td>" }
+                return "<td>\(escape(text))</td>"
             }.joined() + "</tr>"
         }.joined()
         return (title.map { "<p><b>\(escape($0))</b></p>" } ?? "")

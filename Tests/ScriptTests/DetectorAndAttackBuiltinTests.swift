@@ -185,4 +185,20 @@ import Testing
         let roc = try #require(try run("roc([0, 1, 2], [[3, 4], [0.5, 1.5]], labels=[\"far\", \"mixed\"])", in: session))
         #expect(roc.contains("far AUROC 1") && roc.contains("mixed AUROC 0.5"))
     }
+
+    @Test func tensorsFromListsAndBackToNumbers() throws {
+        let session = Session()
+        #expect(try run("tensor([[1, 2], [3, 4]]).shape", in: session) == "[2, 2]")
+        #expect(try run("tensor([1, 2, 3]) * [1, 0, 2]", in: session)?.contains("max=6") == true)
+        #expect(error(of: "tensor([[1, 2], [3]])")?.message.contains("rectangular") == true)
+        #expect(try run("[quantile([3, 1, 2, 4], 0.5), quantile(tensor([5, 1]), 0), quantile(range(11), 0.9)]", in: session) == "[2.5, 1, 9]")
+        #expect(error(of: "quantile([1], 2)")?.kind == "ValueError")
+        #expect(try run("[argmax([1, 5, 5, 2]), argmax(tensor([[0, 9], [7, 1]]))]", in: session) == "[1, [1, 0]]")
+        #expect(try run("stack([zeros(2, 3), ones(2, 3)]).shape", in: session) == "[2, 2, 3]")
+        #expect(try run("concat([zeros(2, 3), ones(4, 3)]).shape", in: session) == "[6, 3]")
+        #expect(try run("sum(concat([zeros(2, 3), ones(4, 3)])[2:])", in: session) == "12")
+        #expect(error(of: "stack([zeros(2), zeros(3)])")?.kind == "ShapeError")
+        #expect(error(of: "concat([zeros(2, 3), zeros(2, 4)])")?.kind == "ShapeError")
+        #expect(error(of: "concat([])")?.message.contains("non-empty list") == true)
+    }
 }
