@@ -194,3 +194,25 @@ class OODAttack:
         with torch.no_grad():
             d = (self.f(self.x) - self.z_in).abs().flatten(1).mean(1)
             return d / self.z_in.abs().flatten(1).amax(1)
+
+
+def check_against_onnxruntime(path: Path | str, model: nn.Module, x: torch.Tensor):
+    """Runs the exported file in onnxruntime and the module in PyTorch on x; prints and returns the largest
+    differences of `features` and `logits` relative to their largest magnitude, and the PyTorch outputs.
+    Exits when they differ by more than 1e-4 (an export problem)."""
+    import sys
+
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    f_ort, l_ort = sess.run(["features", "logits"], {"input": x.numpy()})
+    with torch.no_grad():
+        f_pt, l_pt = model(x)
+    df = float(np.abs(f_ort - f_pt.numpy()).max() / max(1e-12, float(f_pt.abs().max())))
+    dl = float(np.abs(l_ort - l_pt.numpy()).max() / max(1e-12, float(l_pt.abs().max())))
+    print(f"onnxruntime vs torch, max abs diff / max abs: features {df:.2e}  logits {dl:.2e}")
+    if max(df, dl) > 1e-4:
+        sys.exit("verification failed")
+    return f_pt, l_pt

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
-from common import SEED, ResNet18Encoder, export_onnx, seed_everything  # noqa: E402
+from common import SEED, ResNet18Encoder, check_against_onnxruntime, export_onnx, seed_everything  # noqa: E402
 
 
 def main() -> None:
@@ -49,21 +49,8 @@ def main() -> None:
     print(f"ops {ops}  opset {[(o.domain or 'ai.onnx', o.version) for o in proto.opset_import]}")
 
     if not args.no_verify:
-        import onnxruntime as ort
-
         x = torch.rand(3, 3, 224, 224, generator=torch.Generator().manual_seed(args.seed))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 2
-        sess = ort.InferenceSession(str(args.out), so, providers=["CPUExecutionProvider"])
-        f_ort, l_ort = sess.run(["features", "logits"], {"input": x.numpy()})
-        with torch.no_grad():
-            f_pt, l_pt = model(x)
-        df = float(np.abs(f_ort - f_pt.numpy()).max() / max(1e-12, float(f_pt.abs().max())))
-        dl = float(np.abs(l_ort - l_pt.numpy()).max() / max(1e-12, float(l_pt.abs().max())))
-        print(f"onnxruntime vs torch, max abs diff / max abs: features {df:.2e}  logits {dl:.2e}")
-        if max(df, dl) > 1e-4:
-            sys.exit("verification failed")
-
+        check_against_onnxruntime(args.out, model, x)
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from common import REPO, SEED, seed_everything  # noqa: E402
+from common import REPO, SEED, check_against_onnxruntime, seed_everything  # noqa: E402
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -215,23 +215,9 @@ def main() -> None:
     print(f"ops {ops}  opset {[(o.domain or 'ai.onnx', o.version) for o in proto.opset_import]}")
 
     if not args.no_verify:
-        import onnxruntime as ort
-
-        x = normalise(synthetic_pictures(3, args.seed + 1000))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 2
-        sess = ort.InferenceSession(str(out), so, providers=["CPUExecutionProvider"])
-        f_ort, l_ort = sess.run(["features", "logits"], {"input": x.numpy()})
-        with torch.no_grad():
-            f_pt, l_pt = model(x)
-        df = float(np.abs(f_ort - f_pt.numpy()).max() / max(1e-12, float(f_pt.abs().max())))
-        dl = float(np.abs(l_ort - l_pt.numpy()).max() / max(1e-12, float(l_pt.abs().max())))
-        print(f"onnxruntime vs torch, max abs diff / max abs: features {df:.2e}  logits {dl:.2e}")
+        f_pt, l_pt = check_against_onnxruntime(out, model, normalise(synthetic_pictures(3, args.seed + 1000)))
         print(f"features: mean {f_pt.mean():.3f}, max {f_pt.abs().max():.3f}; logits: std {l_pt.std():.3f}, "
               f"max softmax {torch.softmax(l_pt, 1).amax(1).numpy().round(4).tolist()}")
-        if max(df, dl) > 1e-4:
-            sys.exit("verification failed")
-
 
 if __name__ == "__main__":
     main()
