@@ -99,7 +99,7 @@ func spiralImage(height h: Int, width w: Int, using generator: inout SeededGener
 enum MNISTVerification {
     static let modelPath = repositoryRoot.appendingPathComponent("Examples/models/mnist_cnn.onnx").path
     /// Sources in a plain `swift test` (debug build); see the timing note in docs/attack.md.
-    static let defaultSources = 20
+    static let defaultSources = 10
     static let configuration = AttackConfiguration(norm: .l2, epsilon: 15, iterations: 200, learningRate: 0.1,
                                                    initialization: .uniform(seed: 0))
 

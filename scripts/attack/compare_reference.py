@@ -8,14 +8,16 @@ MIRAGE_REFERENCE_CASE set (debug build unless --release). Per step t (loss at th
   total      rel_t = |Σ_i L_mirage,t,i − Σ_i L_torch,t,i| / Σ_i L_torch,t,i
   per sample rel_t,i = |L_mirage,t,i − L_torch,t,i| / L_torch,t,i
 Prints, per case, the largest relative differences over step ranges, the first step whose total (and whose worst
-sample) exceeds 1e-3, and writes everything to OUT.json.
+sample) exceeds 1e-3, and writes everything to OUT.json. With --baselines the same figures are also computed for
+two PyTorch-only variants against the float32 reference — float64, and float32 with g / ‖g‖ instead of
+g · (1/‖g‖) (one rounding per element) — which show how fast the loop itself amplifies rounding differences.
 
 Inputs: x_in = test digits (indices 1, 3, 5, … of Examples/data/mnist/test_images.npy, one per class);
 starts = uniform noise (numpy default_rng(20200917)) or spirals (the picture of Imaging's `spiral`, drawn here in
 numpy with numpy draws for the turns, phase, direction and centre).
 
 Usage: /tmp/model-venv/bin/python scripts/attack/compare_reference.py OUT.json [--batch 4] [--steps 200]
-       [--cases l2-noise,l2-spiral,linf-noise,linf-spiral] [--release] [--keep DIR]
+       [--cases l2-noise,l2-spiral,linf-noise,linf-spiral] [--baselines] [--release] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -88,6 +90,7 @@ def main() -> None:
     ap.add_argument("--cases", default="l2-noise,l2-spiral,linf-noise,linf-spiral")
     ap.add_argument("--normalise", choices=["reciprocal", "divide"], default="reciprocal")
     ap.add_argument("--release", action="store_true", help="run Mirage's side with swift test -c release")
+    ap.add_argument("--baselines", action="store_true", help="also compare torch float64 and torch g/‖g‖ with torch float32")
     ap.add_argument("--keep", type=Path, help="keep the inputs and both curves in this folder")
     args = ap.parse_args()
 
@@ -106,10 +109,14 @@ def main() -> None:
     for name in args.cases.split(","):
         norm, eps, lr, kind = CASES[name]
         ref_json, mir_json = work / f"{name}_torch.json", work / f"{name}_mirage.json"
-        subprocess.run([PY, str(REPO / "scripts/model/reference_attack.py"), str(ref_json),
-                        "--in-npy", str(work / "x_in.npy"), "--start-npy", str(work / f"start_{kind}.npy"),
-                        "--norm", norm, "--normalise", args.normalise, "--eps", str(eps), "--lr", str(lr),
-                        "--steps", str(args.steps), "--init", "zero"], check=True, stdout=subprocess.DEVNULL)
+
+        def reference(out: Path, *extra: str) -> None:
+            subprocess.run([PY, str(REPO / "scripts/model/reference_attack.py"), str(out),
+                            "--in-npy", str(work / "x_in.npy"), "--start-npy", str(work / f"start_{kind}.npy"),
+                            "--norm", norm, "--eps", str(eps), "--lr", str(lr),
+                            "--steps", str(args.steps), "--init", "zero", *extra], check=True, stdout=subprocess.DEVNULL)
+
+        reference(ref_json, "--normalise", args.normalise)
         case = {"x_in": str(work / "x_in.npy"), "x_start": str(work / f"start_{kind}.npy"), "norm": norm,
                 "eps": eps, "lr": lr, "steps": args.steps, "out": str(mir_json)}
         (work / f"{name}_case.json").write_text(json.dumps(case))
@@ -120,27 +127,44 @@ def main() -> None:
             sys.exit(f"{name}: Mirage's run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         torch_ps = np.array(json.loads(ref_json.read_text())["loss_per_sample"], np.float64)     # [steps, B]
         mir_ps = np.array(json.loads(mir_json.read_text())["loss_per_sample"], np.float64)
-        tot_t, tot_m = torch_ps.sum(1), mir_ps.sum(1)
-        rel_tot = np.abs(tot_m - tot_t) / np.abs(tot_t)
-        rel_ps = np.abs(mir_ps - torch_ps) / np.abs(torch_ps)
-        worst = rel_ps.max(1)
-        ranges = {}
-        for lo, hi in [(1, 10), (11, 50), (51, 100), (101, 150), (151, args.steps)]:
-            if lo <= args.steps:
-                hi = min(hi, args.steps)
-                ranges[f"{lo}-{hi}"] = {"total": float(rel_tot[lo - 1:hi].max()), "worst_sample": float(worst[lo - 1:hi].max())}
-        first = lambda v: int(np.argmax(v > 1e-3)) + 1 if (v > 1e-3).any() else None  # noqa: E731
-        results[name] = {"norm": norm, "eps": eps, "lr": lr, "start": kind, "batch": args.batch, "steps": args.steps,
-                         "loss_first": float(tot_t[0]), "loss_last_torch": float(tot_t[-1]), "loss_last_mirage": float(tot_m[-1]),
-                         "max_rel_total": float(rel_tot.max()), "max_rel_sample": float(worst.max()),
-                         "first_step_total_above_1e-3": first(rel_tot), "first_step_sample_above_1e-3": first(worst),
-                         "ranges": ranges}
-        r = results[name]
-        print(f"{name}: loss {r['loss_first']:.5g} → torch {r['loss_last_torch']:.5g} / mirage {r['loss_last_mirage']:.5g}; "
-              f"max rel (total) {r['max_rel_total']:.2e}, max rel (worst sample) {r['max_rel_sample']:.2e}; "
-              f"first step > 1e-3: total {r['first_step_total_above_1e-3']}, sample {r['first_step_sample_above_1e-3']}")
-        print("    " + "; ".join(f"steps {k}: {v['total']:.1e} / {v['worst_sample']:.1e}" for k, v in ranges.items()))
+        results[name] = compare(mir_ps, torch_ps, args.steps)
+        results[name].update({"norm": norm, "eps": eps, "lr": lr, "start": kind, "batch": args.batch, "steps": args.steps})
+        report(name + " mirage vs torch", results[name])
+        if args.baselines:
+            variants = [("torch float64", ["--normalise", args.normalise, "--dtype", "float64"])]
+            if norm == "L2":
+                other = "divide" if args.normalise == "reciprocal" else "reciprocal"
+                variants.append((f"torch {other}", ["--normalise", other]))
+            for label, extra in variants:
+                path = work / f"{name}_{label.replace(' ', '_')}.json"
+                reference(path, *extra)
+                alt = np.array(json.loads(path.read_text())["loss_per_sample"], np.float64)
+                results[name][label + " vs torch"] = compare(alt, torch_ps, args.steps)
+                report(f"{name} {label} vs torch", results[name][label + " vs torch"])
     args.out.write_text(json.dumps({"normalise": args.normalise, "cases": results}, indent=1) + "\n")
+
+
+def compare(mir_ps: np.ndarray, torch_ps: np.ndarray, steps: int) -> dict:
+    tot_t, tot_m = torch_ps.sum(1), mir_ps.sum(1)
+    rel_tot = np.abs(tot_m - tot_t) / np.abs(tot_t)
+    rel_ps = np.abs(mir_ps - torch_ps) / np.abs(torch_ps)
+    worst = rel_ps.max(1)
+    ranges = {}
+    for lo, hi in [(1, 10), (11, 50), (51, 100), (101, 150), (151, steps)]:
+        if lo <= steps:
+            hi = min(hi, steps)
+            ranges[f"{lo}-{hi}"] = {"total": float(rel_tot[lo - 1:hi].max()), "worst_sample": float(worst[lo - 1:hi].max())}
+    first = lambda v: int(np.argmax(v > 1e-3)) + 1 if (v > 1e-3).any() else None  # noqa: E731
+    return {"loss_first": float(tot_t[0]), "loss_last_torch": float(tot_t[-1]), "loss_last_other": float(tot_m[-1]),
+            "max_rel_total": float(rel_tot.max()), "max_rel_sample": float(worst.max()),
+            "first_step_total_above_1e-3": first(rel_tot), "first_step_sample_above_1e-3": first(worst), "ranges": ranges}
+
+
+def report(label: str, r: dict) -> None:
+    print(f"{label}: loss {r['loss_first']:.5g} → torch {r['loss_last_torch']:.5g} / other {r['loss_last_other']:.5g}; "
+          f"max rel (total) {r['max_rel_total']:.2e}, (worst sample) {r['max_rel_sample']:.2e}; "
+          f"first step > 1e-3: total {r['first_step_total_above_1e-3']}, sample {r['first_step_sample_above_1e-3']}")
+    print("    " + "; ".join(f"steps {k}: {v['total']:.1e} / {v['worst_sample']:.1e}" for k, v in r["ranges"].items()))
 
 
 if __name__ == "__main__":
