@@ -82,7 +82,10 @@ public struct AttackConfiguration: Sendable, Codable, Equatable {
     public func validate() throws(AttackError) {
         guard epsilon.isFinite, epsilon > 0 else { throw .invalidEpsilon(epsilon) }
         guard learningRate.isFinite, learningRate > 0 else { throw .invalidLearningRate(learningRate) }
-        guard iterations >= 0 else { throw .invalidIterations(iterations) }
+        guard iterations >= 1 else { throw .invalidIterations(iterations) }
+        guard gradientNormFloor.isFinite, gradientNormFloor > 0 else {
+            throw .invalidArgument("the gradient-norm floor must be a finite number > 0, got \(gradientNormFloor)")
+        }
         for e in schedule {
             guard e.learningRate.isFinite, e.learningRate > 0 else { throw .invalidLearningRate(e.learningRate) }
             guard e.afterSteps >= 0 else { throw .invalidArgument("schedule steps must be ≥ 0, got \(e.afterSteps)") }

@@ -7,7 +7,12 @@ public enum AttackError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A norm name that is neither L2 nor L∞.
     case unknownNorm(String)
     case invalidLearningRate(Double)
+    /// The configured number of iterations must be ≥ 1.
     case invalidIterations(Int)
+    /// `step(n)` needs n ≥ 0 (0 is a no-op).
+    case invalidStepCount(Int)
+    /// A start image or in-distribution image with NaN or infinite pixels.
+    case nonFiniteInput(what: String, count: Int)
     /// A tensor whose shape does not fit: what it is, what was expected (in words) and what it has.
     case shapeMismatch(what: String, expected: String, got: [Int])
     case unknownOutput(String, available: [String])
@@ -30,7 +35,11 @@ public enum AttackError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidLearningRate(let lr):
             return "learning rate must be a finite number > 0, got \(lr)"
         case .invalidIterations(let n):
-            return "the number of iterations must be ≥ 0, got \(n)"
+            return "the number of iterations must be ≥ 1 (an attack of 0 iterations returns its start unchanged), got \(n)"
+        case .invalidStepCount(let n):
+            return "the number of steps must be ≥ 0, got \(n)"
+        case .nonFiniteInput(let what, let count):
+            return "\(what) has \(count) NaN or infinite value\(count == 1 ? "" : "s"); inputs must be finite"
         case .shapeMismatch(let what, let expected, let got):
             return "\(what) has shape \(got), expected \(expected)"
         case .unknownOutput(let name, let available):

@@ -52,6 +52,7 @@ public final class OODAttack {
         let selected = outputs ?? encoder.outputNames.map { OutputWeight($0) }
         let indices = try Self.resolve(selected.map(\.name), in: encoder.outputNames)
         try Self.checkBatch(xOut, name: "x_out")
+        try Self.checkFinite(xIn, name: "x_in")
         guard xIn.rank == xOut.rank, xIn.shape.dropFirst() == xOut.shape.dropFirst(),
               xIn.shape[0] == 1 || xIn.shape[0] == xOut.shape[0] else {
             throw AttackError.shapeMismatch(what: "x_in", expected: "[1 or \(xOut.shape[0])] + \(Array(xOut.shape.dropFirst())) like x_out", got: xIn.shape)
@@ -94,6 +95,7 @@ public final class OODAttack {
             guard targets.count == outputs.count else {
                 throw AttackError.invalidArgument("\(targets.count) targets for \(outputs.count) outputs")
             }
+            for (name, t) in zip(names, targets) { try Self.checkFinite(t, name: "target for output '\(name)'") }
             self.targets = try zip(names, targets).map { try Self.expand($1, batch: b, name: $0) }
         case .crossEntropy(_, let labels, _):
             guard labels.count == b else {
@@ -110,6 +112,7 @@ public final class OODAttack {
             guard given.shape == xOut.shape else {
                 throw AttackError.shapeMismatch(what: "initial δ", expected: "\(xOut.shape) like x_out", got: given.shape)
             }
+            try Self.checkFinite(given, name: "initial δ")
             start = given
         } else {
             switch configuration.initialization {
@@ -156,7 +159,7 @@ public final class OODAttack {
     /// A step that throws leaves the state as it was before that step. Returns the number of steps done.
     @discardableResult
     public func step(_ n: Int, shouldStop: () -> Bool = { false }, progress: (StepReport) -> Void = { _ in }) throws -> Int {
-        guard n >= 0 else { throw AttackError.invalidIterations(n) }
+        guard n >= 0 else { throw AttackError.invalidStepCount(n) }
         var done = 0
         while done < n {
             if shouldStop() { break }
@@ -345,6 +348,13 @@ public final class OODAttack {
         guard t.rank >= 1, t.shape[0] >= 1, t.count > 0 else {
             throw AttackError.shapeMismatch(what: name, expected: "a non-empty batch [B, …]", got: t.shape)
         }
+        try checkFinite(t, name: name)
+    }
+
+    /// NaN or infinite pixels would silently turn every loss and gradient into NaN.
+    static func checkFinite(_ t: Tensor, name: String) throws {
+        let bad = t.data.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        if bad > 0 { throw AttackError.nonFiniteInput(what: name, count: bad) }
     }
 
     /// A target as [B, …]: given [B, …] or [1, …]. The output's per-sample shape is

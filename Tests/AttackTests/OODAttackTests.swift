@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensor
+import Graph
 @testable import Attack
 
 /// A linear encoder 8 × 32 (m < n), so the attack can match features exactly.
@@ -225,7 +226,114 @@ func sameState(_ a: OODAttack, _ b: OODAttack) -> Bool {
         let alone = try OODAttack(encoder: multi, targets: [Tensor.zeros([1, 2])], xOut: randomUniform([2, 20], seed: 2),
                                   configuration: AttackConfiguration(epsilon: 1, learningRate: 0.1), outputs: [OutputWeight("constant")])
         #expect(throws: AttackError.outputDoesNotDependOnInput("constant")) { try alone.step(1) }
-        #expect(throws: AttackError.invalidIterations(-2)) { try alone.step(-2) }
+        #expect(throws: AttackError.invalidStepCount(-2)) { try alone.step(-2) }
+    }
+
+    /// The message of the error a bad argument raises (nil if none is raised).
+    func message(_ body: () throws -> Void) -> String? {
+        do { try body(); return nil } catch { return "\(error)" }
+    }
+
+    @Test func everyBadArgumentIsNamedInItsMessage() throws {
+        let (enc, xIn, xOut) = linearSetup()
+        func attack(_ c: AttackConfiguration, xIn i: Tensor? = nil, xOut o: Tensor? = nil) throws {
+            _ = try OODAttack(encoder: enc, xIn: i ?? xIn, xOut: o ?? xOut, configuration: c)
+        }
+        // ε: negative, zero, NaN, infinite.
+        for e in [-1.0, 0, .nan, .infinity, -.infinity] {
+            let m = message { try attack(AttackConfiguration(epsilon: e, learningRate: 0.1)) }
+            #expect(m?.contains("epsilon must be a finite number > 0, got \(e)") == true, "ε = \(e): \(m ?? "no error")")
+        }
+        // Learning rate: zero, negative, NaN, and in a schedule.
+        for lr in [0.0, -0.1, .nan] {
+            let m = message { try attack(AttackConfiguration(epsilon: 1, learningRate: lr)) }
+            #expect(m?.contains("learning rate must be a finite number > 0, got \(lr)") == true, "lr = \(lr): \(m ?? "no error")")
+        }
+        let scheduled = message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1, schedule: [ScheduleEntry(afterSteps: 5, learningRate: -1)])) }
+        #expect(scheduled?.contains("learning rate must be a finite number > 0, got -1.0") == true)
+        // Zero (or negative) iterations: the attack would return its start unchanged.
+        for n in [0, -3] {
+            let m = message { try attack(AttackConfiguration(epsilon: 1, iterations: n, learningRate: 0.1)) }
+            #expect(m?.contains("number of iterations must be ≥ 1") == true && m?.contains("got \(n)") == true, "\(m ?? "no error")")
+        }
+        #expect(message { _ = try ClassicAttack.pgd(encoder: enc, x: xOut, labels: [0, 1, 2], logits: "features", targeted: false, norm: .linf,
+                                                epsilon: 0.1, stepSize: 0.01, iterations: 0) }?.contains("iterations must be ≥ 1") == true)
+        // step(0) is a valid no-op on a steppable attack; a negative count is not.
+        let a = try OODAttack(encoder: enc, xIn: xIn, xOut: xOut, configuration: AttackConfiguration(epsilon: 1, learningRate: 0.1))
+        #expect(try a.step(0) == 0 && a.stepCount == 0)
+        #expect(message { try a.step(-1) }?.contains("number of steps must be ≥ 0, got -1") == true)
+        // Unknown norm names, and the accepted spellings.
+        for bad in ["L1", "l3", "", "euclid"] {
+            let m = message { _ = try Norm(parsing: bad) }
+            #expect(m?.contains("unknown norm '\(bad)'") == true && m?.contains("L2") == true, "\(m ?? "no error")")
+        }
+        #expect(try Norm(parsing: "L∞") == .linf && Norm(parsing: " l2 ") == .l2)
+        // Mismatched shapes between the sources and the in-distribution images or the targets.
+        let perSample = message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xIn: Tensor.zeros([1, 16])) }
+        #expect(perSample?.contains("x_in has shape [1, 16], expected [1 or 3] + [32] like x_out") == true, "\(perSample ?? "no error")")
+        let batch = message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xIn: Tensor.zeros([2, 32])) }
+        #expect(batch?.contains("x_in has shape [2, 32]") == true)
+        let rank = message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xIn: Tensor.zeros([3, 4, 8])) }
+        #expect(rank?.contains("x_in has shape [3, 4, 8]") == true)
+        let targetBatch = message {
+            _ = try OODAttack(encoder: enc, targets: [Tensor.zeros([2, 8])], xOut: xOut, configuration: AttackConfiguration(epsilon: 1, learningRate: 0.1))
+        }
+        #expect(targetBatch?.contains("target for output 'features' has shape [2, 8], expected [3, …] or [1, …]") == true, "\(targetBatch ?? "no error")")
+        // A target whose per-sample shape differs from the output's is found on the first forward, before any update.
+        let wrongWidth = try OODAttack(encoder: enc, targets: [Tensor.zeros([1, 5])], xOut: xOut, configuration: AttackConfiguration(epsilon: 1, learningRate: 0.1))
+        let width = message { try wrongWidth.step(1) }
+        #expect(width?.contains("output 'features' has shape [3, 8], expected [3, 5] like its target") == true, "\(width ?? "no error")")
+        #expect(wrongWidth.stepCount == 0)
+        let delta = message {
+            _ = try OODAttack(encoder: enc, xIn: xIn, xOut: xOut, configuration: AttackConfiguration(epsilon: 1, learningRate: 0.1), initialDelta: Tensor.zeros([3, 31]))
+        }
+        #expect(delta?.contains("initial δ has shape [3, 31], expected [3, 32] like x_out") == true)
+        let empty = message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xIn: Tensor.zeros([0, 32]), xOut: Tensor.zeros([0, 32])) }
+        #expect(empty?.contains("x_out has shape [0, 32], expected a non-empty batch") == true)
+        // Non-finite pixels would make every loss NaN without a word.
+        var nanOut = xOut
+        nanOut.data[5] = .nan
+        nanOut.data[7] = .infinity
+        #expect(message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xOut: nanOut) }?.contains("x_out has 2 NaN or infinite values") == true)
+        #expect(message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1), xIn: nanOut) }?.contains("x_in has 2 NaN or infinite values") == true)
+        // Other settings.
+        #expect(message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1, gradientNormFloor: 0)) }?.contains("gradient-norm floor must be a finite number > 0") == true)
+        #expect(message { try attack(AttackConfiguration(epsilon: 1, learningRate: 0.1, inputMin: 1, inputMax: 0)) }?.contains("input range [1.0, 0.0] is empty") == true)
+    }
+
+    /// Outputs of a real graph that do not depend on the input: a constant tensor is refused when the encoder is
+    /// built, and an output whose gradient is zero everywhere (x·0, or a ReLU that is dead on all of [0, 1]) is named on
+    /// the first step, before the state changes.
+    @Test func graphOutputsThatDoNotDependOnTheInputAreNamed() throws {
+        let floats = { (shape: [Int], v: [Float]) in TensorValue(type: .float, shape: shape, storage: .floats(v)) }
+        let graph = Graph(
+            nodes: [Node(name: "times_zero", opType: "Mul", inputs: ["x", "zero"], outputs: ["flat"]),
+                    Node(name: "shift", opType: "Add", inputs: ["x", "minus_ten"], outputs: ["shifted"]),
+                    Node(name: "dead", opType: "Relu", inputs: ["shifted"], outputs: ["dead"]),
+                    Node(name: "live", opType: "Relu", inputs: ["x"], outputs: ["live"]),
+                    Node(name: "const", opType: "Add", inputs: ["zero", "minus_ten"], outputs: ["constant"])],
+            inputs: [ValueInfo(name: "x", type: .float, shape: [.symbolic("batch"), .fixed(4)])],
+            outputs: ["flat", "dead", "live", "constant"].map { ValueInfo(name: $0, type: .float, shape: nil) },
+            initializers: ["zero": floats([1], [0]), "minus_ten": floats([1], [-10])])
+        let model = try Model(graph: graph)
+        #expect(message { _ = try model.encoder(outputs: ["constant"]) }?.contains("tensor 'constant' is a constant: it does not depend on the input") == true)
+        let enc = try model.encoder(outputs: ["live", "flat", "dead"])
+        let xOut = randomUniform([2, 4], seed: 3)
+        let config = AttackConfiguration(epsilon: 1, learningRate: 0.1)
+        let halves = Tensor(shape: [1, 4], data: [0.5, 0.5, 0.5, 0.5])
+        for name in ["flat", "dead"] {
+            let a = try OODAttack(encoder: enc, targets: [halves], xOut: xOut, configuration: config, outputs: [OutputWeight(name)])
+            let start = a.x
+            let m = message { try a.step(1) }
+            #expect(m?.contains("output '\(name)' does not depend on the input") == true, "\(m ?? "no error")")
+            #expect(a.stepCount == 0 && a.x == start)
+        }
+        // With a live output selected as well, the dead one is still named.
+        let both = try OODAttack(encoder: enc, targets: [halves, halves], xOut: xOut,
+                                 configuration: config, outputs: [OutputWeight("live"), OutputWeight("dead")])
+        #expect(message { try both.step(1) }?.contains("output 'dead' does not depend on the input") == true)
+        let live = try OODAttack(encoder: enc, targets: [halves], xOut: xOut, configuration: config, outputs: [OutputWeight("live")])
+        #expect(try live.step(3) == 3)
     }
 
     @Test func zeroInitialisationStartsAtXOut() throws {

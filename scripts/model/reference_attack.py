@@ -19,7 +19,15 @@ gradient was taken at (loss[0] at x = clamp(x′), before any update), "loss_per
 split by sample), "final_loss" (after the last update), "final_mape" per sample, and the final
 x's per-sample sum and L2 norm of δ. PNG files are read as 8-bit grey, pixel / 255.
 
+Options beyond the default loop (used by scripts/attack/compare_reference.py):
+  --in-npy / --start-npy  [B,1,28,28] float32 arrays instead of the PNG lists
+  --norm Linf             the L∞ variant: g ← sign(g), δ ← clamp(δ, −ε, ε) (then the same clamp to [0, 1])
+  --normalise divide      g / max(‖g‖₂, 1e-12) as common.OODAttack writes it; the default `reciprocal` is
+                          g · (1 / max(‖g‖₂, 1e-12)), the authors' normalize_grad_ (g *= 1/norm) and Mirage's
+                          (the two differ by one rounding per element)
+
 Usage:  python scripts/model/reference_attack.py OUT.json [--in A.png,B.png] [--start C.png,D.png]
+        [--in-npy A.npy --start-npy B.npy] [--norm L2|Linf] [--normalise reciprocal|divide]
         [--eps 10] [--lr 0.03] [--steps 50] [--init zero|uniform] [--dtype float32|float64]
         [--save-x X.npy]
 """
@@ -37,6 +45,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from common import DATA_DIR, MNIST_ONNX, REPO, SEED, OODAttack, load_mnist_from_onnx, seed_everything  # noqa: E402,E501
+
+
+class ReferenceAttack(OODAttack):
+    """common.OODAttack with the norm and the form of the L2 normalisation selectable (see the docstring)."""
+
+    def __init__(self, *args, norm: str = "L2", normalise: str = "reciprocal", **kwargs) -> None:
+        self.norm, self.normalise = norm, normalise
+        super().__init__(*args, **kwargs)
+
+    def _project_and_clamp(self) -> None:
+        if self.norm == "L2":
+            return super()._project_and_clamp()
+        self.delta.clamp_(-self.eps, self.eps)
+        self.x = (self.x0 + self.delta).clamp_(0.0, 1.0)
+        self.delta.copy_(self.x - self.x0)
+
+    def step(self) -> float:
+        x = self.x.detach().requires_grad_(True)
+        loss = ((self.f(x) - self.z_in) ** 2).sum()
+        (g,) = torch.autograd.grad(loss, x)
+        if self.norm == "Linf":
+            g = g.sign()
+        elif self.normalise == "reciprocal":
+            g = g * (1.0 / self._per_sample_norm(g).clamp_min(1e-12))
+        else:
+            g = g / self._per_sample_norm(g).clamp_min(1e-12)
+        self.delta.grad = g
+        self.opt.step()
+        with torch.no_grad():
+            self._project_and_clamp()
+        return float(loss.detach())
 
 
 def load_grey(path: Path) -> torch.Tensor:
@@ -62,6 +101,10 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=MNIST_ONNX)
     ap.add_argument("--in", dest="x_in", default=f"{DATA_DIR}/mnist/7.png,{DATA_DIR}/mnist/2.png")
     ap.add_argument("--start", default=f"{DATA_DIR}/ood/china_28.png,{DATA_DIR}/ood/flower_28.png")
+    ap.add_argument("--in-npy", type=Path, help="in-distribution batch [B,1,28,28] (.npy), replaces --in")
+    ap.add_argument("--start-npy", type=Path, help="OOD start batch [B,1,28,28] (.npy), replaces --start")
+    ap.add_argument("--norm", choices=["L2", "Linf"], default="L2")
+    ap.add_argument("--normalise", choices=["reciprocal", "divide"], default="reciprocal")
     ap.add_argument("--eps", type=float, default=10.0)
     ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--steps", type=int, default=50)
@@ -73,16 +116,22 @@ def main() -> None:
 
     seed_everything(args.seed, threads=1)
     dtype = getattr(torch, args.dtype)
-    ins = [Path(p) for p in args.x_in.split(",")]
-    starts = [Path(p) for p in args.start.split(",")]
-    if len(ins) != len(starts):
-        sys.exit("--in and --start need the same number of images")
+    ins = [args.in_npy] if args.in_npy else [Path(p) for p in args.x_in.split(",")]
+    starts = [args.start_npy] if args.start_npy else [Path(p) for p in args.start.split(",")]
     model = load_mnist_from_onnx(args.model).to(dtype)
-    x_in = torch.cat([load_grey(p) for p in ins]).to(dtype)
-    x_start = torch.cat([load_grey(p) for p in starts]).to(dtype)
+    if args.in_npy:
+        x_in = torch.from_numpy(np.load(args.in_npy).astype(np.float32)).to(dtype)
+    else:
+        x_in = torch.cat([load_grey(p) for p in ins]).to(dtype)
+    if args.start_npy:
+        x_start = torch.from_numpy(np.load(args.start_npy).astype(np.float32)).to(dtype)
+    else:
+        x_start = torch.cat([load_grey(p) for p in starts]).to(dtype)
+    if x_in.shape != x_start.shape:
+        sys.exit(f"in-distribution batch {tuple(x_in.shape)} and start batch {tuple(x_start.shape)} differ")
 
-    attack = OODAttack(model.features, x_in, x_start, eps=args.eps, lr=args.lr,
-                       init=args.init, seed=args.seed)
+    attack = ReferenceAttack(model.features, x_in, x_start, eps=args.eps, lr=args.lr,
+                             init=args.init, seed=args.seed, norm=args.norm, normalise=args.normalise)
 
     def per_sample_loss() -> list[float]:
         with torch.no_grad():
@@ -94,14 +143,16 @@ def main() -> None:
         losses.append(attack.step())
     delta = attack.x - attack.x0
     result = {
-        "description": "OOD attack reference (L2, Adamax) on the bundled MNIST encoder's features",
+        "description": "OOD attack reference (Adamax) on the bundled MNIST encoder's features",
         "model": rel(args.model),
         "model_sha256": hashlib.sha256(args.model.read_bytes()).hexdigest(),
         "encoder_output": "features",
         "x_in": [rel(p) for p in ins], "x_start": [rel(p) for p in starts],
-        "norm": "L2", "eps": args.eps, "lr": args.lr, "steps": args.steps, "init": args.init,
+        "norm": args.norm, "eps": args.eps, "lr": args.lr, "steps": args.steps, "init": args.init,
         "seed": args.seed, "adamax": {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0},
-        "grad_normalisation": "per-sample g / max(||g||_2, 1e-12)",
+        "grad_normalisation": ("sign(g)" if args.norm == "Linf" else
+                               "per-sample g * (1 / max(||g||_2, 1e-12))" if args.normalise == "reciprocal" else
+                               "per-sample g / max(||g||_2, 1e-12)"),
         "loss_definition": "sum over batch and features of (f(x) - z_in)^2",
         "loss_index": "loss[k] is at the iterate after k updates (loss[0]: x = clamp(x_start))",
         "dtype": args.dtype, "threads": 1, "torch": torch.__version__,

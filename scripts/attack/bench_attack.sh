@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Attack steps per second, Mirage (release build) vs PyTorch eager, in one run on the same machine:
+# the bundled MNIST CNN at batch 1 and 128, ResNet-18 (random weights, /tmp/resnet18.onnx) at batch 1 and 8,
+# attacking `features`. Prints `uptime` before each pair: other processes on the machine change the figures.
+# Usage: scripts/attack/bench_attack.sh [steps_mnist=200] [steps_resnet=10]
+# Needs: swift build -c release; /tmp/model-venv (scripts/requirements-model.txt);
+#        /tmp/resnet18.onnx (made here with scripts/model/export_resnet18.py if missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-/tmp/model-venv/bin/python}
+MIRAGE=.build/release/mirage
+SM=${1:-200}
+SR=${2:-10}
+export OMP_WAIT_POLICY=PASSIVE
+[ -f /tmp/resnet18.onnx ] || "$PY" scripts/model/export_resnet18.py /tmp/resnet18.onnx
+run() {  # model-file torch-name batch steps
+  echo "== $1 batch $3, $4 steps; load: $(uptime | sed 's/.*load average: //')"
+  "$MIRAGE" bench attack "$1" --output features --batch "$3" --steps "$4"
+  "$PY" scripts/model/bench_attack_torch.py --model "$2" --batch "$3" --steps "$4"
+}
+run Examples/models/mnist_cnn.onnx mnist 1 "$SM"
+run Examples/models/mnist_cnn.onnx mnist 128 "$((SM / 4))"
+run /tmp/resnet18.onnx resnet18 1 "$SR"
+run /tmp/resnet18.onnx resnet18 8 "$((SR / 2 > 2 ? SR / 2 : 3))"
+echo "== done; load: $(uptime | sed 's/.*load average: //')"
