@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Fixtures"]),
-        .testTarget(name: "AttackTests", dependencies: ["Attack"]),
+        .testTarget(name: "AttackTests", dependencies: ["Attack", "Imaging"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
     ]

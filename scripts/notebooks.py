@@ -123,7 +123,7 @@ the logit-based ones less so (a CNN is confidently wrong on many OOD images, the
 
 Now the attack: OOD image *i* is pushed toward the features of test digit *i* — L2 ball of radius 10, Adamax,
 learning rate ε/100, uniform random start, as in the reference code — all 1,000 at once, 200 steps."""),
-        ("code", """atk = ood_attack(feat, source=x_ood, target=x_test, eps=10, seed=0)
+        ("code", """atk = ood_attack(feat, source=x_ood, target=x_test, eps=15, lr=0.1, seed=0)
 step(atk, 200)""", LOOSE),
         ("code", """m = tensor(mape(atk))
 print("MAPE median", quantile(m, 0.5), "· 95th percentile", quantile(m, 0.95))

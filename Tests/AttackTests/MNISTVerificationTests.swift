@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensor
 import Graph
+import Imaging
 @testable import Attack
 
 // The paper's claim checked end to end on the bundled encoder (issue #5): the OOD attack drives noise and spiral
@@ -13,94 +14,25 @@ import Graph
 // uniform δ₀ (seed 0), 200 iterations. ε = 10 (the CIFAR preset) is not enough on MNIST: a noise start is about
 // 16 from a digit in L2 and the ball binds, leaving about half of the sources above 1% (measured, see the doc).
 //
-// The debug build runs `MNISTVerification.defaultSources` sources; MIRAGE_VERIFY_SOURCES=100 (what
-// scripts/attack/verify_mnist.sh sets, with a release build) runs the full experiment, and MIRAGE_VERIFY_REPORT=path
+// `swift test` runs the full experiment (100 sources; Attack and Graph are optimised even in debug builds);
+// MIRAGE_VERIFY_SOURCES changes the count (scripts/attack/verify_mnist.sh), and MIRAGE_VERIFY_REPORT=path
 // writes the per-sample MAPE and the detector table as JSON. MIRAGE_VERIFY_EPSILON and MIRAGE_VERIFY_STEPS override
 // ε and the iteration count (for the comparison with the CIFAR preset's ε = 10 in the doc; the assertions stay).
 
 /// Repository root (Tests/AttackTests/this file → three levels up).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A minimal .npy reader for the committed test data (little-endian float32 or int64, C order). AttackTests depends
-/// only on Attack, so Imaging's reader is not available here.
+/// A committed .npy file as (shape, float32 values).
 func readNPY(_ url: URL) throws -> (shape: [Int], floats: [Float]) {
-    let bytes = [UInt8](try Data(contentsOf: url))
-    guard bytes.count > 10, bytes[0] == 0x93, bytes[1..<6].elementsEqual("NUMPY".utf8) else {
-        throw AttackError.fileFormat("\(url.path) is not a .npy file")
-    }
-    let (start, length) = bytes[6] == 1 ? (10, Int(bytes[8]) | Int(bytes[9]) << 8)
-        : (12, Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24)
-    let header = String(decoding: bytes[start..<(start + length)], as: UTF8.self)
-    guard !header.contains("'fortran_order': True"),
-          let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
-        throw AttackError.fileFormat("unsupported .npy header \(header)")
-    }
-    let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    let count = shape.reduce(1, *)
-    let body = start + length
-    var out = [Float](repeating: 0, count: count)
-    if header.contains("'<f4'") {
-        for i in 0..<count {
-            let o = body + 4 * i
-            out[i] = Float(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
-        }
-    } else if header.contains("'<i8'") {
-        for i in 0..<count {
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(bytes[body + 8 * i + k]) << (8 * k) }
-            out[i] = Float(Int64(bitPattern: v))
-        }
-    } else {
-        throw AttackError.fileFormat("unsupported .npy dtype in \(header)")
-    }
-    return (shape, out)
-}
-
-/// The same picture as `Imaging.Generators.spiral(channels: 1, …)` (a bright anti-aliased Archimedean spiral on black
-/// with random turns, phase, direction and centre), copied because AttackTests cannot depend on Imaging.
-func spiralImage(height h: Int, width w: Int, using generator: inout SeededGenerator) -> [Float] {
-    let turns = 2 + 2.5 * generator.nextUniform()
-    let phase = 2 * Double.pi * generator.nextUniform()
-    let direction: Double = generator.nextUniform() < 0.5 ? 1 : -1
-    let short = Double(min(h, w))
-    let cx = Double(w - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(w)
-    let cy = Double(h - 1) / 2 + (generator.nextUniform() - 0.5) * 0.1 * Double(h)
-    let thetaMax = turns * 2 * Double.pi, thetaMin = 0.25 * 2 * Double.pi
-    let b = 0.45 * short / thetaMax
-    let halfWidth = min(max(0.6, short / 28), 0.3 * 2 * Double.pi * b)
-    func point(_ theta: Double) -> (Double, Double) {
-        let angle = direction * theta + phase
-        return (cx + b * theta * cos(angle), cy + b * theta * sin(angle))
-    }
-    let ends = [point(thetaMin), point(thetaMax)]
-    var plane = [Float](repeating: 0, count: h * w)
-    for y in 0..<h {
-        for x in 0..<w {
-            let dx = Double(x) - cx, dy = Double(y) - cy
-            let r = (dx * dx + dy * dy).squareRoot()
-            var base = (direction * (atan2(dy, dx) - phase)).truncatingRemainder(dividingBy: 2 * Double.pi)
-            if base < 0 { base += 2 * Double.pi }
-            var distance = Double.infinity
-            var k = 0.0
-            while base + 2 * Double.pi * k <= thetaMax {
-                let theta = base + 2 * Double.pi * k
-                if theta >= thetaMin { distance = min(distance, abs(r - b * theta) * r / (r * r + b * b).squareRoot()) }
-                k += 1
-            }
-            for (ex, ey) in ends {
-                distance = min(distance, ((Double(x) - ex) * (Double(x) - ex) + (Double(y) - ey) * (Double(y) - ey)).squareRoot())
-            }
-            plane[y * w + x] = Float(min(1, max(0, halfWidth + 0.5 - distance)))
-        }
-    }
-    return plane
+    let t = try NPY.decode([UInt8](try Data(contentsOf: url)))
+    return (t.shape, t.data)
 }
 
 /// The experiment: data, sources, targets, detectors.
 enum MNISTVerification {
     static let modelPath = repositoryRoot.appendingPathComponent("Examples/models/mnist_cnn.onnx").path
-    /// Sources in a plain `swift test` (debug build); see the timing note in docs/attack.md.
-    static let defaultSources = 30
+    /// Sources in a plain `swift test`: the issue's full experiment.
+    static let defaultSources = 100
     static let configuration = AttackConfiguration(norm: .l2, epsilon: 15, iterations: 200, learningRate: 0.1,
                                                    initialization: .uniform(seed: 0))
 
@@ -115,7 +47,7 @@ enum MNISTVerification {
         }
         for i in 0..<(n - noise) {
             var g = SeededGenerator(seed: 2000 + UInt64(i))
-            data += spiralImage(height: 28, width: 28, using: &g)
+            data += try! Generators.spiral(channels: 1, height: 28, width: 28, using: &g).data
         }
         return Tensor(shape: [n, 1, 28, 28], data: data)
     }

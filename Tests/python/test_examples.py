@@ -49,14 +49,15 @@ def test_example_runs_headless(path, tmp_path):
     elif path.name == "detectors.mirage":
         (accuracy,) = numbers_after("test accuracy:", out)
         assert accuracy >= 0.97
-        rows = [l for l in out.splitlines() if " OOD " in l and not l.startswith("detector")]
-        raw = {l.split("  ")[0]: float(l.split()[-4]) for l in rows if "raw OOD" in l}
-        attacked = {l.split("  ")[0]: float(l.split()[-4]) for l in rows if "attacked OOD" in l}
+        # Table rows: "<detector>  <raw|attacked> OOD  AUROC  AUPR-In  AUPR-Out  FPR95".
+        rows = [m.groups() for m in re.finditer(r"^(\S.*?)\s{2,}(raw|attacked) OOD\s+([\d.]+)", out, re.M)]
+        raw = {name: float(auroc) for name, kind, auroc in rows if kind == "raw"}
+        attacked = {name: float(auroc) for name, kind, auroc in rows if kind == "attacked"}
         assert set(raw) == set(attacked) and len(raw) == 6, rows
         # Before the attack the feature-based detectors see noise and spirals; after it, nothing does.
         assert raw["Mahalanobis"] > 0.95
         for name, auroc in attacked.items():
-            assert auroc < 0.7, f"{name}: AUROC {auroc} after the attack"
+            assert auroc <= 0.6, f"{name}: AUROC {auroc} after the attack"
             assert auroc < raw[name], f"{name}: the attack did not lower AUROC ({raw[name]} → {auroc})"
     elif path.name == "dimensionality.mirage":
         rank, local = numbers_after("rank:", out)
