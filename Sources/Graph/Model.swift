@@ -40,8 +40,8 @@ public final class Model: @unchecked Sendable {
             let inputs = node.inputs.filter { !$0.isEmpty }
             if inputs.allSatisfy({ constants[$0] != nil }) {
                 let op = try OperatorSet.make(node)
-                let values = try op.forward(node.inputs.map { $0.isEmpty ? nil : constants[$0] })
-                for (name, value) in zip(node.outputs, values) where !name.isEmpty { constants[name] = value }
+                let values = try op.forwardAdapting(node.inputs.map { $0.isEmpty ? nil : constants[$0] })
+                for (name, value) in zip(node.outputs, values) where !name.isEmpty { constants[name] = value.plainLayout }
             } else {
                 live.append(node)
             }
@@ -131,6 +131,7 @@ public final class Encoder {
         let op: Operator
         let inputs: [Int?]       // slots; nil for omitted optional inputs
         let outputs: [Int]
+        var label: String { op is Conv && (op as! Conv).fusedReLU ? "Conv+Relu" : node.opType }
     }
 
     private let steps: [Step]
@@ -142,6 +143,8 @@ public final class Encoder {
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
     private var hasForward = false
+    /// Per slot, the buffer gradient sums of laid-out tensors go to (reused step after step).
+    private var gradientSums: [Int: RecycledOutput] = [:]
     /// When set, seconds spent per operator type (forward and backward), for `mirage bench --profile`.
     public var profile: [String: (forward: Double, backward: Double)]?
     /// The value name of each slot, for descriptions.
@@ -159,11 +162,13 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
-        for node in nodes {
-            let op = try OperatorSet.make(node)
+        let fused = Self.fusableReLUs(nodes, keeping: Set(outputs))
+        for (k, node) in nodes.enumerated() where !fused.values.contains(k) {
+            let reluAfter = fused[k].map { nodes[$0] }
+            let op = try reluAfter == nil ? OperatorSet.make(node) : Conv(node: node, fusedReLU: true)
             let inputs = node.inputs.map { $0.isEmpty ? nil : slot($0) }
             op.prepare(constantInputs: Set(inputs.enumerated().compactMap { i, s in s.map { constant[$0] } == true ? i : nil }))
-            steps.append(Step(node: node, op: op, inputs: inputs, outputs: node.outputs.map { slot($0) }))
+            steps.append(Step(node: node, op: op, inputs: inputs, outputs: (reluAfter ?? node).outputs.map { slot($0) }))
         }
         var computed: Set<Int> = [0]
         for step in steps {
@@ -186,6 +191,20 @@ public final class Encoder {
         requiresGradient = Array(repeating: false, count: initial.count)
     }
 
+    /// Conv nodes whose output only a Relu reads (and nobody asked for): node index → that Relu's
+    /// index. Each pair runs as one convolution with a ReLU post-op.
+    private static func fusableReLUs(_ nodes: [Node], keeping outputs: Set<String>) -> [Int: Int] {
+        var readers: [String: [Int]] = [:]
+        for (k, node) in nodes.enumerated() { for name in node.inputs where !name.isEmpty { readers[name, default: []].append(k) } }
+        var pairs: [Int: Int] = [:]
+        for (k, node) in nodes.enumerated() where node.opType == "Conv" && node.outputs.count == 1 {
+            let y = node.outputs[0]
+            guard !outputs.contains(y), let r = readers[y], r.count == 1, nodes[r[0]].opType == "Relu", nodes[r[0]].inputs == [y] else { continue }
+            pairs[k] = r[0]
+        }
+        return pairs
+    }
+
     /// The outputs for a batch `x`; remembers what `pullback` needs.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         if let expected = expectedInput {
@@ -203,10 +222,14 @@ public final class Encoder {
         requiresGradient[inputSlot] = true
         for step in steps {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            if !step.op.takesLaidOutValues {
+                // Reordered once, in place: later readers (and the producer's backward) get the plain copy.
+                for case let slot? in step.inputs { if case .laidOut? = values[slot] { values[slot] = values[slot]!.plainLayout } }
+            }
             let outputs = try step.op.forward(step.inputs.map { $0.flatMap { values[$0] } })
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                profile![step.node.opType, default: (0, 0)].forward += seconds
+                profile![step.label, default: (0, 0)].forward += seconds
             }
             let flows = step.op.differentiableInputs.contains { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true }
             for (slot, value) in zip(step.outputs, outputs) {
@@ -216,8 +239,8 @@ public final class Encoder {
         }
         hasForward = true
         return try outputSlots.enumerated().map { k, slot in
-            guard case .float(let t)? = values[slot] else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
-            return t
+            guard let value = values[slot], value.isFloat else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
+            return value.floats
         }
     }
 
@@ -248,15 +271,20 @@ public final class Encoder {
     public func pullback(_ seeds: [Tensor]) throws -> Tensor {
         guard hasForward, case .float(let x)? = values[inputSlot] else { throw EngineError("pullback needs a forward pass first") }
         guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
-        var gradients = [Tensor?](repeating: nil, count: values.count)
-        func accumulate(_ slot: Int, _ g: Tensor) {
-            if let existing = gradients[slot] { gradients[slot] = existing.zipped(g, +) } else { gradients[slot] = g }
+        var gradients = [RuntimeValue?](repeating: nil, count: values.count)
+        func accumulate(_ slot: Int, _ g: RuntimeValue) throws {
+            guard let existing = gradients[slot] else { gradients[slot] = g; return }
+            if case .laidOut(let a) = existing, case .laidOut(let b) = g, a.sharesLayout(with: b) {
+                gradients[slot] = .laidOut(try gradientSums[slot, default: RecycledOutput()].sum(a, b))
+            } else {
+                gradients[slot] = .float(existing.floats.zipped(g.floats, +))
+            }
         }
         for (k, slot) in outputSlots.enumerated() {
             guard seeds[k].shape == values[slot]?.shape else {
                 throw EngineError("seed for '\(outputNames[k])' has shape \(seeds[k].shape), the output has \(values[slot]?.shape ?? [])")
             }
-            accumulate(slot, seeds[k])
+            try accumulate(slot, .float(seeds[k]))
         }
         for step in steps.reversed() {
             let outputGradients = step.outputs.map { gradients[$0] }
@@ -264,20 +292,20 @@ public final class Encoder {
             let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
             guard !wanted.isEmpty else { continue }
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let inputGradients = try step.op.backward(outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
+            let inputGradients = try step.op.backward(laidOut: outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
                                                       outputs: step.outputs.compactMap { values[$0] }, wanted: wanted)
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                profile![step.node.opType, default: (0, 0)].backward += seconds
+                profile![step.label, default: (0, 0)].backward += seconds
             }
+            // Intermediate gradients are dead once passed on (dropped first, so kernels can reuse their buffers).
+            for slot in step.outputs where slot != inputSlot { gradients[slot] = nil }
             for (i, g) in inputGradients where wanted.contains(i) {
                 guard let slot = step.inputs[i] else { continue }
-                accumulate(slot, g)
+                try accumulate(slot, g)
             }
-            // Intermediate gradients are dead once passed on.
-            for slot in step.outputs where slot != inputSlot { gradients[slot] = nil }
         }
-        return gradients[inputSlot] ?? Tensor.zeros(x.shape)
+        return gradients[inputSlot]?.floats ?? Tensor.zeros(x.shape)
     }
 }
 
@@ -293,13 +321,13 @@ extension Model {
         }
         for node in liveNodes {
             let op = try OperatorSet.make(node)
-            let outputs = try op.forward(node.inputs.map { $0.isEmpty ? nil : values[$0] })
+            let outputs = try op.forwardAdapting(node.inputs.map { $0.isEmpty ? nil : values[$0] })
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty { values[name] = value }
         }
         var result: [String: TensorValue] = [:]
         for output in graph.outputs {
             guard let value = values[output.name] else { throw EngineError("output '\(output.name)' was not computed") }
-            result[output.name] = value.typed(as: output.type ?? (value.isFloat ? .float : .int64))
+            result[output.name] = value.plainLayout.typed(as: output.type ?? (value.isFloat ? .float : .int64))
         }
         return result
     }

@@ -1,0 +1,174 @@
+import CDNNL
+
+/// A float32 tensor held in oneDNN memory, in the layout the primitive that made it chose — often
+/// blocked (nChw16c: channels in blocks of 16, innermost), which is what oneDNN's fast convolution,
+/// pooling and eltwise kernels read and write. Activations stay in these layouts from kernel to
+/// kernel; `plain()` reorders to a row-major `Tensor` where an operator needs one.
+public final class DNNLTensor: @unchecked Sendable {
+    public let shape: [Int]
+    let memory: DNNLMemory
+
+    init(shape: [Int], layout: dnnl_memory_desc_t) throws {
+        self.shape = shape
+        memory = try DNNLMemory(layout, owning: true)
+    }
+
+    /// A copy of a row-major tensor, in plain layout.
+    public convenience init(_ tensor: Tensor) throws {
+        try self.init(shape: tensor.shape, layout: try DNNLLayout.plain(tensor.shape.isEmpty ? [1] : tensor.shape))
+        tensor.data.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    var layout: dnnl_memory_desc_t { memory.descriptor }
+
+    /// Whether the elements are stored row-major (no blocking, no padding).
+    public var isPlain: Bool {
+        guard let plain = try? DNNLLayout.plain(shape.isEmpty ? [1] : shape) else { return false }
+        return DNNLLayout.equal(plain, layout)
+    }
+
+    /// Floats in the buffer, padding included (blocked layouts round channels up to the block).
+    var storedCount: Int { memory.byteCount / MemoryLayout<Float>.stride }
+
+    var floats: UnsafeMutablePointer<Float> { memory.pointer!.assumingMemoryBound(to: Float.self) }
+
+    /// The elements in row-major order. A reorder between two layouts of one tensor fails only
+    /// when memory runs out, so failure stops the process rather than every caller handling it.
+    public func plain() -> Tensor {
+        var result = Tensor.zeros(shape)
+        do {
+            try result.data.withUnsafeMutableBytes { bytes in
+                if isPlain {
+                    bytes.baseAddress!.copyMemory(from: memory.pointer!, byteCount: bytes.count)
+                } else {
+                    let plainLayout = try DNNLLayout.plain(shape)
+                    let view = try DNNLMemory(plainLayout, owning: false)
+                    view.point(at: bytes.baseAddress)
+                    try DNNLReorder(from: layout, to: plainLayout).run(from: memory, to: view)
+                }
+            }
+        } catch {
+            fatalError("reordering a \(shape) tensor to plain layout failed: \(error)")
+        }
+        return result
+    }
+
+    /// The element-wise sum of two tensors in one layout, written into `destination` (which may
+    /// be either of them). Padding is zero in both, so summing the whole buffer keeps it zero.
+    static func add(_ a: DNNLTensor, _ b: DNNLTensor, into destination: DNNLTensor) {
+        precondition(DNNLLayout.equal(a.layout, b.layout) && DNNLLayout.equal(a.layout, destination.layout), "adding tensors in different layouts")
+        let x = a.floats, y = b.floats, z = destination.floats
+        for i in 0..<a.storedCount { z[i] = x[i] + y[i] }
+    }
+
+    /// Whether both are stored in the same layout (so element-wise work can run on the buffers).
+    public func sharesLayout(with other: DNNLTensor) -> Bool {
+        shape == other.shape && DNNLLayout.equal(layout, other.layout)
+    }
+
+    /// The element-wise sum of two tensors of one shape and layout, in a new tensor.
+    public static func + (a: DNNLTensor, b: DNNLTensor) throws -> DNNLTensor {
+        let sum = try DNNLTensor(shape: a.shape, layout: a.layout)
+        add(a, b, into: sum)
+        return sum
+    }
+}
+
+/// A kernel's output buffer, handed out again on the next call when nothing else still holds the
+/// previous one (the executor drops the last step's values before the next), so repeated steps
+/// allocate nothing; a caller that keeps an output gets a fresh buffer next time instead.
+public struct RecycledOutput {
+    private var last: DNNLTensor?
+
+    public init() {}
+
+    mutating func take(shape: [Int], layout: dnnl_memory_desc_t) throws -> DNNLTensor {
+        if isKnownUniquelyReferenced(&last), let last, last.shape == shape, DNNLLayout.equal(last.layout, layout) {
+            return last
+        }
+        let made = try DNNLTensor(shape: shape, layout: layout)
+        last = made
+        return made
+    }
+
+    /// The sum a + b in a (recycled) buffer of their common layout.
+    public mutating func sum(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
+        let result = try take(shape: a.shape, layout: a.layout)
+        DNNLTensor.add(a, b, into: result)
+        return result
+    }
+}
+
+/// Brings an argument into the layout a primitive was made for: a tensor already in it is used as
+/// is; any other (a plain `Tensor` at a graph edge, another kernel's layout) is reordered into a
+/// buffer kept for the purpose.
+final class LayoutConformer {
+    let layout: dnnl_memory_desc_t
+    let shape: [Int]
+    private var staging: DNNLMemory?
+    private var reorders: [(from: dnnl_memory_desc_t, reorder: DNNLReorder)] = []
+    private var plainView: DNNLMemory?
+
+    init(shape: [Int], layout: dnnl_memory_desc_t) {
+        self.shape = shape
+        self.layout = layout
+    }
+
+    private func reorder(from source: dnnl_memory_desc_t) throws -> DNNLReorder {
+        if let known = reorders.first(where: { DNNLLayout.equal($0.from, source) }) { return known.reorder }
+        let made = try DNNLReorder(from: source, to: layout)
+        reorders.append((source, made))
+        return made
+    }
+
+    private func stagingMemory() throws -> DNNLMemory {
+        if let staging { return staging }
+        let made = try DNNLMemory(layout, owning: true)
+        staging = made
+        return made
+    }
+
+    func memory(for tensor: DNNLTensor) throws -> DNNLMemory {
+        guard tensor.shape == shape else { throw KernelError("expected a tensor of shape \(shape), got \(tensor.shape)") }
+        if DNNLLayout.equal(tensor.layout, layout) { return tensor.memory }
+        let target = try stagingMemory()
+        try reorder(from: tensor.layout).run(from: tensor.memory, to: target)
+        return target
+    }
+
+    /// For a row-major buffer the caller keeps valid while the primitive runs.
+    func memory(forPlain pointer: UnsafeMutableRawPointer) throws -> DNNLMemory {
+        if plainView == nil { plainView = try DNNLMemory(try DNNLLayout.plain(shape), owning: false) }
+        let view = plainView!
+        view.point(at: pointer)
+        if DNNLLayout.equal(view.descriptor, layout) { return view }
+        let target = try stagingMemory()
+        try reorder(from: view.descriptor).run(from: view, to: target)
+        return target
+    }
+}
+
+/// A primitive's input given either way: a plain `Tensor` or a `DNNLTensor` in some layout.
+public enum KernelInput {
+    case plain(Tensor)
+    case laidOut(DNNLTensor)
+
+    public var shape: [Int] {
+        switch self {
+        case .plain(let t): return t.shape
+        case .laidOut(let t): return t.shape
+        }
+    }
+
+    /// Runs `body` with this input as memory in `conformer`'s layout.
+    func withMemory<R>(_ conformer: LayoutConformer, _ body: (DNNLMemory) throws -> R) throws -> R {
+        switch self {
+        case .laidOut(let t):
+            return try body(try conformer.memory(for: t))
+        case .plain(let t):
+            guard t.shape == conformer.shape else { throw KernelError("expected a tensor of shape \(conformer.shape), got \(t.shape)") }
+            // Sources are only read; borrowing the array's storage avoids a copy-on-write copy.
+            return try t.data.withUnsafeBytes { try body(try conformer.memory(forPlain: UnsafeMutableRawPointer(mutating: $0.baseAddress!))) }
+        }
+    }
+}
