@@ -153,7 +153,9 @@ public final class ConvolutionKernel {
     public func backwardData(_ dy: KernelInput) throws -> DNNLTensor {
         if backwardData == nil {
             var descriptor = dnnl_convolution_desc_t()
-            var diffSrc = try DNNLLayout.any(geometry.input)
+            // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,
+            // where "any" would pad the channels to a block of 16 and reorder 16× the data back.
+            var diffSrc = forwardPrimitive.layout(dnnl_query_src_md)
             var wei = try DNNLLayout.any(geometry.weightDims)
             var diffDst = try DNNLLayout.any(geometry.output)
             var (strides, dilations, padL, padR) = Self.spatialArrays(geometry)
