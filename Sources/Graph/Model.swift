@@ -12,7 +12,9 @@ public final class Model: @unchecked Sendable {
     /// Which node produces each value (after folding).
     let producers: [String: Int]
 
-    public init(graph: Graph) throws {
+    /// `foldBatchNormalization`: fold inference BatchNormalization into the Conv before it (see
+    /// `BatchNormFolding`); off only to compare against the unfolded graph.
+    public init(graph: Graph, foldBatchNormalization: Bool = true) throws {
         self.graph = graph
         let unsupported = graph.nodes.filter { ($0.domain != "" && $0.domain != "ai.onnx") || OperatorSet.makers[$0.opType] == nil }
         if !unsupported.isEmpty {
@@ -46,6 +48,9 @@ public final class Model: @unchecked Sendable {
                 live.append(node)
             }
         }
+        if foldBatchNormalization {
+            live = try BatchNormFolding.fold(live, constants: &constants, keeping: Set(graph.outputs.map(\.name)))
+        }
         var producers: [String: Int] = [:]
         for (i, node) in live.enumerated() { for output in node.outputs where !output.isEmpty { producers[output] = i } }
         self.constants = constants
@@ -73,6 +78,11 @@ public final class Model: @unchecked Sendable {
 
     /// An encoder computing `outputs` (any named tensors), pruned to the nodes they need.
     public func encoder(outputs: [String]) throws -> Encoder {
+        try encoder(outputs: outputs, fusing: true)
+    }
+
+    /// `fusing: false` keeps every Conv and Relu a step of its own (tests compare both).
+    func encoder(outputs: [String], fusing: Bool) throws -> Encoder {
         guard let input else { throw EngineError("the model has no input") }
         for name in outputs where producers[name] == nil {
             if constants[name] != nil { throw EngineError("tensor '\(name)' is a constant: it does not depend on the input") }
@@ -90,7 +100,7 @@ public final class Model: @unchecked Sendable {
             }
         }
         let nodes = needed.sorted().map { liveNodes[$0] }
-        return try Encoder(model: self, nodes: nodes, inputName: input.name, outputs: outputs)
+        return try Encoder(model: self, nodes: nodes, inputName: input.name, outputs: outputs, fusing: fusing)
     }
 
     /// Parameters: the element count of every float initializer.
@@ -143,6 +153,11 @@ public final class Encoder {
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
     private var hasForward = false
+    /// Row-major copies of laid-out values, made once per forward for the operators that need them
+    /// (the laid-out original stays for the layout-aware ones, and for its producer's backward).
+    private var plainCopies: [Int: RuntimeValue] = [:]
+    /// Hands every operator row-major values (tests compare this against layout propagation).
+    var plainValuesOnly = false
     /// Per slot, the buffer gradient sums of laid-out tensors go to (reused step after step).
     private var gradientSums: [Int: RecycledOutput] = [:]
     /// When set, seconds spent per operator type (forward and backward), for `mirage bench --profile`.
@@ -150,7 +165,7 @@ public final class Encoder {
     /// The value name of each slot, for descriptions.
     let slotNames: [String]
 
-    init(model: Model, nodes: [Node], inputName: String, outputs: [String]) throws {
+    init(model: Model, nodes: [Node], inputName: String, outputs: [String], fusing: Bool = true) throws {
         var slotOf: [String: Int] = [inputName: 0]
         var initial: [RuntimeValue?] = [nil]
         var constant = [false]
@@ -162,7 +177,7 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
-        let fused = Self.fusableReLUs(nodes, keeping: Set(outputs))
+        let fused = fusing ? Self.fusableReLUs(nodes, keeping: Set(outputs)) : [:]
         for (k, node) in nodes.enumerated() where !fused.values.contains(k) {
             let reluAfter = fused[k].map { nodes[$0] }
             let op = try reluAfter == nil ? OperatorSet.make(node) : Conv(node: node, fusedReLU: true)
@@ -205,6 +220,18 @@ public final class Encoder {
         return pairs
     }
 
+    /// A step's input values, in the form its operator takes.
+    private func inputs(of step: Step) -> [RuntimeValue?] {
+        step.inputs.map { slot in
+            guard let slot, let value = values[slot] else { return nil }
+            guard !step.op.takesLaidOutValues || plainValuesOnly, case .laidOut = value else { return value }
+            if let copy = plainCopies[slot] { return copy }
+            let copy = value.plainLayout
+            plainCopies[slot] = copy
+            return copy
+        }
+    }
+
     /// The outputs for a batch `x`; remembers what `pullback` needs.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         if let expected = expectedInput {
@@ -217,16 +244,13 @@ public final class Encoder {
             }
         }
         for i in values.indices where !constantSlots[i] { values[i] = nil }
+        plainCopies = [:]
         values[inputSlot] = .float(x)
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true
         for step in steps {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if !step.op.takesLaidOutValues {
-                // Reordered once, in place: later readers (and the producer's backward) get the plain copy.
-                for case let slot? in step.inputs { if case .laidOut? = values[slot] { values[slot] = values[slot]!.plainLayout } }
-            }
-            let outputs = try step.op.forward(step.inputs.map { $0.flatMap { values[$0] } })
+            let outputs = try step.op.forward(inputs(of: step))
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 profile![step.label, default: (0, 0)].forward += seconds
@@ -243,6 +267,9 @@ public final class Encoder {
             return value.floats
         }
     }
+
+    /// What each step runs ("Conv+Relu" for a fused pair), in order.
+    var stepLabels: [String] { steps.map(\.label) }
 
     /// After a forward: each computed tensor's shape, and each node's floating-point operation count.
     func lastRun() -> (shapes: [String: [Int]], flops: [(node: Node, output: [Int], flops: Int)]) {
@@ -287,13 +314,14 @@ public final class Encoder {
             try accumulate(slot, .float(seeds[k]))
         }
         for step in steps.reversed() {
-            let outputGradients = step.outputs.map { gradients[$0] }
+            let outputGradients = step.outputs.map { plainValuesOnly ? gradients[$0]?.plainLayout : gradients[$0] }
             guard outputGradients.contains(where: { $0 != nil }) else { continue }
             let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
             guard !wanted.isEmpty else { continue }
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let inputGradients = try step.op.backward(laidOut: outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
-                                                      outputs: step.outputs.compactMap { values[$0] }, wanted: wanted)
+            let inputGradients = try step.op.backward(laidOut: outputGradients, inputs: inputs(of: step),
+                                                      outputs: step.outputs.compactMap { plainValuesOnly ? values[$0]?.plainLayout : values[$0] },
+                                                      wanted: wanted)
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 profile![step.label, default: (0, 0)].backward += seconds
