@@ -58,7 +58,7 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
 /// loop on row-major ones (small tensors after a Gemm, shapes). Backward uses the output's sign.
 final class Relu: Operator {
     let node: Node
-    private var kernel: ReLUKernel?
+    private var kernels: [[Int]: ReLUKernel] = [:]
     init(node: Node) { self.node = node }
 
     var takesLaidOutValues: Bool { true }
@@ -67,8 +67,8 @@ final class Relu: Operator {
         guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Relu) is missing input 0") }
         if case .laidOut(let t) = input {
             let x = KernelInput.laidOut(t)
-            if kernel?.fits(x) != true { kernel = try ReLUKernel(for: x) }
-            return [.laidOut(try kernel!.forward(x))]
+            if kernels[t.shape]?.fits(x) != true { kernels[t.shape] = try ReLUKernel(for: x) }
+            return [.laidOut(try kernels[t.shape]!.forward(x))]
         }
         var x = input.floats
         x.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 } }
@@ -77,7 +77,7 @@ final class Relu: Operator {
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
-        if case .laidOut(let y) = outputs[0], let kernel, kernel.fits(.laidOut(y)) {
+        if case .laidOut(let y) = outputs[0], let kernel = kernels[y.shape], kernel.fits(.laidOut(y)) {
             return [0: .laidOut(try kernel.backward(dy.kernelInput, output: .laidOut(y)))]
         }
         return [0: .float(dy.floats.zipped(outputs[0].floats) { d, y in y > 0 ? d : 0 })]
