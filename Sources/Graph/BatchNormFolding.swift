@@ -6,13 +6,16 @@ import Tensor
 /// when the Conv's weights and the BN's statistics are constants, and nothing else reads the
 /// Conv's output (which then disappears as a named tensor).
 enum BatchNormFolding {
-    static func fold(_ nodes: [Node], constants: inout [String: RuntimeValue], keeping outputs: Set<String>) throws -> [Node] {
+    /// The nodes with each foldable Conv → BN pair made one Conv, and the names of the folded
+    /// weights and biases added to `constants`.
+    static func fold(_ nodes: [Node], constants: inout [String: RuntimeValue], keeping outputs: Set<String>) throws -> (nodes: [Node], parameters: Set<String>) {
         var readers: [String: Int] = [:]
         for node in nodes { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
         var producer: [String: Int] = [:]
         for (k, node) in nodes.enumerated() { for name in node.outputs where !name.isEmpty { producer[name] = k } }
         var result = nodes
         var removed = Set<Int>()
+        var parameters = Set<String>()
         for (k, bn) in nodes.enumerated() where bn.opType == "BatchNormalization" {
             guard bn.inputs.count == 5, bn.outputs.count == 1 || bn.outputs.dropFirst().allSatisfy(\.isEmpty),
                   bn.inputs.dropFirst().allSatisfy({ constants[$0] != nil }),
@@ -41,8 +44,9 @@ enum BatchNormFolding {
             result[c] = Node(name: conv.name, opType: "Conv", domain: conv.domain, inputs: [conv.inputs[0], weightName, biasName],
                              outputs: [bn.outputs[0]], attributes: conv.attributes)
             removed.insert(k)
+            parameters.formUnion([weightName, biasName])
         }
-        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return (result.enumerated().filter { !removed.contains($0.offset) }.map(\.element), parameters)
     }
 
     private static func uniqueName(_ base: String, in constants: [String: RuntimeValue]) -> String {

@@ -11,6 +11,8 @@ public final class Model: @unchecked Sendable {
     let liveNodes: [Node]
     /// Which node produces each value (after folding).
     let producers: [String: Int]
+    /// Weights and biases made by folding BatchNormalization into convolutions (not initializers).
+    let foldedParameters: Set<String>
 
     /// `foldBatchNormalization`: fold inference BatchNormalization into the Conv before it (see
     /// `BatchNormFolding`); off only to compare against the unfolded graph.
@@ -48,9 +50,11 @@ public final class Model: @unchecked Sendable {
                 live.append(node)
             }
         }
+        var foldedParameters = Set<String>()
         if foldBatchNormalization {
-            live = try BatchNormFolding.fold(live, constants: &constants, keeping: Set(graph.outputs.map(\.name)))
+            (live, foldedParameters) = try BatchNormFolding.fold(live, constants: &constants, keeping: Set(graph.outputs.map(\.name)))
         }
+        self.foldedParameters = foldedParameters
         var producers: [String: Int] = [:]
         for (i, node) in live.enumerated() { for output in node.outputs where !output.isEmpty { producers[output] = i } }
         self.constants = constants

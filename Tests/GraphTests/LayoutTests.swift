@@ -69,6 +69,14 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(relativeError(try foldedEncoder.pullback([seed]), try unfoldedEncoder.pullback([seed])) < 1e-5)
     }
 
+    @Test func modelInfoListsFusedAndFoldedNodes() throws {
+        let info = try Model(graph: residualBlock()).info()
+        #expect(info.tensors.filter { $0.operation == "Relu" }.count == 3)       // a row each, though fused when run
+        #expect(!info.tensors.contains { $0.operation == "BatchNormalization" })
+        let conv1 = info.tensors.first { $0.name == "n1" }                       // conv1 now makes bn1's output
+        #expect(conv1?.operation == "Conv" && conv1?.parameters == 16 * 3 * 3 * 3 + 16 && conv1?.shape == [1, 16, 8, 8])
+    }
+
     @Test func fusedConvolutionReLUGradientMatchesFiniteDifferences() throws {
         let model = try Model(graph: residualBlock())
         let encoder = try model.encoder(outputs: ["features"])
