@@ -13,12 +13,6 @@ public final class DNNLTensor: @unchecked Sendable {
         memory = try DNNLMemory(layout, owning: true)
     }
 
-    /// A copy of a row-major tensor, in plain layout.
-    public convenience init(_ tensor: Tensor) throws {
-        try self.init(shape: tensor.shape, layout: try DNNLLayout.plain(tensor.shape.isEmpty ? [1] : tensor.shape))
-        tensor.data.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-    }
-
     var layout: dnnl_memory_desc_t { memory.descriptor }
 
     /// Whether the elements are stored row-major (no blocking, no padding).
@@ -26,11 +20,6 @@ public final class DNNLTensor: @unchecked Sendable {
         guard let plain = try? DNNLLayout.plain(shape.isEmpty ? [1] : shape) else { return false }
         return DNNLLayout.equal(plain, layout)
     }
-
-    /// Floats in the buffer, padding included (blocked layouts round channels up to the block).
-    var storedCount: Int { memory.byteCount / MemoryLayout<Float>.stride }
-
-    var floats: UnsafeMutablePointer<Float> { memory.pointer!.assumingMemoryBound(to: Float.self) }
 
     /// The elements in row-major order. A reorder between two layouts of one tensor fails only
     /// when memory runs out, so failure stops the process rather than every caller handling it.
@@ -53,24 +42,9 @@ public final class DNNLTensor: @unchecked Sendable {
         return result
     }
 
-    /// The element-wise sum of two tensors in one layout, written into `destination` (which may
-    /// be either of them). Padding is zero in both, so summing the whole buffer keeps it zero.
-    static func add(_ a: DNNLTensor, _ b: DNNLTensor, into destination: DNNLTensor) {
-        precondition(DNNLLayout.equal(a.layout, b.layout) && DNNLLayout.equal(a.layout, destination.layout), "adding tensors in different layouts")
-        let x = a.floats, y = b.floats, z = destination.floats
-        for i in 0..<a.storedCount { z[i] = x[i] + y[i] }
-    }
-
     /// Whether both are stored in the same layout (so element-wise work can run on the buffers).
     public func sharesLayout(with other: DNNLTensor) -> Bool {
         shape == other.shape && DNNLLayout.equal(layout, other.layout)
-    }
-
-    /// The element-wise sum of two tensors of one shape and layout, in a new tensor.
-    public static func + (a: DNNLTensor, b: DNNLTensor) throws -> DNNLTensor {
-        let sum = try DNNLTensor(shape: a.shape, layout: a.layout)
-        add(a, b, into: sum)
-        return sum
     }
 }
 
@@ -79,6 +53,7 @@ public final class DNNLTensor: @unchecked Sendable {
 /// allocate nothing; a caller that keeps an output gets a fresh buffer next time instead.
 public struct RecycledOutput {
     private var last: DNNLTensor?
+    private var addition: AdditionKernel?
 
     public init() {}
 
@@ -91,11 +66,28 @@ public struct RecycledOutput {
         return made
     }
 
-    /// The sum a + b in a (recycled) buffer of their common layout.
+    /// The sum a + b (same shape and layout) in a (recycled) buffer of that layout.
     public mutating func sum(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
+        guard a.sharesLayout(with: b) else { throw KernelError("adding tensors of different shapes or layouts: \(a.shape) and \(b.shape)") }
+        if addition == nil || !DNNLLayout.equal(addition!.layout, a.layout) { addition = try AdditionKernel(layout: a.layout) }
         let result = try take(shape: a.shape, layout: a.layout)
-        DNNLTensor.add(a, b, into: result)
+        try addition!.primitive.execute([(DNNL_ARG_SRC_0, a.memory), (DNNL_ARG_SRC_1, b.memory), (DNNL_ARG_DST, result.memory)])
         return result
+    }
+}
+
+/// oneDNN's binary add of two tensors in one layout (a residual connection, a gradient sum),
+/// multi-threaded and in the blocked layout as it is.
+final class AdditionKernel {
+    let layout: dnnl_memory_desc_t
+    let primitive: DNNLPrimitive
+
+    init(layout: dnnl_memory_desc_t) throws {
+        self.layout = layout
+        var a = layout, b = layout, sum = layout
+        var descriptor = dnnl_binary_desc_t()
+        try check(dnnl_binary_desc_init(&descriptor, dnnl_binary_add, &a, &b, &sum), "describing an addition")
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "an addition") }
     }
 }
 
