@@ -94,7 +94,7 @@ public final class ConvolutionKernel {
         let attributes = fusedReLU ? try Self.reluPostOp() : nil
         defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
         forwardPrimitive = try withUnsafePointer(to: &descriptor) {
-            try DNNLPrimitive(UnsafeRawPointer($0), attributes: attributes, what: "a convolution")
+            try DNNLPrimitive(UnsafeRawPointer($0), attributes: attributes, work: .flops(2 * geometry.multiplyAdds), what: "a convolution")
         }
         source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         weights = try ConstantMemory(weight, dims: geometry.weightDims, native: forwardPrimitive.layout(dnnl_query_weights_md))
@@ -163,7 +163,7 @@ public final class ConvolutionKernel {
                 &descriptor, dnnl_convolution_direct, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR),
                 "describing a convolution's backward pass")
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "a convolution's backward pass")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
             }
             let weightBridge = try ConstantMemory(weightValues, dims: geometry.weightDims, native: primitive.layout(dnnl_query_weights_md))
             backwardData = (primitive, LayoutConformer(shape: geometry.output, layout: primitive.layout(dnnl_query_diff_dst_md)), weightBridge)
@@ -199,7 +199,7 @@ public final class ConvolutionKernel {
                     &strides, &dilations, &padL, &padR), "describing a convolution's weight gradient")
             }
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "a convolution's weight gradient")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's weight gradient")
             }
             backwardWeights = (primitive,
                                try LayoutBridge(plainDims: geometry.input, native: primitive.layout(dnnl_query_src_md)),

@@ -87,7 +87,7 @@ final class AdditionKernel {
         var a = layout, b = layout, sum = layout
         var descriptor = dnnl_binary_desc_t()
         try check(dnnl_binary_desc_init(&descriptor, dnnl_binary_add, &a, &b, &sum), "describing an addition")
-        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "an addition") }
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(dnnl_memory_desc_get_size(&a) / 4), what: "an addition") }
     }
 }
 

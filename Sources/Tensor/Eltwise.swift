@@ -18,7 +18,7 @@ public final class ReLUKernel {
         var descriptor = dnnl_eltwise_desc_t()
         try check(dnnl_eltwise_forward_desc_init(&descriptor, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
                   "describing a ReLU over \(shape)")
-        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "a ReLU") }
+        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(shape.reduce(1, *)), what: "a ReLU") }
         source = LayoutConformer(shape: shape, layout: forwardPrimitive.layout(dnnl_query_src_md))
     }
 
@@ -49,7 +49,7 @@ public final class ReLUKernel {
             try check(dnnl_eltwise_backward_desc_init(&descriptor, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &data, 0, 0),
                       "describing a ReLU's backward pass")
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "a ReLU's backward pass")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(shape.reduce(1, *)), what: "a ReLU's backward pass")
             }
             backward = (primitive, LayoutConformer(shape: shape, layout: primitive.layout(dnnl_query_dst_md)),
                         LayoutConformer(shape: shape, layout: primitive.layout(dnnl_query_diff_dst_md)))

@@ -37,7 +37,8 @@ public final class MatMulKernel {
         var cDesc = try DNNLLayout.plain(output)
         var descriptor = dnnl_matmul_desc_t()
         try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
-        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "a matmul") }
+        let work = DNNLWork.flops(2 * output.reduce(1, *) * k)
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") }
         left = try DNNLMemory(aDesc, owning: false)
         right = try DNNLMemory(bDesc, owning: false)
         result = try DNNLMemory(cDesc, owning: false)

@@ -52,7 +52,7 @@ public final class PoolingKernel {
         var (k, s, d, pl, pr) = Self.arrays(kernel, strides, dilations, padsBegin, padsEnd)
         try check(dnnl_pooling_v2_forward_desc_init(&descriptor, dnnl_forward_training, Self.algorithm(kind), &src, &dst, &s, &k, &d, &pl, &pr),
                   "describing pooling over \(input)")
-        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "pooling") }
+        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(input.reduce(1, *)), what: "pooling") }
         source = LayoutConformer(shape: input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         let workspaceDesc = forwardPrimitive.layout(dnnl_query_workspace_md)
         var w = workspaceDesc
@@ -103,7 +103,7 @@ public final class PoolingKernel {
             try check(dnnl_pooling_v2_backward_desc_init(&descriptor, Self.algorithm(kind), &diffSrc, &diffDst, &s, &k, &d, &pl, &pr),
                       "describing pooling's backward pass")
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "pooling's backward pass")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(input.reduce(1, *)), what: "pooling's backward pass")
             }
             backward = (primitive, LayoutConformer(shape: output, layout: primitive.layout(dnnl_query_diff_dst_md)))
         }
