@@ -137,7 +137,9 @@ func closestNames(to name: String, in candidates: [String]) -> [String] {
 
 /// Runs part of a model forward from its input to chosen outputs, and backward from seeds on those
 /// outputs to the input (reverse mode over the node list). Values live in integer slots; operators
-/// keep their kernels between calls, so repeated steps at one batch size rebuild nothing.
+/// keep their kernels (and output buffers) between calls, so repeated steps at one batch size
+/// rebuild and allocate nothing large. Values and gradients stay in oneDNN's layouts between
+/// layout-aware operators; a Conv whose only reader is a Relu runs fused with it.
 public final class Encoder {
     public let outputNames: [String]
     private struct Step {

@@ -58,7 +58,8 @@ public struct ConvolutionGeometry: Hashable, Sendable {
 /// weight reorders are made once; activations go in and out in the layouts the primitives chose
 /// (`format_tag any`), in buffers reused from call to call. `fusedReLU` applies max(0, ·) to the
 /// output as an eltwise post-op (Conv → Relu in one pass); its gradient then goes through
-/// `preActivationGradient` first. `transposed` use (ConvTranspose) reads its weight as [O, C / groups, k…].
+/// `preActivationGradient` first. The weight gradient (for weights that are not constants) stays
+/// on plain tensors. ConvTranspose runs as this kernel's adjoint (Graph/Ops/Convolution.swift).
 public final class ConvolutionKernel {
     public let geometry: ConvolutionGeometry
     public let fusedReLU: Bool
