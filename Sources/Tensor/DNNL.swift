@@ -143,10 +143,20 @@ final class DNNLPrimitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     private let threads: Int32?
+    private let what: String
 
     /// `opDescriptor` points at a filled op descriptor (e.g. a convolution descriptor).
     init(_ opDescriptor: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil, work: DNNLWork, what: String) throws {
         threads = work.threads
+        self.what = what
+        // The primitive's scratch space is its own (user mode). oneDNN's default is one buffer per
+        // thread; the Jupyter kernel runs each cell on a new thread, and a primitive made on one
+        // cell's thread then failed on the next (the gemm convolution's backward: status 2).
+        var owned: dnnl_primitive_attr_t?
+        if attributes == nil { try check(dnnl_primitive_attr_create(&owned), "creating primitive attributes") }
+        defer { if let owned { dnnl_primitive_attr_destroy(owned) } }
+        let attributes = attributes ?? owned
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "asking for a user scratchpad")
         (descriptor, primitive) = try DNNLWork.run(on: threads) {
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, DNNLContext.shared.engine, hint?.descriptor), "setting up \(what)")
@@ -154,7 +164,11 @@ final class DNNLPrimitive {
             try check(dnnl_primitive_create(&p, pd), "creating \(what)")
             return (pd!, p!)
         }
+        var scratchpadLayout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
+        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
     }
+
+    private var scratchpad: DNNLMemory?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -168,8 +182,9 @@ final class DNNLPrimitive {
 
     func execute(_ arguments: [(Int32, DNNLMemory)]) throws {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
         try DNNLWork.run(on: threads) {
-            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running a kernel")
+            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running \(what)")
             try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
         }
     }
@@ -184,15 +199,24 @@ final class DNNLReorder {
     init(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t) throws {
         var s = source, d = destination
         threads = DNNLWork.elements(dnnl_memory_desc_get_size(&s) / MemoryLayout<Float>.stride).threads
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "asking for a user scratchpad")
         (pd, primitive) = try DNNLWork.run(on: threads) {
             var pd: dnnl_primitive_desc_t?
             let engine = DNNLContext.shared.engine
-            try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "setting up a reorder")
+            try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, attributes), "setting up a reorder")
             var p: dnnl_primitive_t?
             try check(dnnl_primitive_create(&p, pd), "creating a reorder")
             return (pd!, p!)
         }
+        var scratchpadLayout = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
+        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
     }
+
+    /// The reorder's own scratch space (see `DNNLPrimitive`).
+    private var scratchpad: DNNLMemory?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -204,8 +228,9 @@ final class DNNLReorder {
             dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
             dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle),
         ]
+        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
         try DNNLWork.run(on: threads) {
-            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, 2, &args), "reordering")
+            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "reordering")
             try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
         }
     }
