@@ -11,8 +11,12 @@ public final class Model: @unchecked Sendable {
     let liveNodes: [Node]
     /// Which node produces each value (after folding).
     let producers: [String: Int]
+    /// Weights and biases made by folding BatchNormalization into convolutions (not initializers).
+    let foldedParameters: Set<String>
 
-    public init(graph: Graph) throws {
+    /// `foldBatchNormalization`: fold inference BatchNormalization into the Conv before it (see
+    /// `BatchNormFolding`); off only to compare against the unfolded graph.
+    public init(graph: Graph, foldBatchNormalization: Bool = true) throws {
         self.graph = graph
         let unsupported = graph.nodes.filter { ($0.domain != "" && $0.domain != "ai.onnx") || OperatorSet.makers[$0.opType] == nil }
         if !unsupported.isEmpty {
@@ -40,12 +44,17 @@ public final class Model: @unchecked Sendable {
             let inputs = node.inputs.filter { !$0.isEmpty }
             if inputs.allSatisfy({ constants[$0] != nil }) {
                 let op = try OperatorSet.make(node)
-                let values = try op.forward(node.inputs.map { $0.isEmpty ? nil : constants[$0] })
-                for (name, value) in zip(node.outputs, values) where !name.isEmpty { constants[name] = value }
+                let values = try op.forwardAdapting(node.inputs.map { $0.isEmpty ? nil : constants[$0] })
+                for (name, value) in zip(node.outputs, values) where !name.isEmpty { constants[name] = value.plainLayout }
             } else {
                 live.append(node)
             }
         }
+        var foldedParameters = Set<String>()
+        if foldBatchNormalization {
+            (live, foldedParameters) = try BatchNormFolding.fold(live, constants: &constants, keeping: Set(graph.outputs.map(\.name)))
+        }
+        self.foldedParameters = foldedParameters
         var producers: [String: Int] = [:]
         for (i, node) in live.enumerated() { for output in node.outputs where !output.isEmpty { producers[output] = i } }
         self.constants = constants
@@ -73,6 +82,11 @@ public final class Model: @unchecked Sendable {
 
     /// An encoder computing `outputs` (any named tensors), pruned to the nodes they need.
     public func encoder(outputs: [String]) throws -> Encoder {
+        try encoder(outputs: outputs, fusing: true)
+    }
+
+    /// `fusing: false` keeps every Conv and Relu a step of its own (tests compare both).
+    func encoder(outputs: [String], fusing: Bool) throws -> Encoder {
         guard let input else { throw EngineError("the model has no input") }
         for name in outputs where producers[name] == nil {
             if constants[name] != nil { throw EngineError("tensor '\(name)' is a constant: it does not depend on the input") }
@@ -90,7 +104,7 @@ public final class Model: @unchecked Sendable {
             }
         }
         let nodes = needed.sorted().map { liveNodes[$0] }
-        return try Encoder(model: self, nodes: nodes, inputName: input.name, outputs: outputs)
+        return try Encoder(model: self, nodes: nodes, inputName: input.name, outputs: outputs, fusing: fusing)
     }
 
     /// Parameters: the element count of every float initializer.
@@ -123,7 +137,9 @@ func closestNames(to name: String, in candidates: [String]) -> [String] {
 
 /// Runs part of a model forward from its input to chosen outputs, and backward from seeds on those
 /// outputs to the input (reverse mode over the node list). Values live in integer slots; operators
-/// keep their kernels between calls, so repeated steps at one batch size rebuild nothing.
+/// keep their kernels (and output buffers) between calls, so repeated steps at one batch size
+/// rebuild and allocate nothing large. Values and gradients stay in oneDNN's layouts between
+/// layout-aware operators; a Conv whose only reader is a Relu runs fused with it.
 public final class Encoder {
     public let outputNames: [String]
     private struct Step {
@@ -131,6 +147,7 @@ public final class Encoder {
         let op: Operator
         let inputs: [Int?]       // slots; nil for omitted optional inputs
         let outputs: [Int]
+        var label: String { op is Conv && (op as! Conv).fusedReLU ? "Conv+Relu" : node.opType }
     }
 
     private let steps: [Step]
@@ -142,12 +159,19 @@ public final class Encoder {
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
     private var hasForward = false
+    /// Row-major copies of laid-out values, made once per forward for the operators that need them
+    /// (the laid-out original stays for the layout-aware ones, and for its producer's backward).
+    private var plainCopies: [Int: RuntimeValue] = [:]
+    /// Hands every operator row-major values (tests compare this against layout propagation).
+    var plainValuesOnly = false
+    /// Per slot, the buffer gradient sums of laid-out tensors go to (reused step after step).
+    private var gradientSums: [Int: RecycledOutput] = [:]
     /// When set, seconds spent per operator type (forward and backward), for `mirage bench --profile`.
     public var profile: [String: (forward: Double, backward: Double)]?
     /// The value name of each slot, for descriptions.
     let slotNames: [String]
 
-    init(model: Model, nodes: [Node], inputName: String, outputs: [String]) throws {
+    init(model: Model, nodes: [Node], inputName: String, outputs: [String], fusing: Bool = true) throws {
         var slotOf: [String: Int] = [inputName: 0]
         var initial: [RuntimeValue?] = [nil]
         var constant = [false]
@@ -159,11 +183,13 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
-        for node in nodes {
-            let op = try OperatorSet.make(node)
+        let fused = fusing ? Self.fusableReLUs(nodes, keeping: Set(outputs)) : [:]
+        for (k, node) in nodes.enumerated() where !fused.values.contains(k) {
+            let reluAfter = fused[k].map { nodes[$0] }
+            let op = try reluAfter == nil ? OperatorSet.make(node) : Conv(node: node, fusedReLU: true)
             let inputs = node.inputs.map { $0.isEmpty ? nil : slot($0) }
             op.prepare(constantInputs: Set(inputs.enumerated().compactMap { i, s in s.map { constant[$0] } == true ? i : nil }))
-            steps.append(Step(node: node, op: op, inputs: inputs, outputs: node.outputs.map { slot($0) }))
+            steps.append(Step(node: node, op: op, inputs: inputs, outputs: (reluAfter ?? node).outputs.map { slot($0) }))
         }
         var computed: Set<Int> = [0]
         for step in steps {
@@ -186,6 +212,32 @@ public final class Encoder {
         requiresGradient = Array(repeating: false, count: initial.count)
     }
 
+    /// Conv nodes whose output only a Relu reads (and nobody asked for): node index → that Relu's
+    /// index. Each pair runs as one convolution with a ReLU post-op.
+    private static func fusableReLUs(_ nodes: [Node], keeping outputs: Set<String>) -> [Int: Int] {
+        var readers: [String: [Int]] = [:]
+        for (k, node) in nodes.enumerated() { for name in node.inputs where !name.isEmpty { readers[name, default: []].append(k) } }
+        var pairs: [Int: Int] = [:]
+        for (k, node) in nodes.enumerated() where node.opType == "Conv" && node.outputs.count == 1 {
+            let y = node.outputs[0]
+            guard !outputs.contains(y), let r = readers[y], r.count == 1, nodes[r[0]].opType == "Relu", nodes[r[0]].inputs == [y] else { continue }
+            pairs[k] = r[0]
+        }
+        return pairs
+    }
+
+    /// A step's input values, in the form its operator takes.
+    private func inputs(of step: Step) -> [RuntimeValue?] {
+        step.inputs.map { slot in
+            guard let slot, let value = values[slot] else { return nil }
+            guard !step.op.takesLaidOutValues || plainValuesOnly, case .laidOut = value else { return value }
+            if let copy = plainCopies[slot] { return copy }
+            let copy = value.plainLayout
+            plainCopies[slot] = copy
+            return copy
+        }
+    }
+
     /// The outputs for a batch `x`; remembers what `pullback` needs.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         if let expected = expectedInput {
@@ -198,15 +250,16 @@ public final class Encoder {
             }
         }
         for i in values.indices where !constantSlots[i] { values[i] = nil }
+        plainCopies = [:]
         values[inputSlot] = .float(x)
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true
         for step in steps {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let outputs = try step.op.forward(step.inputs.map { $0.flatMap { values[$0] } })
+            let outputs = try step.op.forward(inputs(of: step))
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                profile![step.node.opType, default: (0, 0)].forward += seconds
+                profile![step.label, default: (0, 0)].forward += seconds
             }
             let flows = step.op.differentiableInputs.contains { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true }
             for (slot, value) in zip(step.outputs, outputs) {
@@ -216,10 +269,13 @@ public final class Encoder {
         }
         hasForward = true
         return try outputSlots.enumerated().map { k, slot in
-            guard case .float(let t)? = values[slot] else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
-            return t
+            guard let value = values[slot], value.isFloat else { throw EngineError("output '\(outputNames[k])' is not a float tensor") }
+            return value.floats
         }
     }
+
+    /// What each step runs ("Conv+Relu" for a fused pair), in order.
+    var stepLabels: [String] { steps.map(\.label) }
 
     /// After a forward: each computed tensor's shape, and each node's floating-point operation count.
     func lastRun() -> (shapes: [String: [Int]], flops: [(node: Node, output: [Int], flops: Int)]) {
@@ -248,36 +304,42 @@ public final class Encoder {
     public func pullback(_ seeds: [Tensor]) throws -> Tensor {
         guard hasForward, case .float(let x)? = values[inputSlot] else { throw EngineError("pullback needs a forward pass first") }
         guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
-        var gradients = [Tensor?](repeating: nil, count: values.count)
-        func accumulate(_ slot: Int, _ g: Tensor) {
-            if let existing = gradients[slot] { gradients[slot] = existing.zipped(g, +) } else { gradients[slot] = g }
+        var gradients = [RuntimeValue?](repeating: nil, count: values.count)
+        func accumulate(_ slot: Int, _ g: RuntimeValue) throws {
+            guard let existing = gradients[slot] else { gradients[slot] = g; return }
+            if case .laidOut(let a) = existing, case .laidOut(let b) = g, a.sharesLayout(with: b) {
+                gradients[slot] = .laidOut(try gradientSums[slot, default: RecycledOutput()].sum(a, b))
+            } else {
+                gradients[slot] = .float(existing.floats.zipped(g.floats, +))
+            }
         }
         for (k, slot) in outputSlots.enumerated() {
             guard seeds[k].shape == values[slot]?.shape else {
                 throw EngineError("seed for '\(outputNames[k])' has shape \(seeds[k].shape), the output has \(values[slot]?.shape ?? [])")
             }
-            accumulate(slot, seeds[k])
+            try accumulate(slot, .float(seeds[k]))
         }
         for step in steps.reversed() {
-            let outputGradients = step.outputs.map { gradients[$0] }
+            let outputGradients = step.outputs.map { plainValuesOnly ? gradients[$0]?.plainLayout : gradients[$0] }
             guard outputGradients.contains(where: { $0 != nil }) else { continue }
             let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
             guard !wanted.isEmpty else { continue }
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let inputGradients = try step.op.backward(outputGradients, inputs: step.inputs.map { $0.flatMap { values[$0] } },
-                                                      outputs: step.outputs.compactMap { values[$0] }, wanted: wanted)
+            let inputGradients = try step.op.backward(laidOut: outputGradients, inputs: inputs(of: step),
+                                                      outputs: step.outputs.compactMap { plainValuesOnly ? values[$0]?.plainLayout : values[$0] },
+                                                      wanted: wanted)
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                profile![step.node.opType, default: (0, 0)].backward += seconds
+                profile![step.label, default: (0, 0)].backward += seconds
             }
+            // Intermediate gradients are dead once passed on (dropped first, so kernels can reuse their buffers).
+            for slot in step.outputs where slot != inputSlot { gradients[slot] = nil }
             for (i, g) in inputGradients where wanted.contains(i) {
                 guard let slot = step.inputs[i] else { continue }
-                accumulate(slot, g)
+                try accumulate(slot, g)
             }
-            // Intermediate gradients are dead once passed on.
-            for slot in step.outputs where slot != inputSlot { gradients[slot] = nil }
         }
-        return gradients[inputSlot] ?? Tensor.zeros(x.shape)
+        return gradients[inputSlot]?.floats ?? Tensor.zeros(x.shape)
     }
 }
 
@@ -293,13 +355,13 @@ extension Model {
         }
         for node in liveNodes {
             let op = try OperatorSet.make(node)
-            let outputs = try op.forward(node.inputs.map { $0.isEmpty ? nil : values[$0] })
+            let outputs = try op.forwardAdapting(node.inputs.map { $0.isEmpty ? nil : values[$0] })
             for (name, value) in zip(node.outputs, outputs) where !name.isEmpty { values[name] = value }
         }
         var result: [String: TensorValue] = [:]
         for output in graph.outputs {
             guard let value = values[output.name] else { throw EngineError("output '\(output.name)' was not computed") }
-            result[output.name] = value.typed(as: output.type ?? (value.isFloat ? .float : .int64))
+            result[output.name] = value.plainLayout.typed(as: output.type ?? (value.isFloat ? .float : .int64))
         }
         return result
     }

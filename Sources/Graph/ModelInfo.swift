@@ -27,16 +27,24 @@ extension Model {
         guard let input else { throw EngineError("the model has no input") }
         let dims = (input.shape ?? []).map { d -> Int in if case .fixed(let n) = d { return n }; return 1 }
         let outputs = graph.outputs.map(\.name).filter { producers[$0] != nil }
-        let encoder = try self.encoder(outputs: outputs)
+        let encoder = try self.encoder(outputs: outputs, fusing: false)   // a row for every node
         _ = try encoder.forward(Tensor.zeros(dims))
         let (_, flops) = encoder.lastRun()
         let rows = flops.map { node, shape, count in
             ModelInfo.TensorRow(
                 name: node.outputs.first ?? node.name, operation: node.opType, shape: shape,
-                parameters: node.inputs.compactMap { graph.initializers[$0] }.filter { if case .floats = $0.storage { return true } else { return false } }.reduce(0) { $0 + $1.count },
+                parameters: parameterCount(of: node),
                 flops: count)
         }
         return ModelInfo(input: input, outputs: graph.outputs, tensors: rows, parameterCount: parameterCount,
                          opsets: graph.opsets, producer: graph.producer)
+    }
+
+    /// Float initializers a node reads (and, for a Conv with BatchNormalization folded in, its folded weights).
+    private func parameterCount(of node: Node) -> Int {
+        node.inputs.reduce(0) { total, name in
+            if let value = graph.initializers[name] { if case .floats = value.storage { return total + value.count } else { return total } }
+            return foldedParameters.contains(name) ? total + (constants[name]?.shape.reduce(1, *) ?? 0) : total
+        }
     }
 }

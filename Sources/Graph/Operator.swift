@@ -12,11 +12,27 @@ protocol Operator: AnyObject {
     /// Told once, before the first forward, which inputs are constants of the model (weights),
     /// so kernels can keep them in their own layout.
     func prepare(constantInputs: Set<Int>)
+    /// Whether `forward` and `backward(laidOut:…)` take `.laidOut` values (oneDNN layouts) as they
+    /// are; the executor hands the other operators row-major values only.
+    var takesLaidOutValues: Bool { get }
+    /// `backward` for layout-aware operators: gradients come and go as values in any layout.
+    func backward(laidOut outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue]
 }
 
 extension Operator {
     var differentiableInputs: [Int] { [0] }
     func prepare(constantInputs: Set<Int>) {}
+    var takesLaidOutValues: Bool { false }
+
+    func backward(laidOut outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        try backward(outputGradients.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
+            .mapValues { .float($0) }
+    }
+
+    /// `forward` with the inputs in a form the operator takes.
+    func forwardAdapting(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        try forward(takesLaidOutValues ? inputs : inputs.map { $0?.plainLayout })
+    }
 }
 
 /// Operators with no gradient at all (shape arithmetic, comparisons): backward is never asked for.

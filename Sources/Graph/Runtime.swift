@@ -21,16 +21,32 @@ struct IntArray: Equatable, Sendable {
     init(scalar: Int64) { self.init(shape: [], data: [scalar]) }
 }
 
-/// A value in a running graph.
+/// A value in a running graph. Float tensors come row-major (`float`) or, between oneDNN kernels,
+/// in the layout the producing primitive chose (`laidOut`, often blocked); operators that do not
+/// declare `takesLaidOutValues` only ever see the first two (the executor reorders for them).
 enum RuntimeValue: Sendable {
     case float(Tensor)
     case int(IntArray)
+    case laidOut(DNNLTensor)
 
     var shape: [Int] {
         switch self {
         case .float(let t): return t.shape
         case .int(let a): return a.shape
+        case .laidOut(let t): return t.shape
         }
+    }
+
+    /// The value with a float tensor in row-major layout (reordered if it was laid out).
+    var plainLayout: RuntimeValue {
+        if case .laidOut(let t) = self { return .float(t.plain()) }
+        return self
+    }
+
+    /// A float tensor as a kernel argument, in whichever layout it is.
+    var kernelInput: KernelInput {
+        if case .laidOut(let t) = self { return .laidOut(t) }
+        return .plain(floats)
     }
 
     init(_ constant: TensorValue) {
@@ -48,17 +64,18 @@ enum RuntimeValue: Sendable {
         switch self {
         case .float(let t): return t
         case .int(let a): return Tensor(shape: a.shape, data: a.data.map { Float($0) })
+        case .laidOut(let t): return t.plain()
         }
     }
 
     var integers: IntArray {
         switch self {
         case .int(let a): return a
-        case .float(let t): return IntArray(shape: t.shape, data: t.data.map { Int64($0) })
+        case .float, .laidOut: let t = floats; return IntArray(shape: t.shape, data: t.data.map { Int64($0) })
         }
     }
 
-    var isFloat: Bool { if case .float = self { return true } else { return false } }
+    var isFloat: Bool { if case .int = self { return false } else { return true } }
 }
 
 /// Reads a node's attributes, naming the node in every complaint.

@@ -55,23 +55,30 @@ public struct ConvolutionGeometry: Hashable, Sendable {
 }
 
 /// Convolution forward, backward-data and backward-weights through oneDNN. Primitives and
-/// weight reorders are made once; each call only points oneDNN at the caller's buffers.
-/// `transposed` makes it a deconvolution (ONNX ConvTranspose), whose weight is [C, O / groups, k…].
+/// weight reorders are made once; activations go in and out in the layouts the primitives chose
+/// (`format_tag any`), in buffers reused from call to call. `fusedReLU` applies max(0, ·) to the
+/// output as an eltwise post-op (Conv → Relu in one pass); its gradient then goes through
+/// `preActivationGradient` first. The weight gradient (for weights that are not constants) stays
+/// on plain tensors. ConvTranspose runs as this kernel's adjoint (Graph/Ops/Convolution.swift).
 public final class ConvolutionKernel {
     public let geometry: ConvolutionGeometry
+    public let fusedReLU: Bool
     private let forwardPrimitive: DNNLPrimitive
-    private let source: LayoutBridge
-    private let destination: LayoutBridge
+    private let source: LayoutConformer
+    private var output = RecycledOutput()
     private let weights: ConstantMemory
     private let bias: DNNLMemory?
-    private var backwardData: (primitive: DNNLPrimitive, diffSource: LayoutBridge, diffDestination: LayoutBridge, weights: ConstantMemory)?
+    private var backwardData: (primitive: DNNLPrimitive, outputGradient: LayoutConformer, weights: ConstantMemory)?
+    private var inputGradient = RecycledOutput()
+    private var relu: ReLUKernel?
     private var backwardWeights: (primitive: DNNLPrimitive, source: LayoutBridge, diffDestination: LayoutBridge, diffWeights: LayoutBridge, diffBias: DNNLMemory?)?
     private var weightValues: Tensor
 
-    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?) throws {
+    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
         self.geometry = geometry
+        self.fusedReLU = fusedReLU
         self.weightValues = weight
         var descriptor = dnnl_convolution_desc_t()
         var src = try DNNLLayout.any(geometry.input)
@@ -85,9 +92,12 @@ public final class ConvolutionKernel {
                 &descriptor, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, hasBias ? biasPointer : nil, &dst,
                 &strides, &dilations, &padL, &padR), "describing a convolution \(geometry.input) * \(geometry.weight)")
         }
-        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "a convolution") }
-        source = try LayoutBridge(plainDims: geometry.input, native: forwardPrimitive.layout(dnnl_query_src_md))
-        destination = try LayoutBridge(plainDims: geometry.output, native: forwardPrimitive.layout(dnnl_query_dst_md))
+        let attributes = fusedReLU ? try Self.reluPostOp() : nil
+        defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
+        forwardPrimitive = try withUnsafePointer(to: &descriptor) {
+            try DNNLPrimitive(UnsafeRawPointer($0), attributes: attributes, work: .flops(2 * geometry.multiplyAdds), what: "a convolution")
+        }
+        source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         weights = try ConstantMemory(weight, dims: geometry.weightDims, native: forwardPrimitive.layout(dnnl_query_weights_md))
         if let bias {
             let memory = try DNNLMemory(biasDesc, owning: true)
@@ -98,33 +108,55 @@ public final class ConvolutionKernel {
         }
     }
 
+    /// Attributes asking for max(0, ·) on the convolution's output.
+    private static func reluPostOp() throws -> dnnl_primitive_attr_t {
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
+        var postOps: dnnl_post_ops_t?
+        try check(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "adding a ReLU post-op")
+        try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+        return attributes!
+    }
+
     static func spatialArrays(_ g: ConvolutionGeometry) -> ([dnnl_dim_t], [dnnl_dim_t], [dnnl_dim_t], [dnnl_dim_t]) {
         (g.strides.map { dnnl_dim_t($0) }, g.dilations.map { dnnl_dim_t($0 - 1) },   // oneDNN counts dilation from 0
          g.padsBegin.map { dnnl_dim_t($0) }, g.padsEnd.map { dnnl_dim_t($0) })
     }
 
-    public func forward(_ x: Tensor) throws -> Tensor {
+    /// The output in the primitive's layout. It stays valid until the next forward of this kernel
+    /// if nothing else holds it, and for good if something does (see `RecycledOutput`).
+    public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == geometry.input else { throw KernelError("convolution expected input \(geometry.input), got \(x.shape)") }
-        var y = Tensor.zeros(geometry.output)
-        var x = x
-        try x.data.withUnsafeMutableBytes { xs in
-            try y.data.withUnsafeMutableBytes { ys in
-                try source.load(xs.baseAddress!)
-                destination.prepareOutput(ys.baseAddress!)
-                var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, source.memory), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, destination.memory)]
-                if let bias { args.append((DNNL_ARG_BIAS, bias)) }
-                try forwardPrimitive.execute(args)
-                try destination.store()
-            }
+        let y = try output.take(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        try x.withMemory(source) { xMemory in
+            var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, xMemory), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, y.memory)]
+            if let bias { args.append((DNNL_ARG_BIAS, bias)) }
+            try forwardPrimitive.execute(args)
         }
         return y
     }
 
-    /// ∂L/∂x from ∂L/∂y.
-    public func backwardData(_ dy: Tensor) throws -> Tensor {
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try forward(.plain(x)).plain()
+    }
+
+    /// ∂L/∂(convolution before the fused ReLU) from ∂L/∂y and the forward's output y: dy · [y > 0]
+    /// when a ReLU is fused, dy itself otherwise.
+    public func preActivationGradient(_ dy: KernelInput, output y: KernelInput) throws -> KernelInput {
+        guard fusedReLU else { return dy }
+        if relu == nil { relu = try ReLUKernel(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md)) }
+        return .laidOut(try relu!.backward(dy, output: y))
+    }
+
+    /// ∂L/∂x from ∂L/∂(pre-activation output), in the backward primitive's layout.
+    public func backwardData(_ dy: KernelInput) throws -> DNNLTensor {
         if backwardData == nil {
             var descriptor = dnnl_convolution_desc_t()
-            var diffSrc = try DNNLLayout.any(geometry.input)
+            // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,
+            // where "any" would pad the channels to a block of 16 and reorder 16× the data back.
+            var diffSrc = forwardPrimitive.layout(dnnl_query_src_md)
             var wei = try DNNLLayout.any(geometry.weightDims)
             var diffDst = try DNNLLayout.any(geometry.output)
             var (strides, dilations, padL, padR) = Self.spatialArrays(geometry)
@@ -132,27 +164,24 @@ public final class ConvolutionKernel {
                 &descriptor, dnnl_convolution_direct, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR),
                 "describing a convolution's backward pass")
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "a convolution's backward pass")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
             }
             let weightBridge = try ConstantMemory(weightValues, dims: geometry.weightDims, native: primitive.layout(dnnl_query_weights_md))
-            backwardData = (primitive,
-                            try LayoutBridge(plainDims: geometry.input, native: primitive.layout(dnnl_query_diff_src_md)),
-                            try LayoutBridge(plainDims: geometry.output, native: primitive.layout(dnnl_query_diff_dst_md)),
-                            weightBridge)
+            backwardData = (primitive, LayoutConformer(shape: geometry.output, layout: primitive.layout(dnnl_query_diff_dst_md)), weightBridge)
         }
-        let (primitive, diffSource, diffDestination, weightBridge) = backwardData!
-        var dx = Tensor.zeros(geometry.input)
-        var dy = dy
-        try dy.data.withUnsafeMutableBytes { dys in
-            try dx.data.withUnsafeMutableBytes { dxs in
-                try diffDestination.load(dys.baseAddress!)
-                diffSource.prepareOutput(dxs.baseAddress!)
-                try primitive.execute([(DNNL_ARG_DIFF_DST, diffDestination.memory), (DNNL_ARG_WEIGHTS, weightBridge.memory),
-                                       (DNNL_ARG_DIFF_SRC, diffSource.memory)])
-                try diffSource.store()
-            }
+        let (primitive, outputGradient, weightBridge) = backwardData!
+        guard dy.shape == geometry.output else { throw KernelError("convolution expected an output gradient \(geometry.output), got \(dy.shape)") }
+        let dx = try inputGradient.take(shape: geometry.input, layout: primitive.layout(dnnl_query_diff_src_md))
+        try dy.withMemory(outputGradient) { dyMemory in
+            try primitive.execute([(DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_WEIGHTS, weightBridge.memory), (DNNL_ARG_DIFF_SRC, dx.memory)])
         }
         return dx
+    }
+
+    /// ∂L/∂x from ∂L/∂y, plain (a kernel without a fused ReLU).
+    public func backwardData(_ dy: Tensor) throws -> Tensor {
+        precondition(!fusedReLU, "a fused ReLU's gradient needs the forward output: use preActivationGradient")
+        return try backwardData(.plain(dy)).plain()
     }
 
     /// ∂L/∂W and ∂L/∂b from the forward input and ∂L/∂y (for training and weight gradients).
@@ -171,7 +200,7 @@ public final class ConvolutionKernel {
                     &strides, &dilations, &padL, &padR), "describing a convolution's weight gradient")
             }
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "a convolution's weight gradient")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's weight gradient")
             }
             backwardWeights = (primitive,
                                try LayoutBridge(plainDims: geometry.input, native: primitive.layout(dnnl_query_src_md)),
@@ -181,12 +210,12 @@ public final class ConvolutionKernel {
         }
         let (primitive, source, diffDestination, diffWeights, diffBias) = backwardWeights!
         var dw = Tensor.zeros(geometry.weight)
-        var x = x, dy = dy
-        try x.data.withUnsafeMutableBytes { xs in
-            try dy.data.withUnsafeMutableBytes { dys in
+        try x.data.withUnsafeBytes { xs in
+            try dy.data.withUnsafeBytes { dys in
                 try dw.data.withUnsafeMutableBytes { dws in
-                    try source.load(xs.baseAddress!)
-                    try diffDestination.load(dys.baseAddress!)
+                    // Sources are only read: borrowing their storage avoids copy-on-write copies.
+                    try source.load(UnsafeMutableRawPointer(mutating: xs.baseAddress!))
+                    try diffDestination.load(UnsafeMutableRawPointer(mutating: dys.baseAddress!))
                     diffWeights.prepareOutput(dws.baseAddress!)
                     var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, source.memory), (DNNL_ARG_DIFF_DST, diffDestination.memory),
                                                        (DNNL_ARG_DIFF_WEIGHTS, diffWeights.memory)]

@@ -112,20 +112,63 @@ final class DNNLMemory {
     }
 }
 
+/// How much work one run of a primitive does, to choose its thread count.
+enum DNNLWork {
+    case flops(Int)          // convolutions, matrix products
+    case elements(Int)       // memory-bound: eltwise, pooling, additions, reorders
+
+    /// oneDNN (on OpenMP here) splits its work when a primitive is made and wakes the whole team
+    /// at every run; with OMP_WAIT_POLICY=PASSIVE the waking costs tens of microseconds, more than
+    /// small work takes on one core (MNIST at batch 1: 1.0 ms per attack step on two threads,
+    /// 0.2 ms on one). Such primitives are made and run on one thread.
+    var threads: Int32? {
+        switch self {
+        case .flops(let n): return n < 8_000_000 ? 1 : nil
+        case .elements(let n): return n < 160_000 ? 1 : nil
+        }
+    }
+
+    /// Runs `body` with OpenMP's thread count set to `threads` (nil: unchanged).
+    static func run<R>(on threads: Int32?, _ body: () throws -> R) rethrows -> R {
+        guard let threads else { return try body() }
+        let saved = omp_get_max_threads()
+        omp_set_num_threads(threads)
+        defer { omp_set_num_threads(saved) }
+        return try body()
+    }
+}
+
 /// A created primitive and its descriptor. Created once per (operator, shape) and reused.
 final class DNNLPrimitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
+    private let threads: Int32?
+    private let what: String
 
-    /// `make` fills an op descriptor (e.g. a convolution descriptor) and returns a pointer to it.
-    init(_ opDescriptor: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil, what: String) throws {
-        var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, DNNLContext.shared.engine, hint?.descriptor), "setting up \(what)")
-        var p: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&p, pd), "creating \(what)")
-        descriptor = pd!
-        primitive = p!
+    /// `opDescriptor` points at a filled op descriptor (e.g. a convolution descriptor).
+    init(_ opDescriptor: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil, work: DNNLWork, what: String) throws {
+        threads = work.threads
+        self.what = what
+        // The primitive's scratch space is its own (user mode). oneDNN's default is one buffer per
+        // thread; the Jupyter kernel runs each cell on a new thread, and a primitive made on one
+        // cell's thread then failed on the next (the gemm convolution's backward: status 2).
+        var owned: dnnl_primitive_attr_t?
+        if attributes == nil { try check(dnnl_primitive_attr_create(&owned), "creating primitive attributes") }
+        defer { if let owned { dnnl_primitive_attr_destroy(owned) } }
+        let attributes = attributes ?? owned
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "asking for a user scratchpad")
+        (descriptor, primitive) = try DNNLWork.run(on: threads) {
+            var pd: dnnl_primitive_desc_t?
+            try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, DNNLContext.shared.engine, hint?.descriptor), "setting up \(what)")
+            var p: dnnl_primitive_t?
+            try check(dnnl_primitive_create(&p, pd), "creating \(what)")
+            return (pd!, p!)
+        }
+        var scratchpadLayout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
+        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
     }
+
+    private var scratchpad: DNNLMemory?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -139,8 +182,11 @@ final class DNNLPrimitive {
 
     func execute(_ arguments: [(Int32, DNNLMemory)]) throws {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running a kernel")
-        try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
+        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
+        try DNNLWork.run(on: threads) {
+            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running \(what)")
+            try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
+        }
     }
 }
 
@@ -148,17 +194,29 @@ final class DNNLPrimitive {
 final class DNNLReorder {
     let primitive: dnnl_primitive_t
     private let pd: dnnl_primitive_desc_t
+    private let threads: Int32?
 
     init(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t) throws {
         var s = source, d = destination
-        var pd: dnnl_primitive_desc_t?
-        let engine = DNNLContext.shared.engine
-        try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "setting up a reorder")
-        var p: dnnl_primitive_t?
-        try check(dnnl_primitive_create(&p, pd), "creating a reorder")
-        self.pd = pd!
-        primitive = p!
+        threads = DNNLWork.elements(dnnl_memory_desc_get_size(&s) / MemoryLayout<Float>.stride).threads
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "creating primitive attributes")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "asking for a user scratchpad")
+        (pd, primitive) = try DNNLWork.run(on: threads) {
+            var pd: dnnl_primitive_desc_t?
+            let engine = DNNLContext.shared.engine
+            try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, attributes), "setting up a reorder")
+            var p: dnnl_primitive_t?
+            try check(dnnl_primitive_create(&p, pd), "creating a reorder")
+            return (pd!, p!)
+        }
+        var scratchpadLayout = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
+        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
     }
+
+    /// The reorder's own scratch space (see `DNNLPrimitive`).
+    private var scratchpad: DNNLMemory?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -170,8 +228,11 @@ final class DNNLReorder {
             dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
             dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle),
         ]
-        try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, 2, &args), "reordering")
-        try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
+        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
+        try DNNLWork.run(on: threads) {
+            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "reordering")
+            try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
+        }
     }
 }
 

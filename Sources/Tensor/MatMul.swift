@@ -37,7 +37,8 @@ public final class MatMulKernel {
         var cDesc = try DNNLLayout.plain(output)
         var descriptor = dnnl_matmul_desc_t()
         try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
-        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "a matmul") }
+        let work = DNNLWork.flops(2 * output.reduce(1, *) * k)
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") }
         left = try DNNLMemory(aDesc, owning: false)
         right = try DNNLMemory(bDesc, owning: false)
         result = try DNNLMemory(cDesc, owning: false)
@@ -60,12 +61,12 @@ public final class MatMulKernel {
             throw KernelError("matmul expected operands \(a) and \(b), got \(x.shape) and \(y.shape)")
         }
         var z = Tensor.zeros(output)
-        var x = x, y = y
-        try x.data.withUnsafeMutableBytes { xs in
-            try y.data.withUnsafeMutableBytes { ys in
+        // Operands are only read: borrowing their storage avoids copy-on-write copies.
+        try x.data.withUnsafeBytes { xs in
+            try y.data.withUnsafeBytes { ys in
                 try z.data.withUnsafeMutableBytes { zs in
-                    left.point(at: xs.baseAddress)
-                    right.point(at: ys.baseAddress)
+                    left.point(at: UnsafeMutableRawPointer(mutating: xs.baseAddress))
+                    right.point(at: UnsafeMutableRawPointer(mutating: ys.baseAddress))
                     result.point(at: zs.baseAddress)
                     try primitive.execute([(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)])
                 }

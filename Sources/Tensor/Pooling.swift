@@ -1,7 +1,8 @@
 import CDNNL
 
-/// Max and average pooling, forward and backward, through oneDNN. Max pooling keeps oneDNN's
-/// workspace (the arg-max positions) from the last forward for the backward pass.
+/// Max and average pooling, forward and backward, through oneDNN, in the layout its input arrives in
+/// (pooling takes its source layout as given; the output and gradients follow it). Max pooling
+/// keeps oneDNN's workspace (the arg-max positions) from the last forward for the backward pass.
 public final class PoolingKernel {
     public enum Kind: Sendable { case max, averageIncludingPadding, averageExcludingPadding }
 
@@ -9,13 +10,17 @@ public final class PoolingKernel {
     public let output: [Int]
     public let kind: Kind
     private let forwardPrimitive: DNNLPrimitive
-    private let source, destination: LayoutBridge
+    private let source: LayoutConformer
+    private var destination = RecycledOutput()
+    private var inputGradient = RecycledOutput()
     private let workspace: DNNLMemory?
     private let kernel, strides, dilations, padsBegin, padsEnd: [Int]
-    private var backward: (primitive: DNNLPrimitive, diffSource: LayoutBridge, diffDestination: LayoutBridge)?
+    private var backward: (primitive: DNNLPrimitive, outputGradient: LayoutConformer)?
 
     /// ONNX geometry; `ceilMode` rounds output sizes up (the extra window reads padding).
-    public init(input: [Int], kind: Kind, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], padsEnd: [Int], ceilMode: Bool = false) throws {
+    /// `layout`: the layout inputs will arrive in (nil: plain).
+    public init(input: [Int], kind: Kind, kernel: [Int], strides: [Int], dilations: [Int], padsBegin: [Int], padsEnd: [Int], ceilMode: Bool = false,
+                layoutOf example: KernelInput? = nil) throws {
         let spatial = input.count - 2
         guard spatial >= 1, spatial <= 3, kernel.count == spatial else { throw KernelError("pooling over input \(input) with kernel \(kernel) is not supported") }
         var output = [input[0], input[1]]
@@ -40,15 +45,15 @@ public final class PoolingKernel {
         self.padsBegin = padsBegin
         self.padsEnd = padsEnd
         var descriptor = dnnl_pooling_v2_desc_t()
-        // Pooling takes its source layout as given (it has no "any" for src); activations are plain for now.
+        // Pooling has no "any" for its source: it works in the layout the input comes in.
         var src = try DNNLLayout.plain(input)
+        if case .laidOut(let t)? = example { src = t.layout }
         var dst = try DNNLLayout.any(output)
         var (k, s, d, pl, pr) = Self.arrays(kernel, strides, dilations, padsBegin, padsEnd)
         try check(dnnl_pooling_v2_forward_desc_init(&descriptor, dnnl_forward_training, Self.algorithm(kind), &src, &dst, &s, &k, &d, &pl, &pr),
                   "describing pooling over \(input)")
-        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), what: "pooling") }
-        source = try LayoutBridge(plainDims: input, native: forwardPrimitive.layout(dnnl_query_src_md))
-        destination = try LayoutBridge(plainDims: output, native: forwardPrimitive.layout(dnnl_query_dst_md))
+        forwardPrimitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(input.reduce(1, *)), what: "pooling") }
+        source = LayoutConformer(shape: input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         let workspaceDesc = forwardPrimitive.layout(dnnl_query_workspace_md)
         var w = workspaceDesc
         workspace = dnnl_memory_desc_get_size(&w) > 0 ? try DNNLMemory(workspaceDesc, owning: true) : nil
@@ -66,52 +71,54 @@ public final class PoolingKernel {
         (k.map { dnnl_dim_t($0) }, s.map { dnnl_dim_t($0) }, d.map { dnnl_dim_t($0 - 1) }, pl.map { dnnl_dim_t($0) }, pr.map { dnnl_dim_t($0) })
     }
 
-    public func forward(_ x: Tensor) throws -> Tensor {
+    /// Whether `x` arrives in the layout this kernel was made for (else it would be reordered).
+    public func fits(_ x: KernelInput) -> Bool {
+        guard x.shape == input else { return false }
+        if case .laidOut(let t) = x { return DNNLLayout.equal(t.layout, source.layout) }
+        return (try? DNNLLayout.plain(input)).map { DNNLLayout.equal($0, source.layout) } ?? false
+    }
+
+    public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == input else { throw KernelError("pooling expected input \(input), got \(x.shape)") }
-        var y = Tensor.zeros(output)
-        var x = x
-        try x.data.withUnsafeMutableBytes { xs in
-            try y.data.withUnsafeMutableBytes { ys in
-                try source.load(xs.baseAddress!)
-                destination.prepareOutput(ys.baseAddress!)
-                var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, source.memory), (DNNL_ARG_DST, destination.memory)]
-                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
-                try forwardPrimitive.execute(args)
-                try destination.store()
-            }
+        let y = try destination.take(shape: output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        try x.withMemory(source) { xMemory in
+            var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, xMemory), (DNNL_ARG_DST, y.memory)]
+            if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
+            try forwardPrimitive.execute(args)
         }
         return y
     }
 
-    /// ∂L/∂x from ∂L/∂y, for the last forward.
-    public func backward(_ dy: Tensor) throws -> Tensor {
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try forward(.plain(x)).plain()
+    }
+
+    /// ∂L/∂x from ∂L/∂y, for the last forward, in the input's layout.
+    public func backward(_ dy: KernelInput) throws -> DNNLTensor {
         if backward == nil {
             var descriptor = dnnl_pooling_v2_desc_t()
-            var diffSrc = try DNNLLayout.plain(input)
-            var diffDst = try DNNLLayout.plain(output)
+            var diffSrc = forwardPrimitive.layout(dnnl_query_src_md)
+            var diffDst = forwardPrimitive.layout(dnnl_query_dst_md)
             var (k, s, d, pl, pr) = Self.arrays(kernel, strides, dilations, padsBegin, padsEnd)
             try check(dnnl_pooling_v2_backward_desc_init(&descriptor, Self.algorithm(kind), &diffSrc, &diffDst, &s, &k, &d, &pl, &pr),
                       "describing pooling's backward pass")
             let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, what: "pooling's backward pass")
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(input.reduce(1, *)), what: "pooling's backward pass")
             }
-            backward = (primitive,
-                        try LayoutBridge(plainDims: input, native: primitive.layout(dnnl_query_diff_src_md)),
-                        try LayoutBridge(plainDims: output, native: primitive.layout(dnnl_query_diff_dst_md)))
+            backward = (primitive, LayoutConformer(shape: output, layout: primitive.layout(dnnl_query_diff_dst_md)))
         }
-        let (primitive, diffSource, diffDestination) = backward!
-        var dx = Tensor.zeros(input)
-        var dy = dy
-        try dy.data.withUnsafeMutableBytes { dys in
-            try dx.data.withUnsafeMutableBytes { dxs in
-                try diffDestination.load(dys.baseAddress!)
-                diffSource.prepareOutput(dxs.baseAddress!)
-                var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_DIFF_DST, diffDestination.memory), (DNNL_ARG_DIFF_SRC, diffSource.memory)]
-                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
-                try primitive.execute(args)
-                try diffSource.store()
-            }
+        let (primitive, outputGradient) = backward!
+        guard dy.shape == output else { throw KernelError("pooling expected an output gradient \(output), got \(dy.shape)") }
+        let dx = try inputGradient.take(shape: input, layout: primitive.layout(dnnl_query_diff_src_md))
+        try dy.withMemory(outputGradient) { dyMemory in
+            var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_DIFF_SRC, dx.memory)]
+            if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
+            try primitive.execute(args)
         }
         return dx
+    }
+
+    public func backward(_ dy: Tensor) throws -> Tensor {
+        try backward(.plain(dy)).plain()
     }
 }

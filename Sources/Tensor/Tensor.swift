@@ -1,5 +1,5 @@
-/// Tensors: shaped Float32 storage in row-major (C) order.
-/// The engine issue grows this into oneDNN-backed buffers; for now it is a plain value type.
+/// Tensors: shaped Float32 storage in row-major (C) order, a plain value type. Between oneDNN
+/// kernels activations live in `DNNLTensor` instead, in the layouts the primitives chose.
 public struct Tensor: Sendable, Equatable {
     public var shape: [Int]
     public var data: [Float]

@@ -32,18 +32,23 @@ func explicitPads(node: Node, input spatial: [Int], kernel: [Int], strides: [Int
 }
 
 /// Conv: oneDNN convolution, one kernel per input shape; constant weights are laid out once.
+/// Activations stay in the kernel's layout. `fusedReLU`: the executor folded the Relu reading this
+/// node's output into it (a post-op); the node's output is then the ReLU's.
 final class Conv: Operator {
     let node: Node
+    let fusedReLU: Bool
     private var kernels: [[Int]: ConvolutionKernel] = [:]
     private var constantWeights = false
     let groups: Int
 
-    init(node: Node) throws {
+    init(node: Node, fusedReLU: Bool = false) throws {
         self.node = node
+        self.fusedReLU = fusedReLU
         groups = try NodeAttributes(node: node).int("group", default: 1)
     }
 
     var differentiableInputs: [Int] { [0, 1, 2] }
+    var takesLaidOutValues: Bool { true }
 
     /// Weights that never change let the kernel keep them in oneDNN's preferred layout.
     func prepare(constantInputs: Set<Int>) {
@@ -51,11 +56,11 @@ final class Conv: Operator {
         constantWeights = constantInputs.contains(1) && (!hasBias || constantInputs.contains(2))
     }
 
-    func kernel(x: Tensor, w: Tensor, b: Tensor?) throws -> ConvolutionKernel {
+    func kernel(x: KernelInput, w: Tensor, b: Tensor?) throws -> ConvolutionKernel {
         if constantWeights, let cached = kernels[x.shape] { return cached }
         let a = NodeAttributes(node: node)
-        let spatial = x.rank - 2
-        guard spatial >= 1, w.rank == x.rank else {
+        let spatial = x.shape.count - 2
+        guard spatial >= 1, w.rank == x.shape.count else {
             throw EngineError("node '\(node.name)' (Conv): input \(x.shape) and weight \(w.shape) ranks do not fit a convolution")
         }
         let kernelShape = try a.ints("kernel_shape", default: Array(w.shape.dropFirst(2)))
@@ -64,7 +69,7 @@ final class Conv: Operator {
         let (begin, end) = try explicitPads(node: node, input: Array(x.shape.dropFirst(2)), kernel: kernelShape, strides: strides, dilations: dilations)
         let geometry = ConvolutionGeometry(input: x.shape, weight: w.shape, groups: groups, strides: strides, dilations: dilations, padsBegin: begin, padsEnd: end)
         do {
-            let made = try ConvolutionKernel(geometry, weight: w, bias: b)
+            let made = try ConvolutionKernel(geometry, weight: w, bias: b, fusedReLU: fusedReLU)
             if constantWeights { kernels[x.shape] = made }
             return made
         } catch {
@@ -72,25 +77,36 @@ final class Conv: Operator {
         }
     }
 
+    /// The input as a kernel argument (in whatever layout it comes), weight and bias.
+    private func arguments(_ inputs: [RuntimeValue?]) throws -> (KernelInput, Tensor, Tensor?) {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Conv) is missing input 0") }
+        return (x.kernelInput, try floatInput(inputs, 1, node), inputs.count > 2 ? inputs[2]?.floats : nil)
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        let x = try floatInput(inputs, 0, node), w = try floatInput(inputs, 1, node)
-        let b = inputs.count > 2 ? inputs[2]?.floats : nil
-        return [.float(try kernel(x: x, w: w, b: b).forward(x))]
+        let (x, w, b) = try arguments(inputs)
+        return [.laidOut(try kernel(x: x, w: w, b: b).forward(x))]
+    }
+
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g[0] else { return [:] }
+        let (x, w, b) = try arguments(inputs)
+        let k = try kernel(x: x, w: w, b: b)
+        let dz = try k.preActivationGradient(dy.kernelInput, output: outputs[0].kernelInput)
+        var result: [Int: RuntimeValue] = [:]
+        if wanted.contains(0) { result[0] = .laidOut(try k.backwardData(dz)) }
+        if wanted.contains(1) || wanted.contains(2) {
+            let plainGradient: Tensor
+            switch dz { case .plain(let t): plainGradient = t; case .laidOut(let t): plainGradient = t.plain() }
+            let (dw, db) = try k.backwardWeights(input: inputs[0]!.floats, gradient: plainGradient)
+            result[1] = .float(dw)
+            if let db { result[2] = .float(db) }
+        }
+        return result
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0] else { return [:] }
-        let x = try floatInput(inputs, 0, node), w = try floatInput(inputs, 1, node)
-        let b = inputs.count > 2 ? inputs[2]?.floats : nil
-        let k = try kernel(x: x, w: w, b: b)
-        var result: [Int: Tensor] = [:]
-        if wanted.contains(0) { result[0] = try k.backwardData(dy) }
-        if wanted.contains(1) || wanted.contains(2) {
-            let (dw, db) = try k.backwardWeights(input: x, gradient: dy)
-            result[1] = dw
-            if let db { result[2] = db }
-        }
-        return result
+        try backward(laidOut: g.map { $0.map(RuntimeValue.float) }, inputs: inputs, outputs: outputs, wanted: wanted).mapValues(\.floats)
     }
 }
 

@@ -54,20 +54,37 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
     "Where": { Where(node: $0) },
 ]
 
-/// ReLU gets its own loop: it is the commonest activation, and memory-bound.
+/// ReLU: oneDNN's eltwise primitive on laid-out tensors (in their layout, multi-threaded); a plain
+/// loop on row-major ones (small tensors after a Gemm, shapes). Backward uses the output's sign.
 final class Relu: Operator {
     let node: Node
+    private var kernels: [[Int]: ReLUKernel] = [:]
     init(node: Node) { self.node = node }
 
+    var takesLaidOutValues: Bool { true }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        var x = try floatInput(inputs, 0, node)
+        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Relu) is missing input 0") }
+        if case .laidOut(let t) = input {
+            let x = KernelInput.laidOut(t)
+            if kernels[t.shape]?.fits(x) != true { kernels[t.shape] = try ReLUKernel(for: x) }
+            return [.laidOut(try kernels[t.shape]!.forward(x))]
+        }
+        var x = input.floats
         x.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 } }
         return [.float(x)]
     }
 
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g[0] else { return [:] }
+        if case .laidOut(let y) = outputs[0], let kernel = kernels[y.shape], kernel.fits(.laidOut(y)) {
+            return [0: .laidOut(try kernel.backward(dy.kernelInput, output: .laidOut(y)))]
+        }
+        return [0: .float(dy.floats.zipped(outputs[0].floats) { d, y in y > 0 ? d : 0 })]
+    }
+
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
-        return [0: dy.zipped(y) { d, y in y > 0 ? d : 0 }]
+        try backward(laidOut: g.map { $0.map(RuntimeValue.float) }, inputs: inputs, outputs: outputs, wanted: wanted).mapValues(\.floats)
     }
 }
 
@@ -161,10 +178,16 @@ final class Binary: Operator {
     }
 
     var differentiableInputs: [Int] { [0, 1] }
+    /// Add of two tensors in one oneDNN layout (a residual connection) sums the buffers as they are.
+    var takesLaidOutValues: Bool { operation == .add }
+    private var sum = RecycledOutput()
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else {
             throw EngineError("node '\(node.name)' (\(node.opType)) needs two inputs")
+        }
+        if case .laidOut(let x) = a, case .laidOut(let y) = b, x.sharesLayout(with: y) {
+            return [.laidOut(try sum.sum(x, y))]
         }
         if case .int(let x) = a, case .int(let y) = b {
             let op = operation
@@ -183,6 +206,15 @@ final class Binary: Operator {
         do { return [.float(try a.floats.applying(operation, b.floats))] } catch {
             throw EngineError("node '\(node.name)' (\(node.opType)): shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+    }
+
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g[0] else { return [:] }
+        if operation == .add, case .laidOut = dy, inputs.count >= 2, inputs[0]?.shape == dy.shape, inputs[1]?.shape == dy.shape {
+            return Dictionary(uniqueKeysWithValues: wanted.map { ($0, dy) })
+        }
+        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
+            .mapValues { .float($0) }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {

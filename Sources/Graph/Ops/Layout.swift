@@ -69,7 +69,9 @@ final class Split: Operator {
                 return out
             }
             switch x {
-            case .float(let t): return .float(Tensor(shape: shape, data: cut(t.data)))
+            case .float, .laidOut:
+                let t = x.floats
+                return .float(Tensor(shape: shape, data: cut(t.data)))
             case .int(let a): return .int(IntArray(shape: shape, data: cut(a.data)))
             }
         }
@@ -152,7 +154,8 @@ final class Pad: Operator {
         let offsets = gatherOffsets(x.shape, perAxis), shape = perAxis.map(\.count)
         let constant: RuntimeValue? = inputs.count > 2 ? inputs[2] : nil
         switch x {
-        case .float(let t):
+        case .float, .laidOut:
+            let t = x.floats
             let attribute = try NodeAttributes(node: node).float("value", default: 0)
             let fill = constant?.floats.data.first ?? attribute
             return [.float(Tensor(shape: shape, data: offsets.map { $0 < 0 ? fill : t.data[$0] }))]

@@ -7,7 +7,7 @@ let poolingOperators: [String: OperatorSet.Maker] = [
     "GlobalMaxPool": { GlobalPool(node: $0, max: true) },
 ]
 
-/// MaxPool and AveragePool through oneDNN, one kernel per input shape.
+/// MaxPool and AveragePool through oneDNN, one kernel per input shape, in the input's layout.
 final class Pool: Operator {
     let node: Node
     let isMax: Bool
@@ -19,10 +19,27 @@ final class Pool: Operator {
         isMax = max
     }
 
-    func kernel(for x: Tensor) throws -> PoolingKernel {
-        if let k = kernels[x.shape] { return k }
+    var takesLaidOutValues: Bool { true }
+
+    /// The kernel of the last forward: max pooling's backward needs its workspace (arg-max positions),
+    /// whatever layout the values have been reordered to since.
+    private var lastKernel: PoolingKernel?
+
+    func kernel(for x: KernelInput) throws -> PoolingKernel {
+        let k = try makeKernel(for: x)
+        lastKernel = k
+        return k
+    }
+
+    private func backwardKernel(for x: KernelInput) throws -> PoolingKernel {
+        if let lastKernel, lastKernel.input == x.shape { return lastKernel }
+        return try kernel(for: x)
+    }
+
+    private func makeKernel(for x: KernelInput) throws -> PoolingKernel {
+        if let k = kernels[x.shape], k.fits(x) { return k }
         let a = NodeAttributes(node: node)
-        let spatial = x.rank - 2
+        let spatial = x.shape.count - 2
         guard spatial >= 1 else { throw EngineError("node '\(node.name)' (\(node.opType)): input \(x.shape) has no spatial axes") }
         let kernelShape = try a.ints("kernel_shape")
         guard kernelShape.count == spatial else {
@@ -35,7 +52,7 @@ final class Pool: Operator {
             : (try a.int("count_include_pad", default: 0) != 0 ? .averageIncludingPadding : .averageExcludingPadding)
         do {
             let k = try PoolingKernel(input: x.shape, kind: kind, kernel: kernelShape, strides: strides, dilations: dilations,
-                                      padsBegin: begin, padsEnd: end, ceilMode: try a.int("ceil_mode", default: 0) != 0)
+                                      padsBegin: begin, padsEnd: end, ceilMode: try a.int("ceil_mode", default: 0) != 0, layoutOf: x)
             kernels[x.shape] = k
             return k
         } catch {
@@ -48,11 +65,11 @@ final class Pool: Operator {
     /// pad and the input; the extra cells the last window needs are split between both ends; pads
     /// count, the extra cells do not. oneDNN cannot express this, so it is a plain loop: per output,
     /// the input offsets its window covers (per image plane) and the number of cells it counts.
-    func includePadCeilWindows(_ x: Tensor) throws -> (shape: [Int], taps: [[Int]], counts: [Float])? {
-        if let cached = windows[x.shape] { return cached }
+    func includePadCeilWindows(_ shape: [Int]) throws -> (shape: [Int], taps: [[Int]], counts: [Float])? {
+        if let cached = windows[shape] { return cached }
         let a = NodeAttributes(node: node)
         guard !isMax, try a.int("count_include_pad", default: 0) != 0, try a.int("ceil_mode", default: 0) != 0 else { return nil }
-        let spatial = Array(x.shape.dropFirst(2)), n = spatial.count
+        let spatial = Array(shape.dropFirst(2)), n = spatial.count
         let kernelShape = try a.ints("kernel_shape")
         let strides = try a.ints("strides", default: Array(repeating: 1, count: n))
         let dilations = try a.ints("dilations", default: Array(repeating: 1, count: n))
@@ -89,14 +106,19 @@ final class Pool: Operator {
             taps = nextTaps
             counts = nextCounts
         }
-        let made = (Array(x.shape.prefix(2)) + perAxis.map(\.count), taps, counts)
-        windows[x.shape] = made
+        let made = (Array(shape.prefix(2)) + perAxis.map(\.count), taps, counts)
+        windows[shape] = made
         return made
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        let x = try floatInput(inputs, 0, node)
-        if let (shape, taps, counts) = try includePadCeilWindows(x) {
+        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (\(node.opType)) is missing input 0") }
+        let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
+        if !wantsIndices, try includePadCeilWindows(input.shape) == nil {
+            return [.laidOut(try kernel(for: input.kernelInput).forward(input.kernelInput))]
+        }
+        let x = input.floats
+        if let (shape, taps, counts) = try includePadCeilWindows(x.shape) {
             let plane = x.shape.dropFirst(2).reduce(1, *), planes = x.shape[0] * x.shape[1]
             var y = Tensor.zeros(shape)
             for p in 0..<planes { for (k, t) in taps.enumerated() {
@@ -106,10 +128,8 @@ final class Pool: Operator {
             } }
             return [.float(y)]
         }
-        let k = try kernel(for: x)
-        let y = try k.forward(x)
-        if isMax, node.outputs.count > 1, !node.outputs[1].isEmpty { return [.float(y), .int(try argmax(x, output: y.shape))] }
-        return [.float(y)]
+        let y = try kernel(for: .plain(x)).forward(x)
+        return [.float(y), .int(try argmax(x, output: y.shape))]
     }
 
     /// MaxPool's Indices output: per output, the flat index (over the whole input, row-major, or
@@ -163,10 +183,19 @@ final class Pool: Operator {
         return IntArray(shape: output, data: result)
     }
 
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g[0], let input = inputs.first ?? nil else { return [:] }
+        if try includePadCeilWindows(input.shape) == nil {
+            return [0: .laidOut(try backwardKernel(for: input.kernelInput).backward(dy.kernelInput))]
+        }
+        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
+            .mapValues { .float($0) }
+    }
+
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
         let x = try floatInput(inputs, 0, node)
-        if let (_, taps, counts) = try includePadCeilWindows(x) {
+        if let (_, taps, counts) = try includePadCeilWindows(x.shape) {
             let plane = x.shape.dropFirst(2).reduce(1, *), planes = x.shape[0] * x.shape[1]
             var dx = Tensor.zeros(x.shape)
             for p in 0..<planes { for (k, t) in taps.enumerated() {
@@ -175,7 +204,7 @@ final class Pool: Operator {
             } }
             return [0: dx]
         }
-        return [0: try kernel(for: x).backward(dy)]
+        return [0: try backwardKernel(for: .plain(x)).backward(dy)]
     }
 }
 

@@ -25,7 +25,9 @@ let shapeOperators: [String: OperatorSet.Maker] = [
 /// Keeps a value's kind (float or integer) while changing its shape.
 func reshaped(_ value: RuntimeValue, _ shape: [Int]) -> RuntimeValue {
     switch value {
-    case .float(let t): return .float(Tensor(shape: shape, data: t.data))
+    case .float, .laidOut:
+        let t = value.floats
+        return .float(Tensor(shape: shape, data: t.data))
     case .int(let a): return .int(IntArray(shape: shape, data: a.data))
     }
 }
@@ -78,7 +80,9 @@ final class ConstantOfShape: NonDifferentiable {
         let fill = try NodeAttributes(node: node).tensor("value").map(RuntimeValue.init) ?? .float(Tensor(scalar: 0))
         let count = shape.reduce(1, *)
         switch fill {
-        case .float(let t): return [.float(Tensor(shape: shape, data: Array(repeating: t.data.first ?? 0, count: count)))]
+        case .float, .laidOut:
+            let t = fill.floats
+            return [.float(Tensor(shape: shape, data: Array(repeating: t.data.first ?? 0, count: count)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: Array(repeating: a.data.first ?? 0, count: count)))]
         }
     }
@@ -192,7 +196,9 @@ final class Transpose: Operator {
         let perm = try permutation(rank: x.shape.count)
         let shape = perm.map { x.shape[$0] }
         switch x {
-        case .float(let t): return [.float(Tensor(shape: shape, data: Self.permute(t.data, shape: t.shape, perm: perm, zero: 0)))]
+        case .float, .laidOut:
+            let t = x.floats
+            return [.float(Tensor(shape: shape, data: Self.permute(t.data, shape: t.shape, perm: perm, zero: 0)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: Self.permute(a.data, shape: a.shape, perm: perm, zero: 0)))]
         }
     }
@@ -286,7 +292,9 @@ final class Gather: Operator {
             return out
         }
         switch x {
-        case .float(let t): return [.float(Tensor(shape: shape, data: gather(t.data)))]
+        case .float, .laidOut:
+            let t = x.floats
+            return [.float(Tensor(shape: shape, data: gather(t.data)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: gather(a.data)))]
         }
     }
@@ -348,7 +356,9 @@ final class Slice: Operator {
         let keep = try selection(x.shape, inputs)
         let picks = offsets(x.shape, keep), shape = keep.map(\.count)
         switch x {
-        case .float(let t): return [.float(Tensor(shape: shape, data: picks.map { t.data[$0] }))]
+        case .float, .laidOut:
+            let t = x.floats
+            return [.float(Tensor(shape: shape, data: picks.map { t.data[$0] }))]
         case .int(let a): return [.int(IntArray(shape: shape, data: picks.map { a.data[$0] }))]
         }
     }
@@ -372,7 +382,9 @@ final class Expand: Operator {
             throw EngineError("node '\(node.name)' (Expand): \(x.shape) does not broadcast to \(target)")
         }
         switch x {
-        case .float(let t): return [.float(try t.applying(.add, Tensor.zeros(shape)))]
+        case .float, .laidOut:
+            let t = x.floats
+            return [.float(try t.applying(.add, Tensor.zeros(shape)))]
         case .int(let a): return [.int(try broadcastIntegers(a, IntArray(shape: shape, data: Array(repeating: 0, count: shape.reduce(1, *))), +))]
         }
     }

@@ -1,0 +1,166 @@
+import CDNNL
+
+/// A float32 tensor held in oneDNN memory, in the layout the primitive that made it chose — often
+/// blocked (nChw16c: channels in blocks of 16, innermost), which is what oneDNN's fast convolution,
+/// pooling and eltwise kernels read and write. Activations stay in these layouts from kernel to
+/// kernel; `plain()` reorders to a row-major `Tensor` where an operator needs one.
+public final class DNNLTensor: @unchecked Sendable {
+    public let shape: [Int]
+    let memory: DNNLMemory
+
+    init(shape: [Int], layout: dnnl_memory_desc_t) throws {
+        self.shape = shape
+        memory = try DNNLMemory(layout, owning: true)
+    }
+
+    var layout: dnnl_memory_desc_t { memory.descriptor }
+
+    /// Whether the elements are stored row-major (no blocking, no padding).
+    public var isPlain: Bool {
+        guard let plain = try? DNNLLayout.plain(shape.isEmpty ? [1] : shape) else { return false }
+        return DNNLLayout.equal(plain, layout)
+    }
+
+    /// The elements in row-major order. A reorder between two layouts of one tensor fails only
+    /// when memory runs out, so failure stops the process rather than every caller handling it.
+    public func plain() -> Tensor {
+        var result = Tensor.zeros(shape)
+        do {
+            try result.data.withUnsafeMutableBytes { bytes in
+                if isPlain {
+                    bytes.baseAddress!.copyMemory(from: memory.pointer!, byteCount: bytes.count)
+                } else {
+                    let plainLayout = try DNNLLayout.plain(shape)
+                    let view = try DNNLMemory(plainLayout, owning: false)
+                    view.point(at: bytes.baseAddress)
+                    try DNNLReorder(from: layout, to: plainLayout).run(from: memory, to: view)
+                }
+            }
+        } catch {
+            fatalError("reordering a \(shape) tensor to plain layout failed: \(error)")
+        }
+        return result
+    }
+
+    /// Whether both are stored in the same layout (so element-wise work can run on the buffers).
+    public func sharesLayout(with other: DNNLTensor) -> Bool {
+        shape == other.shape && DNNLLayout.equal(layout, other.layout)
+    }
+}
+
+/// A kernel's output buffer, handed out again on the next call when nothing else still holds the
+/// previous one (the executor drops the last step's values before the next), so repeated steps
+/// allocate nothing; a caller that keeps an output gets a fresh buffer next time instead.
+public struct RecycledOutput {
+    private var last: DNNLTensor?
+    private var addition: AdditionKernel?
+
+    public init() {}
+
+    mutating func take(shape: [Int], layout: dnnl_memory_desc_t) throws -> DNNLTensor {
+        if isKnownUniquelyReferenced(&last), let last, last.shape == shape, DNNLLayout.equal(last.layout, layout) {
+            return last
+        }
+        let made = try DNNLTensor(shape: shape, layout: layout)
+        last = made
+        return made
+    }
+
+    /// The sum a + b (same shape and layout) in a (recycled) buffer of that layout.
+    public mutating func sum(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
+        guard a.sharesLayout(with: b) else { throw KernelError("adding tensors of different shapes or layouts: \(a.shape) and \(b.shape)") }
+        if addition == nil || !DNNLLayout.equal(addition!.layout, a.layout) { addition = try AdditionKernel(layout: a.layout) }
+        let result = try take(shape: a.shape, layout: a.layout)
+        try addition!.primitive.execute([(DNNL_ARG_SRC_0, a.memory), (DNNL_ARG_SRC_1, b.memory), (DNNL_ARG_DST, result.memory)])
+        return result
+    }
+}
+
+/// oneDNN's binary add of two tensors in one layout (a residual connection, a gradient sum),
+/// multi-threaded and in the blocked layout as it is.
+final class AdditionKernel {
+    let layout: dnnl_memory_desc_t
+    let primitive: DNNLPrimitive
+
+    init(layout: dnnl_memory_desc_t) throws {
+        self.layout = layout
+        var a = layout, b = layout, sum = layout
+        var descriptor = dnnl_binary_desc_t()
+        try check(dnnl_binary_desc_init(&descriptor, dnnl_binary_add, &a, &b, &sum), "describing an addition")
+        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(dnnl_memory_desc_get_size(&a) / 4), what: "an addition") }
+    }
+}
+
+/// Brings an argument into the layout a primitive was made for: a tensor already in it is used as
+/// is; any other (a plain `Tensor` at a graph edge, another kernel's layout) is reordered into a
+/// buffer kept for the purpose.
+final class LayoutConformer {
+    let layout: dnnl_memory_desc_t
+    let shape: [Int]
+    private var staging: DNNLMemory?
+    private var reorders: [(from: dnnl_memory_desc_t, reorder: DNNLReorder)] = []
+    private var plainView: DNNLMemory?
+
+    init(shape: [Int], layout: dnnl_memory_desc_t) {
+        self.shape = shape
+        self.layout = layout
+    }
+
+    private func reorder(from source: dnnl_memory_desc_t) throws -> DNNLReorder {
+        if let known = reorders.first(where: { DNNLLayout.equal($0.from, source) }) { return known.reorder }
+        let made = try DNNLReorder(from: source, to: layout)
+        reorders.append((source, made))
+        return made
+    }
+
+    private func stagingMemory() throws -> DNNLMemory {
+        if let staging { return staging }
+        let made = try DNNLMemory(layout, owning: true)
+        staging = made
+        return made
+    }
+
+    func memory(for tensor: DNNLTensor) throws -> DNNLMemory {
+        guard tensor.shape == shape else { throw KernelError("expected a tensor of shape \(shape), got \(tensor.shape)") }
+        if DNNLLayout.equal(tensor.layout, layout) { return tensor.memory }
+        let target = try stagingMemory()
+        try reorder(from: tensor.layout).run(from: tensor.memory, to: target)
+        return target
+    }
+
+    /// For a row-major buffer the caller keeps valid while the primitive runs.
+    func memory(forPlain pointer: UnsafeMutableRawPointer) throws -> DNNLMemory {
+        if plainView == nil { plainView = try DNNLMemory(try DNNLLayout.plain(shape), owning: false) }
+        let view = plainView!
+        view.point(at: pointer)
+        if DNNLLayout.equal(view.descriptor, layout) { return view }
+        let target = try stagingMemory()
+        try reorder(from: view.descriptor).run(from: view, to: target)
+        return target
+    }
+}
+
+/// A primitive's input given either way: a plain `Tensor` or a `DNNLTensor` in some layout.
+public enum KernelInput {
+    case plain(Tensor)
+    case laidOut(DNNLTensor)
+
+    public var shape: [Int] {
+        switch self {
+        case .plain(let t): return t.shape
+        case .laidOut(let t): return t.shape
+        }
+    }
+
+    /// Runs `body` with this input as memory in `conformer`'s layout.
+    func withMemory<R>(_ conformer: LayoutConformer, _ body: (DNNLMemory) throws -> R) throws -> R {
+        switch self {
+        case .laidOut(let t):
+            return try body(try conformer.memory(for: t))
+        case .plain(let t):
+            guard t.shape == conformer.shape else { throw KernelError("expected a tensor of shape \(conformer.shape), got \(t.shape)") }
+            // Sources are only read; borrowing the array's storage avoids a copy-on-write copy.
+            return try t.data.withUnsafeBytes { try body(try conformer.memory(forPlain: UnsafeMutableRawPointer(mutating: $0.baseAddress!))) }
+        }
+    }
+}

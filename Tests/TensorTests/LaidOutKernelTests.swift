@@ -1,0 +1,58 @@
+import Testing
+@testable import Tensor
+
+/// Kernels chained on laid-out tensors (oneDNN's blocked layouts, no reorder between them) give
+/// what the plain path gives, forward and backward.
+@Suite struct LaidOutKernelTests {
+    let geometry = ConvolutionGeometry(input: [2, 16, 8, 8], weight: [32, 16, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                       padsBegin: [1, 1], padsEnd: [1, 1])
+
+    @Test func fusedReLUConvolutionMatchesConvolutionThenMax() throws {
+        let w = random(geometry.weight, seed: 10), b = random([32], seed: 11), x = random(geometry.input, seed: 12)
+        let fused = try ConvolutionKernel(geometry, weight: w, bias: b, fusedReLU: true)
+        let plain = try ConvolutionKernel(geometry, weight: w, bias: b)
+        let y = try fused.forward(.plain(x))
+        #expect(!y.isPlain)                                             // 32 channels: oneDNN blocks them
+        let expected = try plain.forward(x).map { max(0, $0) }
+        #expect(maxDifference(y.plain(), expected) == 0)
+        // Backward: dy · [y > 0] through the convolution's backward-data.
+        let dy = random(geometry.output, seed: 13)
+        let dz = try fused.preActivationGradient(.plain(dy), output: .laidOut(y))
+        let dx = try fused.backwardData(dz).plain()
+        let masked = Tensor(shape: dy.shape, data: zip(dy.data, expected.data).map { $1 > 0 ? $0 : 0 })
+        #expect(maxDifference(dx, try plain.backwardData(masked)) < 1e-5)
+    }
+
+    @Test func convolutionReLUPoolingChainStaysBlocked() throws {
+        let w = random(geometry.weight, seed: 20), x = random(geometry.input, seed: 21)
+        let conv = try ConvolutionKernel(geometry, weight: w, bias: nil)
+        let z = try conv.forward(.plain(x))
+        let relu = try ReLUKernel(for: .laidOut(z))
+        let y = try relu.forward(.laidOut(z))
+        let pool = try PoolingKernel(input: geometry.output, kind: .max, kernel: [2, 2], strides: [2, 2], dilations: [1, 1],
+                                     padsBegin: [0, 0], padsEnd: [0, 0], layoutOf: .laidOut(y))
+        let p = try pool.forward(.laidOut(y))
+        #expect(pool.fits(.laidOut(y)) && !p.isPlain)
+        // The same on plain tensors, kernel by kernel.
+        let plainPool = try PoolingKernel(input: geometry.output, kind: .max, kernel: [2, 2], strides: [2, 2], dilations: [1, 1],
+                                          padsBegin: [0, 0], padsEnd: [0, 0])
+        let yPlain = try conv.forward(x).map { max(0, $0) }
+        #expect(maxDifference(p.plain(), try plainPool.forward(yPlain)) == 0)
+        let dp = random(p.shape, seed: 22)
+        let dyBlocked = try relu.backward(.laidOut(try pool.backward(.plain(dp))), output: .laidOut(y))
+        let dyPlain = try plainPool.backward(dp)
+        #expect(maxDifference(dyBlocked.plain(), Tensor(shape: dyPlain.shape, data: zip(dyPlain.data, yPlain.data).map { $1 > 0 ? $0 : 0 })) == 0)
+    }
+
+    @Test func recycledOutputsAreNeverOverwrittenWhileHeld() throws {
+        let conv = try ConvolutionKernel(geometry, weight: random(geometry.weight, seed: 31), bias: nil)
+        let kept = try conv.forward(.plain(random(geometry.input, seed: 30)))
+        let keptValues = kept.plain()
+        let next = try conv.forward(.plain(random(geometry.input, seed: 32)))   // `kept` is held: a new buffer
+        #expect(next !== kept && maxDifference(kept.plain(), keptValues) == 0)
+        var sums = RecycledOutput()
+        let total = try sums.sum(kept, next)
+        #expect(maxDifference(total.plain(), Tensor(shape: kept.shape, data: zip(keptValues.data, next.plain().data).map { $0 + $1 })) == 0)
+        #expect(try sums.sum(kept, kept) !== total)                             // `total` is held too
+    }
+}
