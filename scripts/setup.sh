@@ -9,7 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(libzmq3-dev libpng-dev libjpeg-dev libdnnl-dev libcairo2-dev zlib1g-dev libedit-dev fonts-dejavu-core pkg-config protobuf-compiler)
+# libgcc-12-dev: libgomp.so, which CDNNL links to run small oneDNN primitives on one OpenMP thread.
+APT_PACKAGES=(libzmq3-dev libpng-dev libjpeg-dev libdnnl-dev libgcc-12-dev libcairo2-dev zlib1g-dev libedit-dev fonts-dejavu-core pkg-config protobuf-compiler)
 REQUIREMENTS="$ROOT/requirements-test.txt"
 VENV="${MIRAGE_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
