@@ -173,13 +173,16 @@ class OODAttack:
         self.x = (self.x0 + self.delta).clamp_(0.0, 1.0)
         self.delta.copy_(self.x - self.x0)
 
+    def _direction(self, g: torch.Tensor) -> torch.Tensor:
+        """The normalised gradient Adamax steps along (subclasses change the norm or its rounding)."""
+        return g / self._per_sample_norm(g).clamp_min(1e-12)
+
     def step(self) -> float:
         """One iteration; returns the loss at the iterate the gradient was taken at."""
         x = self.x.detach().requires_grad_(True)
         loss = ((self.f(x) - self.z_in) ** 2).sum()
         (g,) = torch.autograd.grad(loss, x)
-        g = g / self._per_sample_norm(g).clamp_min(1e-12)
-        self.delta.grad = g
+        self.delta.grad = self._direction(g)
         self.opt.step()
         with torch.no_grad():
             self._project_and_clamp()

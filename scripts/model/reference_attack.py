@@ -61,21 +61,12 @@ class ReferenceAttack(OODAttack):
         self.x = (self.x0 + self.delta).clamp_(0.0, 1.0)
         self.delta.copy_(self.x - self.x0)
 
-    def step(self) -> float:
-        x = self.x.detach().requires_grad_(True)
-        loss = ((self.f(x) - self.z_in) ** 2).sum()
-        (g,) = torch.autograd.grad(loss, x)
+    def _direction(self, g: torch.Tensor) -> torch.Tensor:
         if self.norm == "Linf":
-            g = g.sign()
-        elif self.normalise == "reciprocal":
-            g = g * (1.0 / self._per_sample_norm(g).clamp_min(1e-12))
-        else:
-            g = g / self._per_sample_norm(g).clamp_min(1e-12)
-        self.delta.grad = g
-        self.opt.step()
-        with torch.no_grad():
-            self._project_and_clamp()
-        return float(loss.detach())
+            return g.sign()
+        if self.normalise == "reciprocal":
+            return g * (1.0 / self._per_sample_norm(g).clamp_min(1e-12))
+        return super()._direction(g)
 
 
 def load_grey(path: Path) -> torch.Tensor:
