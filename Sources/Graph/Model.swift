@@ -158,6 +158,8 @@ public final class Encoder {
     private var values: [RuntimeValue?]
     private var constantSlots: [Bool]
     private var requiresGradient: [Bool]
+    /// Parameter slots whose gradients `parameterGradients` returns (see `trackGradients(of:)`).
+    private var trackedParameters: [String: Int] = [:]
     private var hasForward = false
     /// Row-major copies of laid-out values, made once per forward for the operators that need them
     /// (the laid-out original stays for the layout-aware ones, and for its producer's backward).
@@ -254,6 +256,7 @@ public final class Encoder {
         values[inputSlot] = .float(x)
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true
+        for slot in trackedParameters.values { requiresGradient[slot] = true }
         for step in steps {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let outputs = try step.op.forward(inputs(of: step))
@@ -303,6 +306,34 @@ public final class Encoder {
     /// ∂(Σ_k ⟨seeds[k], outputs[k]⟩)/∂x at the last forward, shaped like x.
     public func pullback(_ seeds: [Tensor]) throws -> Tensor {
         guard hasForward, case .float(let x)? = values[inputSlot] else { throw EngineError("pullback needs a forward pass first") }
+        return try backpropagate(seeds)[inputSlot]?.floats ?? Tensor.zeros(x.shape)
+    }
+
+    /// Makes the next forward passes record what the gradients of these initializers need (weights and
+    /// biases, for training or fine-tuning); `parameterGradients` then returns them. Input gradients are
+    /// unaffected. An initializer that load-time folding changed (a Conv weight a BatchNormalization was
+    /// folded into) or that the chosen outputs do not use is refused by name.
+    public func trackGradients(of names: [String]) throws {
+        var tracked: [String: Int] = [:]
+        for name in names {
+            guard let slot = slotNames.firstIndex(of: name), constantSlots[slot], values[slot]?.isFloat == true else {
+                throw EngineError("'\(name)' is not a float initializer that the outputs \(outputNames) read (after load-time folding)")
+            }
+            tracked[name] = slot
+        }
+        trackedParameters = tracked
+        hasForward = false
+    }
+
+    /// ∂(Σ_k ⟨seeds[k], outputs[k]⟩)/∂θ for each tracked initializer θ, at the last forward (summed over the batch).
+    public func parameterGradients(_ seeds: [Tensor]) throws -> [String: Tensor] {
+        guard hasForward else { throw EngineError("parameterGradients needs a forward pass after trackGradients(of:)") }
+        let gradients = try backpropagate(seeds)
+        return trackedParameters.mapValues { slot in gradients[slot]?.floats ?? Tensor.zeros(values[slot]?.shape ?? []) }
+    }
+
+    /// Reverse mode from the seeds: the gradient of every slot that needs one.
+    private func backpropagate(_ seeds: [Tensor]) throws -> [RuntimeValue?] {
         guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
         var gradients = [RuntimeValue?](repeating: nil, count: values.count)
         func accumulate(_ slot: Int, _ g: RuntimeValue) throws {
@@ -339,7 +370,7 @@ public final class Encoder {
                 try accumulate(slot, g)
             }
         }
-        return gradients[inputSlot]?.floats ?? Tensor.zeros(x.shape)
+        return gradients
     }
 }
 
