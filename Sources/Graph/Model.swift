@@ -251,6 +251,9 @@ public final class Encoder {
                 throw EngineError("input '\(inputName)' expects shape [\(described.joined(separator: ", "))], got \(x.shape)")
             }
         }
+        guard x.rank >= 1, x.shape[0] > 0, x.count > 0 else {
+            throw EngineError("input '\(inputName)' got an empty batch (shape \(x.shape)); pass at least one sample")
+        }
         for i in values.indices where !constantSlots[i] { values[i] = nil }
         plainCopies = [:]
         values[inputSlot] = .float(x)

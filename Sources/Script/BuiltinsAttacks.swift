@@ -144,6 +144,11 @@ extension AttackObject {
             info["mean"] = n.mean.map { "\($0)" }.joined(separator: " ")
             info["std"] = n.std.map { "\($0)" }.joined(separator: " ")
         }
-        try library("save(\(quote(path)))") { try attack.save(to: URL(fileURLWithPath: path), info: info, extras: ["x_in": xIn]) }
+        do {
+            try attack.save(to: URL(fileURLWithPath: path), info: info, extras: ["x_in": xIn])
+        } catch {
+            throw ScriptError.io("cannot write \(quote(path)): \(error.localizedDescription)",
+                                 hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")
+        }
     }
 }

@@ -201,4 +201,14 @@ import Testing
         #expect(error(of: "concat([zeros(2, 3), zeros(2, 4)])")?.kind == "ShapeError")
         #expect(error(of: "concat([])")?.message.contains("non-empty list") == true)
     }
+
+    @Test func emptyBatchesAndBadPathsAreClearErrors() throws {
+        let session = try mnistSession()
+        #expect(error(of: "predict(logits, x_test[0:0])", in: session)?.message.contains("empty batch") == true)
+        #expect(error(of: "score(detector(\"odin\", logits), x_test[0:0])", in: session)?.message.contains("empty batch") == true)
+        #expect(error(of: "detector(\"knn\", feat, fit=x_fit[0:0])", in: session)?.message.contains("empty batch") == true)
+        #expect(error(of: "pgd(logits, x_test[0:2], [50, 3], eps=0.1)", in: session)?.message.contains("label 50") == true)
+        let unwritable = try #require(error(of: "save(ood_attack(feat, source=x_ood[0], target=x_test[0]), \"/nonexistent/dir/a.attack\")", in: session))
+        #expect(unwritable.kind == "IOError" && unwritable.message.contains("cannot write"))
+    }
 }
