@@ -174,8 +174,9 @@ public struct AuditRun {
             rows += try scoreRows(part, chunk: chunk, split: "in", offset: 0)
         }
         // OOD part, attacked.
-        let oodRange = (max(range.lowerBound, inDist.count) - inDist.count)..<(range.upperBound - inDist.count)
-        if !oodRange.isEmpty && range.upperBound > inDist.count {
+        let oodPart = range.clamped(to: inDist.count..<sampleCount)
+        if !oodPart.isEmpty {
+            let oodRange = (oodPart.lowerBound - inDist.count)..<(oodPart.upperBound - inDist.count)
             let part = try ood.load(oodRange)
             var oodRows = try scoreRows(part, chunk: chunk, split: "ood", offset: inDist.count)
             if let attack, !part.indices.isEmpty {

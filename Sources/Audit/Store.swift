@@ -8,7 +8,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public var count: Int
 
     /// The whole run in one process.
-    public static let whole = Shard(index: 0, count: 1)
+    public static let whole = Shard(uncheckedIndex: 0, count: 1)
 
     /// Checks 0 ≤ index < count.
     public init(index: Int, count: Int) throws {

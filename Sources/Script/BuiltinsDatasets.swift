@@ -253,11 +253,13 @@ final class ResultsObject: ScriptObject, @unchecked Sendable {
         table = TableObject(columns: [.init(key: "detector", heading: "detector"), .init(key: "ood", heading: "OOD set"),
                                       .init(key: "auroc", heading: "AUROC"), .init(key: "aupr_in", heading: "AUPR-In"),
                                       .init(key: "aupr_out", heading: "AUPR-Out"), .init(key: "fpr95", heading: "FPR95")],
-                            rows: cells, note: counts + "; " + convention.label + "; " + status, plots: [("plot", roc), ("histograms", hist)])
+                            rows: cells, note: counts + "; " + convention.label + "; " + Self.status(of: results), plots: [("plot", roc), ("histograms", hist)])
     }
 
-    var status: String {
-        let r = results
+    var status: String { Self.status(of: results) }
+
+    /// How complete the run is, and what was skipped.
+    static func status(of r: AuditResults) -> String {
         var text = r.complete ? "all \(r.info.chunkCount) chunks" : "\(r.info.chunkCount - r.missing.count) of \(r.info.chunkCount) chunks (partial: run every shard, then `mirage merge \(r.folder)`)"
         if !r.skipped.isEmpty { text += "; \(r.skipped.count) unreadable images skipped (see .skipped)" }
         return text

@@ -38,7 +38,7 @@ private func temporaryFolder() throws -> String {
 @Test func folderDatasetRecordsUnreadableImages() throws {
     let folder = try temporaryFolder()
     try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
-    let picture = PNG.encode(Tensor(shape: [1, 3, 3], data: [Float](repeating: 0.5, count: 9)))
+    let picture = try PNG.encode(Tensor(shape: [1, 3, 3], data: [Float](repeating: 0.5, count: 9)))
     try Data(picture).write(to: URL(fileURLWithPath: folder + "/a.png"))
     try Data("garbage".utf8).write(to: URL(fileURLWithPath: folder + "/sub/b.png"))
     try Data(picture).write(to: URL(fileURLWithPath: folder + "/sub/c.png"))
