@@ -34,7 +34,9 @@ extension Builtins {
             }
             var size: (height: Int, width: Int)?
             if !args.isNone("size") {
-                let dims = try numbers(args["size"], "dataset() size").map(Int.init)
+                var sizeValue = args["size"]
+                if case .number = sizeValue { sizeValue = .list([sizeValue]) }
+                let dims = try numbers(sizeValue, "dataset() size").map(Int.init)
                 guard (dims.count == 1 || dims.count == 2), dims.allSatisfy({ $0 >= 1 && $0 <= 16384 }) else {
                     throw ScriptError.value("dataset(): `size` is [height, width] or one number, each in 1...16384")
                 }
