@@ -235,3 +235,24 @@ r.table
     assert "mape count: 40" in r.stdout
     assert "scores: MSP 48 40 40" in r.stdout
     assert "AUROC" in r.stdout and "attacked OOD" in r.stdout
+
+
+def test_notebook_shows_live_progress_updated_in_place(tmp_path, ood_npy):
+    """In Jupyter the progress is one display, updated in place (update_display_data with its display_id)."""
+    import mirage_testing as mt
+    km, kc = mt.start_kernel()
+    try:
+        out = tmp_path / "store"
+        reply, iopub = mt.execute(kc, tiny_script(out, f'"{ood_npy}"', steps=2), timeout=300)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        shown = [m for m in iopub if m["msg_type"] == "display_data" and "chunks 0/6" in m["content"]["data"]["text/plain"]]
+        updates = [m for m in iopub if m["msg_type"] == "update_display_data"]
+        assert len(shown) == 1 and len(updates) == 6
+        display_id = shown[0]["content"]["transient"]["display_id"]
+        assert all(m["content"]["transient"]["display_id"] == display_id for m in updates)
+        assert "chunks 6/6" in updates[-1]["content"]["data"]["text/plain"]
+        # The kernel keeps serving and results() reads the store back.
+        reply, iopub = mt.execute(kc, f'print(results("{out}").complete)')
+        assert mt.stdout_text(iopub).strip() == "true"
+    finally:
+        mt.stop_kernel(km, kc)
