@@ -51,6 +51,13 @@ final class MappedNPY: @unchecked Sendable {
     func rows(_ range: Range<Int>) throws -> Tensor {
         let rowBytes = rowShape.reduce(1, *) * header.elementSize
         let start = base + header.dataOffset + range.lowerBound * rowBytes
+        // Pages read through the mapping count as resident until dropped: drop the chunk's pages once decoded,
+        // so resident memory stays bounded by the chunk, not by how much of the file was read.
+        defer {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let first = (start - base) / page * page, end = start - base + range.count * rowBytes
+            madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, Int32(MADV_DONTNEED))
+        }
         do {
             return try NPY.elements(UnsafeRawBufferPointer(start: start, count: range.count * rowBytes), descr: header.descr,
                                     shape: [range.count] + rowShape)
@@ -164,7 +171,9 @@ public final class Dataset: @unchecked Sendable {
 
     /// Reads images `range` (any range within the dataset; chunks are one use).
     public func load(_ range: Range<Int>) throws -> DatasetChunk {
-        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        guard range.lowerBound >= 0, range.upperBound <= count else {
+            throw AuditError("dataset(): images \(range.lowerBound)..<\(range.upperBound) are outside its \(count) images")
+        }
         var indices: [Int] = [], sources: [String] = [], failures: [(Int, String, String)] = []
         var pieces: [Tensor] = []
         for (k, (start, part)) in parts.enumerated() {

@@ -264,14 +264,20 @@ public final class ResultStore {
             try queue.read { db in
                 var rows: [Int: SampleRow] = [:]
                 var order: [Int] = []
-                for r in try Row.fetchAll(db, sql: "SELECT s.* FROM samples s JOIN chunks c ON s.chunk = c.chunk ORDER BY s.idx") {
+                // Cursors, not fetchAll: rows are read one at a time, so memory holds only the SampleRows.
+                let sampleRows = try Row.fetchCursor(db, sql: """
+                    SELECT s.idx, s.chunk, s.split, s.source, s.target, s.loss, s.mape, s.delta_l2, s.error, s.image
+                    FROM samples s JOIN chunks c ON s.chunk = c.chunk ORDER BY s.idx
+                    """)
+                while let r = try sampleRows.next() {
                     let index: Int = r["idx"]
                     order.append(index)
                     rows[index] = SampleRow(index: index, chunk: r["chunk"], split: r["split"], source: r["source"], target: r["target"],
                                             loss: r["loss"], mape: r["mape"], deltaL2: r["delta_l2"], error: r["error"], image: r["image"],
                                             scores: [:])
                 }
-                for r in try Row.fetchAll(db, sql: "SELECT idx, detector, raw, attacked FROM scores ORDER BY idx, detector") {
+                let scoreRows = try Row.fetchCursor(db, sql: "SELECT idx, detector, raw, attacked FROM scores ORDER BY idx, detector")
+                while let r = try scoreRows.next() {
                     let index: Int = r["idx"]
                     guard rows[index] != nil else { continue }
                     rows[index]!.scores[r["detector"]] = (r["raw"], r["attacked"])

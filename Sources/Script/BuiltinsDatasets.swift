@@ -181,9 +181,10 @@ func datasetAudit(_ args: CallArguments, _ interpreter: Interpreter, detectors: 
         throw args.error("the attack's source and target must be the `ood` and `in_dist` datasets of this audit")
     }
     let steps = args.isNone("steps") ? plan?.configuration.iterations ?? 0 : try args.integer("steps", range: 0...10_000_000)
+    let saveImages = try args.bool("images")
     let attack = plan.map { p in
         AttackPlan(encoder: p.layer.encoder, outputs: p.outputs, configuration: p.configuration, steps: steps, seed: p.seed,
-                   saveImages: false)
+                   saveImages: saveImages)
     }
     let auditDetectors = detectors.map { d in AuditDetector(name: d.name, score: { try d.score($0) }) }
     var extra = ["detector_setup": detectors.map(\.summary).joined(separator: " | ")]

@@ -102,14 +102,14 @@ extension Builtins {
         },
         Builtin("audit", .detectors, [.required("detectors"), .required("in_dist"), .required("ood"), .optional("attacked", .none),
                                       .optional("fpr", .string("in")), .optional("show", .bool(true)), .optional("out", .none),
-                                      .optional("steps", .none), .optional("chunk", .none)],
+                                      .optional("steps", .none), .optional("chunk", .none), .optional("images", .bool(false))],
                 description: """
                 Scores in-distribution, raw OOD and attacked OOD images with several detectors. The attacked images \
                 (optional) are a batch or an attack; the result is the table of AUROC, AUPR and FPR95 per detector and OOD set. With \
                 `show=true` it also shows the ROC curves and score histograms per detector (the table keeps them as \
                 `.plot` and `.histograms`). Over datasets (see `dataset`) it needs `out=DIR`: it runs chunk by chunk (`chunk` \
                 samples each) into a SQLite results store there, attacking each OOD chunk for `steps` steps when `attacked` is \
-                an `ood_attack` over the datasets; a rerun resumes after the last completed chunk, and `mirage run --shard I/N` \
+                an `ood_attack` over the datasets (`images=true` also stores the attacked images); a rerun resumes after the last completed chunk, and `mirage run --shard I/N` \
                 (or a Slurm/Kubernetes array) runs every N-th chunk. It returns the results (see `results`).
                 """,
                 example: "audit([msp, energy, maha], x_test, x_ood, attacked=atk)\naudit(dets, test, ood, attacked=ood_attack(feat, source=ood, target=test, eps=15), steps=100, out=\"runs/a\")") { args, interpreter in

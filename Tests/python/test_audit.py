@@ -20,7 +20,7 @@ MNIST = ROOT / "Examples" / "data" / "mnist"
 MODEL = ROOT / "Examples" / "models" / "mnist_cnn.onnx"
 
 
-def tiny_script(out: Path, ood: str, steps: int = 5, chunk: int = 16, n_test: int = 48, extra: str = "") -> str:
+def tiny_script(out: Path, ood: str, steps: int = 5, chunk: int = 16, n_test: int = 48, extra: str = "", audit_args: str = "") -> str:
     """A small audit: n_test test digits and an OOD set, three detectors, `steps` attack steps."""
     return f"""
 enc = load("{MODEL}")
@@ -32,7 +32,7 @@ dets = [detector("msp", logits), detector("energy", logits), detector("mahalanob
 test = dataset("{MNIST}/test_images.npy", limit={n_test}, chunk={chunk})
 ood = dataset({ood})
 atk = ood_attack(feat, source=ood, target=test, eps=15, lr=0.1, seed=3)
-r = audit(dets, test, ood, attacked=atk, steps={steps}, out="{out}", show=false)
+r = audit(dets, test, ood, attacked=atk, steps={steps}, out="{out}", show=false{audit_args})
 print("complete:", r.complete)
 {extra}
 """
@@ -161,7 +161,8 @@ def test_corrupt_images_are_skipped_and_recorded(tmp_path):
     (folder / "img03.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (tmp_path / "ood" / "broken.jpg").write_bytes(b"")
     out = tmp_path / "store"
-    script = write_script(tmp_path, "a.mirage", tiny_script(out, f'"{tmp_path / "ood"}", size=28, gray=true', n_test=16))
+    script = write_script(tmp_path, "a.mirage", tiny_script(out, f'"{tmp_path / "ood"}", size=28, gray=true', n_test=16,
+                                                             audit_args=", images=true"))
     r = run(["run", str(script)])
     assert r.returncode == 0, r.stderr
     m = run(["merge", str(out)])
@@ -174,6 +175,10 @@ def test_corrupt_images_are_skipped_and_recorded(tmp_path):
         errors = db.execute("SELECT source, error FROM samples WHERE error IS NOT NULL ORDER BY idx").fetchall()
         assert [Path(s).name for s, _ in errors] == ["broken.jpg", "img03.png"]
         assert db.execute("SELECT COUNT(*) FROM samples WHERE split='ood' AND error IS NULL AND mape IS NOT NULL").fetchone() == (9,)
+        # images=true stores each attacked image as float32 C·H·W bytes.
+        blobs = db.execute("SELECT image FROM samples WHERE split='ood' AND error IS NULL").fetchall()
+        images = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in blobs])
+        assert images.shape == (9, 784) and images.min() >= 0 and images.max() <= 1
 
 
 def test_bad_input_errors_name_the_problem(tmp_path, unsharded, ood_npy):
