@@ -261,3 +261,24 @@ def test_notebook_shows_live_progress_updated_in_place(tmp_path, ood_npy):
         assert mt.stdout_text(iopub).strip() == "true"
     finally:
         mt.stop_kernel(km, kc)
+
+
+def test_encode_score_predict_take_datasets(tmp_path):
+    """Chunk by chunk over a dataset, the same numbers as on the batch in memory."""
+    script = write_script(tmp_path, "b.mirage", f"""
+enc = load("{MODEL}")
+feat = layer(enc, "features")
+logits = layer(enc, "logits")
+x = npy("{MNIST}/test_images.npy")[0:70]
+d = dataset("{MNIST}/test_images.npy", limit=70, chunk=16)
+print("chunks:", d.chunks, "count:", d.count)
+print("encode:", shape(encode(feat, d)), sum(abs(encode(feat, d) - encode(feat, x))))
+print("score:", sum(abs(score(detector("energy", logits), d) - score(detector("energy", logits), x))))
+print("predict:", predict(logits, d) == predict(logits, x))
+""")
+    r = run(["run", str(script)])
+    assert r.returncode == 0, r.stderr
+    assert "chunks: 5 count: 70" in r.stdout
+    assert "encode: [70, 128] 0" in r.stdout
+    assert "score: 0" in r.stdout
+    assert "predict: true" in r.stdout
