@@ -6,8 +6,11 @@ import Tensor
 
 /// A detector as the store sees it: a name and a scoring function (higher = more OOD), one score per image.
 public struct AuditDetector {
+    /// The name tables and the store use (the `scores.detector` column).
     public var name: String
+    /// Scores for a batch [n, C, H, W]: n numbers, higher = more OOD.
     public var score: (Tensor) throws -> [Float]
+    /// A detector from its name and scoring function.
     public init(name: String, score: @escaping (Tensor) throws -> [Float]) {
         self.name = name
         self.score = score
@@ -17,14 +20,20 @@ public struct AuditDetector {
 /// The OOD attack applied to every OOD sample: OOD sample j is pushed towards the features of in-distribution
 /// sample j mod N_in. Each chunk's uniform start is drawn from a seed derived from (seed, chunk index).
 public struct AttackPlan {
+    /// The encoder whose features the attack matches.
     public var encoder: any DifferentiableEncoder
+    /// The encoder outputs matched, with their weights.
     public var outputs: [OutputWeight]
+    /// Norm, ε, learning rate, optimizer; a uniform start gets each chunk's own seed.
     public var configuration: AttackConfiguration
+    /// Attack steps per chunk.
     public var steps: Int
+    /// The run's seed; chunk c uses `AuditRun.chunkSeed(seed, chunk: c)`.
     public var seed: UInt64
     /// Whether attacked images go into the store (float32 bytes, C·H·W each).
     public var saveImages: Bool
 
+    /// An attack plan.
     public init(encoder: any DifferentiableEncoder, outputs: [OutputWeight], configuration: AttackConfiguration, steps: Int,
                 seed: UInt64, saveImages: Bool = false) {
         self.encoder = encoder
@@ -40,11 +49,14 @@ public struct AttackPlan {
 public struct AuditProgress: Sendable {
     /// Chunks of this shard done (including those a previous run committed) and in all.
     public var chunksDone: Int
+    /// Chunks this shard owns.
     public var chunksTotal: Int
     /// Images processed in this process, and the seconds it took.
     public var images: Int
+    /// Seconds since this process started the run.
     public var seconds: Double
 
+    /// Images per second in this process.
     public var imagesPerSecond: Double { seconds > 0 ? Double(images) / seconds : 0 }
 
     /// "chunks 3/10 · 41.2 images/s · ETA 12 s".
@@ -66,9 +78,13 @@ func formatDuration(_ s: Double) -> String {
 
 /// A dataset audit: in-distribution and OOD datasets, detectors, and optionally the attack.
 public struct AuditRun {
+    /// In-distribution samples (indices 0..<N_in).
     public var inDist: Dataset
+    /// OOD samples (indices N_in..<N_in+N_ood), attacked when `attack` is set.
     public var ood: Dataset
+    /// Detectors scored on every sample, raw and attacked.
     public var detectors: [AuditDetector]
+    /// The OOD attack, or nil for scores only.
     public var attack: AttackPlan?
     /// Samples per chunk (global: in-distribution samples first, then OOD ones).
     public var chunkSize: Int
@@ -77,6 +93,7 @@ public struct AuditRun {
     /// The script, recorded in the store and part of the fingerprint ("" when unknown, as in a notebook).
     public var script: String
 
+    /// Checks the datasets' shapes agree and there is something to do.
     public init(inDist: Dataset, ood: Dataset, detectors: [AuditDetector], attack: AttackPlan?, chunkSize: Int,
                 extraSettings: [String: String] = [:], script: String = "") throws {
         guard chunkSize >= 1 else { throw AuditError("the chunk size must be at least 1, got \(chunkSize)") }
@@ -93,7 +110,9 @@ public struct AuditRun {
         self.script = script
     }
 
+    /// In-distribution plus OOD samples.
     public var sampleCount: Int { inDist.count + ood.count }
+    /// Chunks over all samples (global, the same for every shard).
     public var chunkCount: Int { (sampleCount + chunkSize - 1) / chunkSize }
 
     /// The settings as sorted JSON: everything that decides the results.
@@ -114,6 +133,7 @@ public struct AuditRun {
         return String(decoding: try encoder.encode(s), as: UTF8.self)
     }
 
+    /// What the store records: the fingerprint and the run's shape.
     public func info() throws -> RunInfo {
         let settings = try self.settings()
         let digest = SHA256.hash(data: Data("schema \(ResultStore.schemaVersion)\n\(settings)\n\(script)".utf8))

@@ -5,8 +5,11 @@ import Tensor
 
 /// An error about a dataset or a results store, naming the file, folder or chunk it is about.
 public struct AuditError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, naming the file, folder or chunk.
     public var message: String
+    /// An error with its message.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
@@ -99,6 +102,7 @@ public final class Dataset: @unchecked Sendable {
     public let count: Int
     /// Settings that change the pixels: resize target and channel conversion.
     public let size: (height: Int, width: Int)?
+    /// true: converted to gray; false: to RGB; nil: as stored.
     public let gray: Bool?
     private let parts: [(start: Int, part: Part)]
 

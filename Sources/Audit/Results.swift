@@ -4,9 +4,11 @@ import Foundation
 
 /// How far one store file got.
 public struct ShardStatus: Sendable {
+    /// The store file's path.
     public var file: String
     /// The shard that wrote it (nil for a merged store).
     public var shard: Shard?
+    /// Chunks it has committed.
     public var chunksDone: Int
     /// The chunks this shard owns.
     public var chunksOwned: Int
@@ -16,24 +18,32 @@ public struct ShardStatus: Sendable {
 
 /// One row of the metrics table: a detector against one OOD set.
 public struct MetricsRow: Sendable {
+    /// The detector's name.
     public var detector: String
     /// "raw OOD" or "attacked OOD".
     public var set: String
+    /// In-distribution scores used.
     public var inCount: Int
+    /// OOD scores used.
     public var oodCount: Int
+    /// AUROC, AUPR-In, AUPR-Out and FPR95.
     public var metrics: DetectionMetrics
 }
 
 /// A finished or partial run, read from every store file of its folder.
 public struct AuditResults {
+    /// The store folder.
     public var folder: String
+    /// The run information all its stores share.
     public var info: RunInfo
     /// Committed samples of all shards, by index.
     public var samples: [SampleRow]
+    /// How far each store file got.
     public var shards: [ShardStatus]
     /// Chunks no store holds yet.
     public var missing: [Int]
 
+    /// Whether every chunk is present.
     public var complete: Bool { missing.isEmpty }
 
     /// The store files of a folder: the shards' files, or the merged one if there are none.
@@ -49,6 +59,7 @@ public struct AuditResults {
         return chosen.map { (folder as NSString).appendingPathComponent($0) }
     }
 
+    /// The merged store `mirage merge` writes.
     public static let mergedFileName = "merged.sqlite"
 
     /// Loads every store of `folder`; checks they come from the same script and settings and agree where they overlap.

@@ -4,7 +4,9 @@ import GRDB
 
 /// One shard of a run: the chunks c with c mod count == index.
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    /// This shard's index, from 0.
     public var index: Int
+    /// The number of shards.
     public var count: Int
 
     /// The whole run in one process.
@@ -37,6 +39,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// Whether chunk `c` belongs to this shard.
     public func owns(_ chunk: Int) -> Bool { chunk % count == index }
 
+    /// "I/N".
     public var description: String { "\(index)/\(count)" }
 
     /// The file of this shard in a store folder.
@@ -75,6 +78,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 public struct SampleRow: Sendable, Equatable {
     /// Global sample index: in-distribution samples first, then OOD ones.
     public var index: Int
+    /// The chunk that holds it.
     public var chunk: Int
     /// "in" or "ood".
     public var split: String
@@ -82,8 +86,11 @@ public struct SampleRow: Sendable, Equatable {
     public var source: String
     /// For OOD samples: the in-distribution index whose features the attack matched.
     public var target: Int?
+    /// The attack's final loss (OOD samples).
     public var loss: Double?
+    /// The attack's final MAPE (OOD samples).
     public var mape: Double?
+    /// ‖δ‖₂ of the final perturbation (OOD samples).
     public var deltaL2: Double?
     /// Why the sample could not be used (unreadable image), or nil.
     public var error: String?
@@ -92,6 +99,7 @@ public struct SampleRow: Sendable, Equatable {
     /// Detector name → (raw score, attacked score).
     public var scores: [String: (raw: Double?, attacked: Double?)]
 
+    /// Equal field by field, scores bit for bit.
     public static func == (a: SampleRow, b: SampleRow) -> Bool {
         a.index == b.index && a.chunk == b.chunk && a.split == b.split && a.source == b.source && a.target == b.target
             && a.loss == b.loss && a.mape == b.mape && a.deltaL2 == b.deltaL2 && a.error == b.error && a.image == b.image
@@ -106,12 +114,19 @@ public struct RunInfo: Sendable, Equatable {
     public var fingerprint: String
     /// Human-readable settings (JSON).
     public var settings: String
+    /// The script's text ("" when unknown).
     public var script: String
+    /// Chunks in the whole run.
     public var chunkCount: Int
+    /// Samples per chunk.
     public var chunkSize: Int
+    /// In-distribution samples.
     public var inCount: Int
+    /// OOD samples.
     public var oodCount: Int
+    /// Detector names, in order.
     public var detectors: [String]
+    /// Whether OOD samples are attacked.
     public var attacked: Bool
 }
 
@@ -120,6 +135,7 @@ public final class ResultStore {
     /// The schema this Mirage writes; it reads this version and older ones.
     public static let schemaVersion = 1
 
+    /// The store file.
     public let path: String
     let queue: DatabaseQueue
 

@@ -35,6 +35,7 @@ public enum NPY {
     public struct Header: Sendable, Equatable {
         /// NumPy's type string, e.g. "<f4" or "|u1".
         public var descr: String
+        /// The array's shape.
         public var shape: [Int]
         /// The byte offset of the first element.
         public var dataOffset: Int

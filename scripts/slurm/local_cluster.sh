@@ -32,10 +32,10 @@ start)
   # munge: its socket folder is not created without systemd; the key comes with the package.
   mkdir -p /run/munge && chown munge:munge /run/munge && chmod 0755 /run/munge
   if [[ ! -S /run/munge/munge.socket.2 ]] || ! munge -n </dev/null >/dev/null 2>&1; then
-    mkdir -p "$dir/munge" && chown munge:munge "$dir/munge"   # munged runs as munge and writes its pid file here
-    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=$dir/munge/munged.pid --socket=/run/munge/munge.socket.2" \
+    # munged runs as munge: its pid file goes in /run/munge, which munge owns (the state folder may be private).
+    su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=/run/munge/munged.pid --socket=/run/munge/munge.socket.2" \
       || { log "munged failed to start"; exit 1; }
-    echo started > "$dir/munged.ours"
+    echo /run/munge/munged.pid > "$dir/munged.ours"
   fi
   cpus="$(nproc)"
   mem="$(free -m | awk '/^Mem:/ { printf "%d", $7 * 0.9 }')"
@@ -81,7 +81,7 @@ stop)
   dir="$(cd "$dir" 2>/dev/null && pwd)" || exit 0
   stop_pidfile "$dir/slurmd.pid"
   stop_pidfile "$dir/slurmctld.pid"
-  if [[ -f "$dir/munged.ours" ]]; then stop_pidfile "$dir/munge/munged.pid"; rm -f "$dir/munged.ours"; fi
+  if [[ -f "$dir/munged.ours" ]]; then stop_pidfile "$(cat "$dir/munged.ours")"; rm -f "$dir/munged.ours"; fi
   log "cluster stopped"
   ;;
 *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
