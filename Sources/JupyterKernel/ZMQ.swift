@@ -70,14 +70,6 @@ final class ZMQSocket: @unchecked Sendable {
         guard zmq_connect(handle, endpoint) == 0 else { throw .last("connect \(endpoint)") }
     }
 
-    /// The endpoint actually bound (resolves port 0 and wildcard binds).
-    func lastEndpoint() -> String? {
-        var buffer = [CChar](repeating: 0, count: 1024)
-        var size = buffer.count
-        guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// Sends a multipart message. Retries on EINTR (SIGINT is one of our interrupt paths).
     func send(_ frames: [[UInt8]]) throws(ZMQError) {
         for (i, frame) in frames.enumerated() {
