@@ -8,6 +8,7 @@ import Synchronization
 /// the control channel has its own thread so that interrupt and shutdown are answered while a cell runs;
 /// one thread owns iopub (see `IOPubForwarder`); heartbeat echoes in libzmq's proxy on another.
 public final class Kernel: @unchecked Sendable {
+    /// How `run` ended: a shutdown, or a shutdown the client asked to be followed by a restart.
     public enum Ending: Sendable { case shutdown, restart }
 
     let backend: KernelBackend
@@ -26,6 +27,7 @@ public final class Kernel: @unchecked Sendable {
     var history = History()
     private let ending = Mutex<Ending?>(nil)
 
+    /// Binds the five channels of `connection` (signing with its key, with CurveZMQ when it has keys); `run` then serves `backend`.
     public init(connection: ConnectionInfo, backend: KernelBackend, log: Log = Log()) throws {
         self.connection = connection
         self.backend = backend

@@ -5,8 +5,11 @@ import Glibc
 
 /// An error from libzmq, with the operation that failed and libzmq's own words.
 public struct ZMQError: Error, CustomStringConvertible, Sendable {
+    /// What was being done, e.g. "bind tcp://127.0.0.1:5555".
     public var operation: String
+    /// libzmq's errno value.
     public var code: Int32
+    /// The operation and libzmq's message for the code.
     public var description: String { "\(operation): \(String(cString: zmq_strerror(code)))" }
 
     static func last(_ operation: String) -> ZMQError { ZMQError(operation: operation, code: zmq_errno()) }

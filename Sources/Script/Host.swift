@@ -1,4 +1,4 @@
-/// What the language needs from its surroundings (a Jupyter kernel, a test, a command line).
+/// The two text streams a cell writes to.
 public enum OutputStreamName: String, Sendable { case stdout, stderr }
 
 /// A value as a notebook shows it: always plain text, optionally a PNG picture or HTML.
@@ -19,13 +19,19 @@ public struct RichOutput: Sendable, Equatable {
     }
 }
 
+/// What the language needs from its surroundings (a Jupyter kernel, a test, a command line): somewhere to write text and show rich output, a line of input, and the interrupt flag.
 public protocol ScriptHost: AnyObject {
+    /// Writes text to stdout or stderr, as `print` does.
     func write(_ text: String, to stream: OutputStreamName)
+    /// Shows rich output; with a `displayID`, `update: true` replaces the earlier output of that id in place.
     func display(_ output: RichOutput, displayID: String?, update: Bool)
+    /// Clears the cell's output (with `wait`, when the next output arrives).
     func clearOutput(wait: Bool)
+    /// Shows text in the client's pager (help pages).
     func page(_ output: RichOutput)
     /// The host throws a ScriptError when stdin is not allowed or on interrupt.
     func readInput(prompt: String, password: Bool) throws -> String
+    /// Whether the user asked to stop; long work checks it at safe points.
     var isInterrupted: Bool { get }
 }
 

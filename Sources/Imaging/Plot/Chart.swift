@@ -14,11 +14,14 @@ public enum LegendPlacement: String, Sendable, Equatable {
 
 /// One axis of a chart.
 public struct Axis: Sendable, Equatable {
+    /// Axis label, or nil for none.
     public var label: String?
+    /// Linear or logarithmic; a log axis skips non-positive values.
     public var scale: AxisScale
     /// Fixed limits; nil fits the data with a 5 % margin.
     public var limits: ClosedRange<Double>?
 
+    /// An axis with an optional label, scale and fixed limits.
     public init(_ label: String? = nil, scale: AxisScale = .linear, limits: ClosedRange<Double>? = nil) {
         self.label = label; self.scale = scale; self.limits = limits
     }
