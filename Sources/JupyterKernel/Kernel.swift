@@ -180,22 +180,44 @@ public final class Kernel: @unchecked Sendable {
             }
             guard let message = decode(frames, channel: "control") else { continue }
             publisher.status("busy", parent: message)
-            switch message.type {
-            case "kernel_info_request":
-                reply(on: control, to: message, kernelInfo)
-            case "interrupt_request":
+            switch answerOnEitherChannel(message, on: control) {
+            case .ending(let how)?:
+                publisher.status("idle", parent: message)
+                requestEnding(how, waker: waker)
+                return
+            case .answered?:
+                break
+            case nil where message.type == "interrupt_request":
                 Interruption.request()
                 reply(on: control, to: message, ["status": "ok"])
-            case "shutdown_request":
-                let restart = message.content["restart"]?.boolValue ?? false
-                reply(on: control, to: message, ["status": "ok", "restart": .bool(restart)])
-                publisher.status("idle", parent: message)
-                requestEnding(restart ? .restart : .shutdown, waker: waker)
-                return
-            default:
+            case nil:
                 unknownRequest(message, socket: control)
             }
             publisher.status("idle", parent: message)
+        }
+    }
+
+    /// What `answerOnEitherChannel` did with a request.
+    enum EitherChannelAnswer {
+        /// Replied; nothing else to do.
+        case answered
+        /// Replied to a shutdown_request: the caller passes this to `requestEnding` when its idle status is out.
+        case ending(Ending)
+    }
+
+    /// Answers the requests the protocol allows on both shell and control, kernel_info and shutdown, the same
+    /// way on either (`socket` nil is the shell). Returns nil for any other request, which the caller handles.
+    func answerOnEitherChannel(_ message: Message, on socket: ZMQSocket?) -> EitherChannelAnswer? {
+        switch message.type {
+        case "kernel_info_request":
+            reply(on: socket, to: message, kernelInfo)
+            return .answered
+        case "shutdown_request":
+            let restart = message.content["restart"]?.boolValue ?? false
+            reply(on: socket, to: message, ["status": "ok", "restart": .bool(restart)])
+            return .ending(restart ? .restart : .shutdown)
+        default:
+            return nil
         }
     }
 
