@@ -1,7 +1,8 @@
-"""scripts/check_docs.py: the doc-comment check CI runs, over small made-up Sources trees and the repo's own."""
+"""scripts/check_docs.py and scripts/check_imports.py, the source checks CI runs, over small made-up trees and the repo."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,25 @@ def test_passes_at_the_baseline_and_a_missing_module_means_zero(tmp_path: Path) 
 def test_the_repository_is_within_its_baselines() -> None:
     result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+IMPORTS = ROOT / "scripts" / "check_imports.py"
+
+
+def test_an_undeclared_import_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "Sources" / "Low").mkdir(parents=True)
+    (tmp_path / "Sources" / "Low" / "Low.swift").write_text("import Foundation\n")
+    (tmp_path / "Sources" / "App").mkdir(parents=True)
+    (tmp_path / "Sources" / "App" / "Main.swift").write_text("import Low\n@preconcurrency import Crypto\nimport Glibc\n")
+    package = {"targets": [
+        {"name": "Low", "type": "regular", "dependencies": []},
+        {"name": "App", "type": "executable", "dependencies": [{"product": ["Crypto", "swift-crypto", None, None]}]},
+    ]}
+    (tmp_path / "package.json").write_text(json.dumps(package))
+    command = [sys.executable, str(IMPORTS), "--root", str(tmp_path), "--package", str(tmp_path / "package.json")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "App imports Low without declaring it in Package.swift (Sources/App/Main.swift)" in result.stdout
+    package["targets"][1]["dependencies"].append({"byName": ["Low", None]})
+    (tmp_path / "package.json").write_text(json.dumps(package))
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 0
