@@ -54,8 +54,8 @@ public enum PictureDisplay {
             throw ImagingError("cannot show a tensor of shape \(p.shape) as a picture")
         }
         let channels = pictures.contains { $0.shape[0] == 3 } ? 3 : 1
-        let cellH = pictures.map { $0.shape[1] }.max()!
-        let cellW = pictures.map { $0.shape[2] }.max()!
+        let cellH = pictures.reduce(0) { max($0, $1.shape[1]) }
+        let cellW = pictures.reduce(0) { max($0, $1.shape[2]) }
         let n = pictures.count
         let columns = max(1, min(n, columns ?? (n <= 8 ? n : Int(Double(n).squareRoot().rounded(.up)))))
         let rows = (n + columns - 1) / columns

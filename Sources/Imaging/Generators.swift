@@ -31,7 +31,7 @@ public enum Generators {
         // About 2 px wide at 28 px, scaling with the picture, but thinner than the gap between arms.
         let halfWidth = Swift.min(Swift.max(0.6, short / 28), 0.3 * 2 * Double.pi * b)
         var tint = (0..<channels).map { _ in 0.4 + 0.6 * generator.nextUniform() }
-        if channels == 1 { tint = [1] } else { let m = tint.max()!; tint = tint.map { $0 / m } }
+        if channels == 1 { tint = [1] } else { let m = tint.reduce(0, Swift.max); tint = tint.map { $0 / m } }
 
         func point(_ theta: Double) -> (Double, Double) {
             let angle = direction * theta + phase
@@ -115,7 +115,7 @@ public enum Generators {
         let cy = Double(height - 1) * (0.25 + 0.5 * g.nextUniform())
         let (a, b) = colourPair(channels, &g)
         let corners = [(0.0, 0.0), (Double(width - 1), 0), (0, Double(height - 1)), (Double(width - 1), Double(height - 1))]
-        let radius = Swift.max(1e-9, corners.map { (($0.0 - cx) * ($0.0 - cx) + ($0.1 - cy) * ($0.1 - cy)).squareRoot() }.max()!)
+        let radius = corners.reduce(1e-9) { Swift.max($0, (($1.0 - cx) * ($1.0 - cx) + ($1.1 - cy) * ($1.1 - cy)).squareRoot()) }
         return fill(channels, height, width, a, b) { x, y in
             ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)).squareRoot() / radius
         }

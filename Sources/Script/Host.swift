@@ -3,13 +3,18 @@ public enum OutputStreamName: String, Sendable { case stdout, stderr }
 
 /// A value as a notebook shows it: always plain text, optionally a PNG picture or HTML.
 public struct RichOutput: Sendable, Equatable {
+    /// The text/plain form, which every client can show.
     public var plain: String
+    /// A PNG picture of the value, if it has one (tensors that look like pictures, plots).
     public var png: [UInt8]?
     /// Logical display size in px (for the image/png metadata).
     public var pngWidth: Int?
+    /// Logical display height in px (for the image/png metadata).
     public var pngHeight: Int?
+    /// An HTML form (tables), if the value has one.
     public var html: String?
 
+    /// An output of `plain` text and, optionally, a PNG with its display size and HTML.
     public init(plain: String, png: [UInt8]? = nil, pngWidth: Int? = nil, pngHeight: Int? = nil, html: String? = nil) {
         self.plain = plain
         self.png = png
@@ -44,10 +49,14 @@ public enum Completeness: Equatable, Sendable {
 
 /// Completion matches replace the source between `start` and `end` (Unicode-scalar offsets).
 public struct Completion: Sendable, Equatable {
+    /// The candidates, in the order to show them.
     public var matches: [String]
+    /// Where the replaced text starts (a Unicode-scalar offset into the source).
     public var start: Int
+    /// Where the replaced text ends (a Unicode-scalar offset into the source).
     public var end: Int
 
+    /// Matches replacing the source between `start` and `end`.
     public init(matches: [String], start: Int, end: Int) {
         self.matches = matches
         self.start = start

@@ -45,18 +45,19 @@ def run(tmp: Path, baseline: str, *extra: str) -> subprocess.CompletedProcess:
 def test_counts_and_lists_undocumented_declarations(tmp_path: Path) -> None:
     result = run(tmp_path, "Mod 3\n")
     assert result.returncode == 1
-    assert "Mod: 4 of 8 public declarations undocumented (baseline 3)  OVER" in result.stdout
+    assert "Mod: 5 of 8 public declarations undocumented (baseline 3)  OVER" in result.stdout
     listed = [line.strip() for line in result.stdout.splitlines() if "A.swift:" in line]
     assert [line.split(": ", 1)[1] for line in listed] == [
         "public var missing: Int            // undocumented (a trailing comment is not a doc comment)",
         "public private(set) var alsoMissing = 0",
+        "public protocol Backend {",
         "func b()                           // undocumented requirement",
         "public final class Bare {}",
     ]
 
 
 def test_passes_at_the_baseline_and_a_missing_module_means_zero(tmp_path: Path) -> None:
-    assert run(tmp_path, "Mod 4\n").returncode == 0
+    assert run(tmp_path, "Mod 5\n").returncode == 0
     assert run(tmp_path, "# nothing listed\n").returncode == 1
 
 

@@ -62,7 +62,7 @@ public struct ImageGrid: Plot {
                                   title: String? = nil) throws -> ImageGrid {
         func batch(_ t: Tensor) -> [Tensor] { t.rank == 4 ? (0..<t.shape[0]).map { t.slice($0) } : [t] }
         let outs = batch(xOut), advs = batch(xAdv), ins = xIn.map(batch)
-        guard outs.count == advs.count, ins == nil || ins!.count == outs.count else {
+        guard outs.count == advs.count, (ins?.count ?? outs.count) == outs.count else {
             throw ImagingError("comparison needs as many x_out, x_adv (and x_in) pictures")
         }
         var items: [Item] = []
@@ -82,7 +82,7 @@ public struct ImageGrid: Plot {
     var summary: String {
         let shapes = Set(items.map { $0.image.shape.description })
         return "image grid: \(items.count) picture\(items.count == 1 ? "" : "s") in \(columns) column\(columns == 1 ? "" : "s")"
-            + (shapes.count == 1 ? ", each \(shapes.first!)" : "")
+            + (shapes.count == 1 ? shapes.map { ", each \($0)" }.joined() : "")
     }
 
     /// Lays the grid out; throws when there is no picture or one is not [H, W] or [C, H, W] with C = 1 or 3.
