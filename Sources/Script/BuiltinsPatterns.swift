@@ -6,7 +6,7 @@ import Tensor
 extension Builtins {
     static let patterns: [Builtin] = [
         Builtin("checkerboard", .pictures, [.required("h"), .required("w"), .optional("channels", .number(1)), .optional("seed", .none)],
-                description: "Returns a [channels, h, w] checkerboard in two clearly different random colours (grey levels for one channel): square cells from 2 px to a quarter of the shorter side, at a random offset. Another kind of out-of-distribution source picture; `seed=` or the session's generator picks the cells and colours.",
+                description: "Returns a [channels, h, w] checkerboard in two random colours, another out-of-distribution source picture. The colours (grey levels for one channel) differ clearly; the square cells measure from 2 px to a quarter of the shorter side and start at a random offset. `seed=` or the session's generator picks cells and colours.",
                 example: "x_out = checkerboard(28, 28, seed=3)") { args, interpreter in
             let (h, w, channels) = try patternSize(args)
             return .tensor(try withGenerator(args, interpreter) {
@@ -15,7 +15,7 @@ extension Builtins {
         },
         Builtin("gradient", .pictures, [.required("h"), .required("w"), .optional("kind", .string("linear")),
                                         .optional("channels", .number(1)), .optional("seed", .none)],
-                description: "Returns a [channels, h, w] smooth ramp between two random colours: `kind=\"linear\"` along a random direction across the picture, `kind=\"radial\"` from a random centre out to the farthest corner. A featureless out-of-distribution source picture; `seed=` or the session's generator picks direction, centre and colours.",
+                description: "Returns a [channels, h, w] smooth ramp between two random colours, a featureless out-of-distribution source picture. `kind=\"linear\"` runs along a random direction across the picture, `kind=\"radial\"` from a random centre out to the farthest corner. `seed=` or the session's generator picks direction, centre and colours.",
                 example: "x_out = gradient(28, 28, kind=\"radial\", channels=3, seed=2)") { args, interpreter in
             let (h, w, channels) = try patternSize(args)
             let kind = try args.string("kind")
@@ -29,7 +29,7 @@ extension Builtins {
         },
         Builtin("bars", .plots, [.required("values"), .required("categories"), .optional("labels", .none),
                                  .optional("title", .string("")), .optional("ylabel", .string(""))],
-                description: "Draws a bar chart: one bar per category for a list of numbers, or grouped bars for several lists (one per series, named by `labels`). Each list has one value per category: detectors' AUROC before and after an attack, say.",
+                description: "Draws a bar chart: one bar per category, or groups of bars for several series. `values` is a list of numbers (one per category) or a list of such lists, named by `labels` in the legend: detectors' AUROC before and after an attack, say.",
                 example: "bars([[0.97, 0.62], [0.88, 0.21]], [\"clean\", \"attacked\"], labels=[\"AUROC\", \"TPR\"])") { args, _ in
             guard let categories = try labels(args["categories"], "bars() categories") else {
                 throw args.error("needs `categories`, a list of names")
@@ -43,8 +43,8 @@ extension Builtins {
                                                   y: Axis(ylabel.isEmpty ? nil : ylabel))))
         },
         Builtin("heatmap", .plots, [.required("values"), .optional("title", .string(""))],
-                description: "Draws a [H, W] tensor (or [1, H, W]) as a heat map with a colour bar: viridis when all values have one sign, a diverging blue–white–red map symmetric about 0 when they have both. A [C, H, W] perturbation such as `atk.delta[0]` is averaged over its channels first.",
-                example: "heatmap(atk.delta[0], title=\"δ\")") { args, _ in
+                description: "Draws a [H, W] tensor as a heat map with a colour bar. The map is viridis when all values have one sign, and a diverging blue–white–red one, symmetric about 0, when they have both. A [C, H, W] tensor, such as the perturbation `atk.delta` of a one-image attack, is averaged over its channels first.",
+                example: "heatmap(atk.delta, title=\"δ\")") { args, _ in
             guard case .tensor(let values) = args["values"] else {
                 throw args.error("expects a tensor, got \(args["values"].typeName)")
             }
