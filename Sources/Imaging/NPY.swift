@@ -34,32 +34,6 @@ public enum NPY {
 
     /// Reads a .npy file into a Float tensor.
     public static func decode(_ bytes: [UInt8]) throws -> Tensor {
-        let (descr, shape, bodyStart) = try header(bytes)
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), count <= 1 << 30 else {
-            throw ImagingError(".npy shape \(shape) is too large")
-        }
-        let kind = String(descr.dropFirst())
-        let width: Int
-        switch kind {
-        case "f4": width = 4
-        case "f8": width = 8
-        case "u1", "i1", "b1": width = 1
-        case "i2", "u2": width = 2
-        case "i4", "u4": width = 4
-        case "i8", "u8": width = 8
-        default: throw ImagingError(".npy dtype '\(descr)' is not supported (use float, integer or bool data)")
-        }
-        let body = bytes[bodyStart...]
-        guard body.count >= count * width else {
-            throw ImagingError("truncated .npy data: expected \(count * width) bytes, found \(body.count)")
-        }
-        let data = elements(body, kind: kind, width: width, count: count, bigEndian: descr.first == ">")
-        return Tensor(shape: shape, data: data)
-    }
-
-    /// The dtype string (`descr`), the shape and where the data starts, read from a file's magic and header.
-    private static func header(_ bytes: [UInt8]) throws -> (descr: String, shape: [Int], bodyStart: Int) {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw ImagingError("not a .npy file (missing the \\x93NUMPY magic)")
         }
@@ -87,12 +61,27 @@ public enum NPY {
         guard let shapeText = field("shape", in: header), let shape = parseShape(shapeText) else {
             throw ImagingError(".npy header has no readable 'shape': \(header)")
         }
-        return (descr, shape, headerStart + headerLength)
-    }
-
-    /// `count` elements of dtype `kind` (without its byte-order character), `width` bytes each, as Floats.
-    /// Integers (class labels, indices) become the nearest Float, exact up to 2^24.
-    private static func elements(_ body: ArraySlice<UInt8>, kind: String, width: Int, count: Int, bigEndian: Bool) -> [Float] {
+        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), count <= 1 << 30 else {
+            throw ImagingError(".npy shape \(shape) is too large")
+        }
+        let body = bytes[(headerStart + headerLength)...]
+        let order = descr.first
+        let kind = String(descr.dropFirst())
+        let bigEndian = order == ">"
+        let width: Int
+        switch kind {
+        case "f4": width = 4
+        case "f8": width = 8
+        case "u1", "i1", "b1": width = 1
+        case "i2", "u2": width = 2
+        case "i4", "u4": width = 4
+        case "i8", "u8": width = 8
+        default: throw ImagingError(".npy dtype '\(descr)' is not supported (use float, integer or bool data)")
+        }
+        guard body.count >= count * width else {
+            throw ImagingError("truncated .npy data: expected \(count * width) bytes, found \(body.count)")
+        }
         var data = [Float](repeating: 0, count: count)
         let base = body.startIndex
         for i in 0..<count {
@@ -109,6 +98,7 @@ public enum NPY {
             case "i1":
                 data[i] = Float(Int8(bitPattern: body[start]))
             case "i2", "u2", "i4", "u4", "i8", "u8":
+                // Integers (class labels, indices) become the nearest Float, exact up to 2^24.
                 var bits: UInt64 = 0
                 for b in 0..<width { bits |= UInt64(body[start + b]) << (8 * (bigEndian ? width - 1 - b : b)) }
                 if kind.hasPrefix("u") {
@@ -121,7 +111,7 @@ public enum NPY {
                 data[i] = Float(body[start])
             }
         }
-        return data
+        return Tensor(shape: shape, data: data)
     }
 
     /// The text after `'key':` up to the next top-level comma or closing brace.
