@@ -2,6 +2,7 @@ import Tensor
 
 /// NumPy's .npy format (versions 1 and 2; C order; float32, float64 and uint8, either byte order).
 public enum NPY {
+    /// The element types `encode` can write, named by their .npy `descr` strings (little-endian).
     public enum DType: String, Sendable, CaseIterable {
         case float32 = "<f4", float64 = "<f8", uint8 = "|u1"
     }
@@ -97,7 +98,7 @@ public enum NPY {
     }
 
     /// Decodes raw element bytes of type `descr` (as in a .npy file) into a Float tensor of `shape`;
-    /// `bytes` holds exactly the elements. Memory-mapped readers decode row ranges with it.
+    /// `body` holds exactly the elements. Memory-mapped readers decode row ranges with it.
     public static func elements(_ body: UnsafeRawBufferPointer, descr: String, shape: [Int]) throws -> Tensor {
         let count = shape.reduce(1, *)
         let kind = String(descr.dropFirst())
