@@ -213,6 +213,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + detectors + plots
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + diagnostics + detectors + plots
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }
