@@ -70,7 +70,7 @@ extension ModelCommand {
         @Argument(help: "An ONNX file.") var model: String
         @Option(help: "The tensor y to check (default: the model's first output).") var output: String?
         @Option(help: "Input tensor (.npy); default: seeded normal noise.") var input: String?
-        @Option(help: "Random directions.") var directions = 3
+        @Option(help: "Random directions (the verdict uses the median error).") var directions = 5
         @Option(help: "Seed of the directions (and of the default input).") var seed: UInt64 = 0
 
         func run() throws {
