@@ -34,7 +34,12 @@ final class Mod: Operator {
             })]
         }
         let (x, y, shape) = try broadcastPair(a.floats, b.floats)
-        return [.float(Tensor(shape: shape, data: zip(x, y).map { p, q in Float(Double(p) - Double(q) * quotient(Double(p), Double(q))) }))]
+        let cStyle = cStyle
+        return [.float(Tensor(shape: shape, data: zip(x, y).map { p, q in
+            let r = fmod(p, q)                          // C's fmod: exact, the dividend's sign
+            if cStyle { return r }
+            return r == 0 ? Float(signOf: q, magnitudeOf: 0) : (r < 0) != (q < 0) ? r + q : r   // numpy's mod, infinities included
+        }))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
