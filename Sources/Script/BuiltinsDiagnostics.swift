@@ -8,7 +8,7 @@ extension Builtins {
     static let diagnostics: [Builtin] = [
         Builtin("check_gradient", .models, [.required("layer"), .required("x"), .optional("directions", .number(5)), .optional("seed", .number(0))],
                 description: """
-                Checks the engine's input gradient on your model, once per new model: ⟨∇ₓΣy², v⟩ against central differences of \
+                Checks the engine's input gradient on your model; run it once per new model. It compares ⟨∇ₓΣy², v⟩ with central differences of \
                 Σy² along `directions` seeded random directions v (sums in float64, several step sizes, the median error decides), at x plus a little noise (off ReLU and max-pool kinks), where y is the layer's \
                 first tensor and x images in [0, 1] (the model's normalisation applied). It also compares every forward value of \
                 the engine's fast path with its plain one. The cell shows the relative error and a verdict (ok, doubtful, wrong); \
