@@ -146,7 +146,7 @@ class Result:
     family: str
     size: int
     exporter: str
-    status: str                   # pass | forward mismatch | gradient mismatch | refused | error | export failed
+    status: str                   # pass | forward mismatch | gradient mismatch | refused | error (also: vacuous) | export failed
     forward_error: float | None = None
     gradient_error: float | None = None
     torch_f32_error: float | None = None
@@ -169,6 +169,12 @@ def build(spec: Spec):
     else:
         import torchvision
         model = getattr(torchvision.models, spec.name)(weights=None, **spec.kwargs)
+    # Weight matrices and kernels initialised to zero (MLP-Mixer's and ResMLP's heads) would make y ≡ 0 and the
+    # check vacuous: give them small seeded random values.
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() >= 2 and not parameter.any():
+                parameter.normal_(0, 0.02)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if norms:
         for m in norms:
@@ -307,6 +313,9 @@ def check(spec: Spec, exporter: str, path, reference: Path, mirage: str) -> Resu
         return result
     if "autograd_fd" in ref.files and float(ref["autograd_fd"]) > 1e-3:
         result.note = f"PyTorch's float64 autograd disagrees with its own central differences by {float(ref['autograd_fd']):.1e}"
+    if not np.any(ref["g64"]):
+        result.status, result.note = "error", "vacuous: PyTorch's gradient is exactly 0"
+        return result
     result.forward_error = relative(y, ref["y64"])
     result.gradient_error = relative(g, ref["g64"])
     if not result.forward_error <= FORWARD_TOLERANCE:
