@@ -267,6 +267,17 @@ public final class Encoder {
         }
     }
 
+    /// After a forward: every float tensor the run computed, by name, row-major, in the order the steps
+    /// produced them (the input first). Values a fused step never materialises are absent.
+    func lastFloatValues() -> [(name: String, value: Tensor)] {
+        var seen = Set<Int>()
+        var result: [(String, Tensor)] = []
+        for slot in [inputSlot] + steps.flatMap(\.outputs) where seen.insert(slot).inserted {
+            if let value = values[slot], value.isFloat { result.append((slotNames[slot], value.floats)) }
+        }
+        return result
+    }
+
     /// What each step runs ("Conv+Relu" for a fused pair), in order.
     var stepLabels: [String] { steps.map(\.label) }
 

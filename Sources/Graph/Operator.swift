@@ -48,7 +48,7 @@ enum OperatorSet {
 
     static let makers: [String: Maker] = {
         var all: [String: Maker] = [:]
-        for group in [elementwiseOperators, shapeOperators, convolutionOperators, linearOperators, poolingOperators, normalizationOperators, layoutOperators] {
+        for group in [elementwiseOperators, shapeOperators, convolutionOperators, linearOperators, poolingOperators, normalizationOperators, layoutOperators, indexingOperators] {
             all.merge(group) { first, _ in first }
         }
         return all
