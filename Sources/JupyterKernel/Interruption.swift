@@ -1,20 +1,39 @@
+/// The interrupt flag: owned by the backend that honours it, raised by interrupt_request, shutdown and SIGINT.
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The cooperative cancellation flag. interrupt_request (control channel) and SIGINT both set it;
-/// long work polls it at safe points and stops there, so state computed before stays intact.
-/// A global because a signal handler can reach nothing else.
-let interruptFlag = Atomic<Bool>(false)
+/// Cooperative cancellation. The control thread (interrupt_request, shutdown) or a signal raises it while a
+/// cell runs on the shell thread; long work polls it at safe points and stops there, so state computed
+/// before stays intact. The backend owns its flag (see `KernelBackend.interruptFlag`); the kernel lowers
+/// it when a cell starts.
+public final class InterruptFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
 
-public enum Interruption {
-    public static var isRequested: Bool { interruptFlag.load(ordering: .relaxed) }
-    public static func request() { interruptFlag.store(true, ordering: .relaxed) }
-    public static func clear() { interruptFlag.store(false, ordering: .relaxed) }
+    /// A lowered flag.
+    public init() {}
 
-    /// Routes SIGINT to the flag instead of killing the process.
-    public static func installSignalHandler() {
-        signal(SIGINT) { _ in interruptFlag.store(true, ordering: .relaxed) }
+    /// Whether an interrupt is pending.
+    public var isRaised: Bool { raised.load(ordering: .acquiring) }
+    /// Asks the running work to stop at its next safe point.
+    public func raise() { raised.store(true, ordering: .releasing) }
+    /// Clears a pending interrupt (before a new cell runs).
+    public func lower() { raised.store(false, ordering: .releasing) }
+
+    /// Routes SIGINT to this flag instead of killing the process. A signal handler can reach only a global,
+    /// so the global holds the one flag that receives signals (retained for the process's life).
+    public func receivesSIGINT() {
+        let address = UInt(bitPattern: Unmanaged.passRetained(self).toOpaque())
+        let previous = signalReceiver.exchange(address, ordering: .acquiringAndReleasing)
+        if let previous = UnsafeMutableRawPointer(bitPattern: previous) { Unmanaged<InterruptFlag>.fromOpaque(previous).release() }
+        signal(SIGINT) { _ in
+            guard let receiver = UnsafeMutableRawPointer(bitPattern: signalReceiver.load(ordering: .acquiring)) else { return }
+            // No retain or release in the handler: the flag stays retained by the global.
+            Unmanaged<InterruptFlag>.fromOpaque(receiver)._withUnsafeGuaranteedRef { $0.raise() }
+        }
     }
 }
+
+/// The address of the flag SIGINT raises (0: none).
+private let signalReceiver = Atomic<UInt>(0)

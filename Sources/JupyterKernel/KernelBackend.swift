@@ -5,6 +5,9 @@ import Foundation
 /// All methods run on the kernel's shell thread, one request at a time.
 public protocol KernelBackend: AnyObject {
     var identity: KernelIdentity { get }
+    /// The flag the backend's long work polls; the kernel raises it on interrupt_request and shutdown
+    /// (from the control thread, while `execute` runs) and lowers it before each cell.
+    var interruptFlag: InterruptFlag { get }
     func execute(_ code: String, context: ExecutionContext) -> ExecutionOutcome
     /// Jupyter `user_expressions`: evaluated after the cell, in the cell's state.
     func evaluate(expression: String, context: ExecutionContext) -> ExecutionOutcome

@@ -27,6 +27,8 @@ public protocol ScriptHost: AnyObject {
     /// The host throws a ScriptError when stdin is not allowed or on interrupt.
     func readInput(prompt: String, password: Bool) throws -> String
     var isInterrupted: Bool { get }
+    /// Whether built-ins may read and write files (see Sandbox.swift; true unless a host says otherwise).
+    var allowsFileAccess: Bool { get }
 }
 
 /// Whether a cell's source is ready to run (Jupyter's is_complete).
