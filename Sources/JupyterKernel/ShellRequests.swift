@@ -62,7 +62,7 @@ extension Kernel {
         if !silent {
             shellPublisher.publish("execute_input", ["code": .string(code), "execution_count": .int(count)], parent: message)
         }
-        backend.interruptFlag.lower()
+        backend.interruptFlag.lower(unlessRaisedAfter: message.header["date"]?.stringValue.flatMap(HeaderFactory.seconds(fromTimestamp:)))
         let context = ExecutionContext(
             executionCount: count, isSilent: silent, parent: message, publisher: shellPublisher,
             stdin: stdin, allowStdin: message.content["allow_stdin"]?.boolValue ?? true, interruptFlag: backend.interruptFlag)

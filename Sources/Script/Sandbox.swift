@@ -35,14 +35,21 @@ public final class SandboxHost: ScriptHost {
         self.outputLimit = outputLimit
     }
 
+    /// Keeps the text (up to the cap).
     public func write(_ text: String, to stream: OutputStreamName) { keep(text) }
+    /// Keeps the plain-text form (up to the cap).
     public func display(_ output: RichOutput, displayID: String?, update: Bool) { keep(output.plain) }
+    /// Nothing to clear.
     public func clearOutput(wait: Bool) {}
+    /// Keeps the plain-text form (up to the cap).
     public func page(_ output: RichOutput) { keep(output.plain) }
+    /// Always refused: a sandbox has no one to ask.
     public func readInput(prompt: String, password: Bool) throws -> String {
         throw ScriptError(kind: "StdinNotAvailable", message: "input is not available in a sandbox")
     }
+    /// Off: built-ins that read or write files throw a PermissionError.
     public var allowsFileAccess: Bool { false }
+    /// Counts a step; true once the budget is spent.
     public var isInterrupted: Bool {
         steps += 1
         return steps > stepBudget

@@ -13,6 +13,7 @@ public struct MemoryError: Error, CustomStringConvertible, Sendable {
     /// The limit.
     public var limit: Int
 
+    /// "WHAT needs N on top of M in use, over the memory limit of L (set MIRAGE_MEMORY_LIMIT to change it)".
     public var description: String {
         "\(what) needs \(MemoryLimit.format(requested))"
             + (inUse > 0 ? " on top of \(MemoryLimit.format(inUse)) in use" : "")
