@@ -25,7 +25,7 @@ BIN="$SCRATCH/debug/mirage-fuzz"
 build() {
   echo "[fuzz] building mirage-fuzz with -sanitize=fuzzer,address into .build-fuzz" >&2
   swift build -j "${MIRAGE_FUZZ_JOBS:-2}" --scratch-path "$SCRATCH" --product mirage-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld 2>&1 \
     | grep -v "Cannot export local symbol" >&2
   [[ -x "$BIN" ]]
 }
@@ -38,9 +38,11 @@ fi
 TARGET="$1"; SECONDS_PER_TARGET="$2"; shift 2
 build
 
+# The registry's names (Sources/FuzzTargets/FuzzTarget.swift; FuzzRegressionTests checks this list matches).
+TARGETS="language onnx png jpeg npy attack wire"
 if [[ "$TARGET" == all ]]; then
   status=0
-  for name in $("$BIN" list | cut -f1); do
+  for name in $TARGETS; do
     "$ROOT/scripts/fuzz.sh" "$name" "$SECONDS_PER_TARGET" "$@" || status=1
   done
   exit "$status"
@@ -70,7 +72,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 echo "[fuzz] $TARGET for ${SECONDS_PER_TARGET}s: seeds $SEEDS, working corpus $WORK" >&2
 log="$SCRATCH/last-$TARGET.log"
 set +e
-"$BIN" "$TARGET" "${options[@]}" "$@" "$WORK" "$SEEDS" 2>&1 | tee "$log" | grep -E "^#[0-9]+.*(DONE|pulse)|^(stat::|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)|INITED|Done [0-9]+ runs" >&2
+MIRAGE_FUZZ_TARGET="$TARGET" "$BIN" "${options[@]}" "$@" "$WORK" "$SEEDS" 2>&1 | tee "$log" | grep -E "^#[0-9]+.*(DONE|pulse)|^(stat::|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)|INITED|Done [0-9]+ runs" >&2
 status=${PIPESTATUS[0]}
 set -e
 {

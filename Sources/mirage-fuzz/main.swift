@@ -1,9 +1,12 @@
 /// mirage-fuzz: runs one fuzz target under libFuzzer (when built with -DFUZZING -sanitize=fuzzer), else replays inputs.
 ///
-///     mirage-fuzz list                          the targets
-///     mirage-fuzz TARGET [libFuzzer options] [CORPUS…]   fuzz (fuzzing build; see scripts/fuzz.sh)
-///     mirage-fuzz TARGET FILE_OR_DIR…           replay saved inputs through the target (any build)
-///     mirage-fuzz seed TARGET DIR               write the target's generated seeds into DIR
+///     MIRAGE_FUZZ_TARGET=TARGET mirage-fuzz [libFuzzer options] [CORPUS…]   fuzz (fuzzing build; scripts/fuzz.sh)
+///     mirage-fuzz list                          the targets (replaying build)
+///     mirage-fuzz TARGET FILE_OR_DIR…           replay saved inputs through the target (replaying build)
+///     mirage-fuzz seed TARGET DIR               write the target's generated seeds into DIR (replaying build)
+///
+/// In the fuzzing build the target comes from the environment, because whichever `main` the linker keeps
+/// (this file's, through LLVMFuzzerRunDriver, or libFuzzer's own) hands every argument to libFuzzer.
 import CFuzzer
 import Foundation
 import FuzzTargets
@@ -11,7 +14,31 @@ import FuzzTargets
 /// The target the C callback runs (a C function pointer cannot capture it).
 enum Selected {
     nonisolated(unsafe) static var target: FuzzTarget?
+
+    /// MIRAGE_FUZZ_TARGET's target; stops with the list of names if it names none.
+    static let fromEnvironment: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["MIRAGE_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTargets.named(name) else {
+            FileHandle.standardError.write(Data("mirage-fuzz: set MIRAGE_FUZZ_TARGET to one of \(FuzzTargets.all.map(\.name).joined(separator: ", "))\n".utf8))
+            exit(2)
+        }
+        return target
+    }()
 }
+
+#if FUZZING
+/// libFuzzer's entry: one input through the selected target.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    Selected.fromEnvironment.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+_ = Selected.fromEnvironment
+var argc = CommandLine.argc
+var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) })
+#else
 
 func usage() -> Never {
     let names = FuzzTargets.all.map(\.name).joined(separator: ", ")
@@ -52,25 +79,11 @@ case "seed":
     }
 default:
     Selected.target = target(arguments[1])
-    #if FUZZING
-    // libFuzzer sees the program name and its own options; the target's name is ours.
-    arguments.remove(at: 1)
-    var argc = Int32(arguments.count)
-    var cStrings: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    let status = cStrings.withUnsafeMutableBufferPointer { buffer -> Int32 in
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
-        return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            Selected.target!.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
-            return 0
-        }
-    }
-    exit(status)
-    #else
     let files = inputFiles(Array(arguments.dropFirst(2)))
     for file in files {
         guard let bytes = FileManager.default.contents(atPath: file) else { continue }
         Selected.target!.run([UInt8](bytes))
     }
     print("mirage-fuzz \(arguments[1]): replayed \(files.count) input\(files.count == 1 ? "" : "s") without a crash")
-    #endif
 }
+#endif

@@ -13,6 +13,13 @@ import Testing
         return names.filter { !$0.hasPrefix(".") && !$0.hasSuffix(".md") }.sorted().map { "\(folder)/\($0)" }
     }
 
+    /// scripts/fuzz.sh runs `all` from its own list of names (the fuzzing build cannot list them); it must be the registry's.
+    @Test func fuzzScriptRunsEveryTarget() throws {
+        let script = try String(contentsOfFile: "\(Self.root)/../../scripts/fuzz.sh", encoding: .utf8)
+        let line = try #require(script.split(separator: "\n").first { $0.hasPrefix("TARGETS=") })
+        #expect(line == "TARGETS=\"\(FuzzTargets.all.map(\.name).joined(separator: " "))\"")
+    }
+
     /// Every target has seeds to start from; a target nobody seeds would fuzz from nothing.
     @Test(arguments: FuzzTargets.all.map(\.name))
     func everyTargetHasACommittedCorpus(_ name: String) {
