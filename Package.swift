@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: [
             "Script", "Graph", "Imaging", "Attack", "Tensor", "JupyterKernel",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: optimizedEvenInDebug),
         .executableTarget(name: "mirage-fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),

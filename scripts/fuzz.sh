@@ -24,6 +24,7 @@ SCRATCH="$ROOT/.build-fuzz"
 BIN="$SCRATCH/debug/mirage-fuzz"
 build() {
   echo "[fuzz] building mirage-fuzz with -sanitize=fuzzer,address into .build-fuzz" >&2
+  # lld: ld.gold crashes (internal error in format_file_lineno) when it reports a link error of these objects.
   swift build -j "${MIRAGE_FUZZ_JOBS:-2}" --scratch-path "$SCRATCH" --product mirage-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld 2>&1 \
     | grep -v "Cannot export local symbol" >&2
@@ -69,6 +70,8 @@ export MIRAGE_MEMORY_LIMIT="${MIRAGE_MEMORY_LIMIT:-1G}"
 # oneDNN and OpenMP keep one thread pool; leaks at exit are not findings (libFuzzer's -detect_leaks stays on per input).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:handle_abort=1}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# A Swift trap goes to libFuzzer's deadly-signal handler: Swift's own backtracer reads memory ASan reports.
+export SWIFT_BACKTRACE=enable=no
 echo "[fuzz] $TARGET for ${SECONDS_PER_TARGET}s: seeds $SEEDS, working corpus $WORK" >&2
 log="$SCRATCH/last-$TARGET.log"
 set +e

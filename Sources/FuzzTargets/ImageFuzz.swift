@@ -4,7 +4,7 @@ import Tensor
 
 enum ImageFuzz {
     /// Pixels a fuzzed picture may claim (the decoders refuse more before allocating).
-    static let maximumPixels = 1 << 22
+    static let maximumPixels = 1 << 20
 
     static let png = FuzzTarget("png", "PNG bytes through PNG.decode (libpng)") { bytes in
         if let tensor = try? PNG.decode(bytes, maximumPixels: maximumPixels) { check("png", tensor) }

@@ -93,3 +93,18 @@ public enum MemoryLimit {
         return unit == 0 ? "\(bytes) bytes" : "\((value * 10).rounded() / 10) \(units[unit])"
     }
 }
+
+extension Tensor {
+    /// Elements of `shape`, or nil when a dimension is negative or the product overflows Int
+    /// (shapes read from files and models must not trap).
+    public static func checkedElementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+}
