@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libFuzzer's driver entry (declaration only; the library comes with -sanitize=fuzzer, see scripts/fuzz.sh).
+        .systemLibrary(name: "CFuzzer"),
 
         .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -56,8 +58,15 @@ let package = Package(
             "JupyterKernel", "Script", "Attack", "Audit", "Graph", "Imaging", "Tensor", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Fuzzing: the parsers' fuzz targets, a libFuzzer driver / replayer, and the replay of found inputs in `swift test`.
+        .target(name: "FuzzTargets", dependencies: [
+            "Script", "Graph", "Imaging", "Attack", "Tensor", "JupyterKernel",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: optimizedEvenInDebug),
+        .executableTarget(name: "mirage-fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
-        .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "CZeroMQ"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The full test run: set-up, the source checks (doc comments, declared imports), `swift build`, `swift test` (Swift Testing + XCTest), then the
-# Python suites in Tests/python (real Jupyter clients driving the debug `mirage` kernel).
+# The full test run: set-up, the source checks (doc comments, declared imports), `swift build`, `swift test`
+# (Swift Testing + XCTest), every fuzz target for 30 s (scripts/fuzz.sh), then the Python suites in
+# Tests/python (real Jupyter clients driving the debug `mirage` kernel; test_soak.py at its short scale).
 # Exits non-zero if anything fails. Extra arguments are passed to pytest, e.g.
 #   scripts/test.sh -k conformance        scripts/test.sh Tests/python/test_protocol.py -x
 set -uo pipefail
@@ -44,6 +45,15 @@ section "swift test"
 if ! swift test; then
   echo "[test] swift test FAILED" >&2
   status=1
+fi
+
+section "fuzz targets (libFuzzer + ASan, ${MIRAGE_FUZZ_SECONDS:-30}s each on the committed corpus)"
+# MIRAGE_FUZZ_SECONDS=0 skips this; scripts/fuzz.sh TARGET SECONDS runs one target for longer.
+if [[ "${MIRAGE_FUZZ_SECONDS:-30}" != 0 ]]; then
+  if ! bash scripts/fuzz.sh all "${MIRAGE_FUZZ_SECONDS:-30}"; then
+    echo "[test] fuzzing FAILED (inputs in .build-fuzz/findings/)" >&2
+    status=1
+  fi
 fi
 
 section "Python suites (Tests/python)"

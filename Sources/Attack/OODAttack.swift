@@ -135,6 +135,29 @@ public final class OODAttack {
     init(restoring encoder: any DifferentiableEncoder, configuration: AttackConfiguration, objective: AttackObjective,
          xOut: Tensor, targets: [Tensor], initialDelta: Tensor, delta: Tensor, x: Tensor, optimizerState: OptimizerState,
          stepCount: Int, lossHistory: [[Float]], stepSeconds: [Double], bestX: Tensor?, bestLoss: [Float]?, bestStep: [Int]?) throws {
+        // A file is untrusted: everything `init` would have made consistent is checked here instead.
+        try configuration.validate()
+        try Self.checkBatch(xOut, name: "x_out")
+        let b = xOut.shape[0]
+        for (name, t) in [("x", x), ("δ", delta), ("initial δ", initialDelta)] where t.shape != xOut.shape {
+            throw AttackError.shapeMismatch(what: name, expected: "\(xOut.shape) like x_out", got: t.shape)
+        }
+        switch objective {
+        case .featureMatching(let outputs):
+            guard !outputs.isEmpty, targets.count == outputs.count, targets.allSatisfy({ $0.rank >= 1 && $0.shape[0] == b }) else {
+                throw AttackError.fileFormat("\(targets.count) targets do not match the objective's \(outputs.count) outputs for a batch of \(b)")
+            }
+        case .crossEntropy(_, let labels, _):
+            guard labels.count == b else { throw AttackError.fileFormat("\(labels.count) labels for a batch of \(b)") }
+        }
+        if bestX != nil || bestLoss != nil || bestStep != nil {
+            guard let bestX, let bestLoss, let bestStep, bestX.shape == xOut.shape, bestLoss.count == b, bestStep.count == b else {
+                throw AttackError.fileFormat("the best iterate, its losses and steps do not match x_out \(xOut.shape)")
+            }
+        }
+        guard stepCount >= 0, lossHistory.count == stepCount, lossHistory.allSatisfy({ $0.count == b }) else {
+            throw AttackError.fileFormat("the loss history does not have \(stepCount) steps of \(b) losses")
+        }
         self.encoder = encoder
         self.configuration = configuration
         self.objective = objective

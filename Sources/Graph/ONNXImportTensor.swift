@@ -8,6 +8,7 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import Tensor
 import ONNXProto
 
 enum TensorDecoder {
@@ -80,6 +81,8 @@ enum TensorDecoder {
             count = product
         }
         let shown = describe(type, shape)
+        // Decoded elements are stored at least as wide as the file's (strings: at least a pointer each).
+        try MemoryLimit.check(elements: count, elementSize: elementSize(type) ?? 8, what: "\(what) (\(shown))")
 
         // External data: read the bytes, then decode them as raw_data.
         if proto.hasDataLocation, proto.dataLocation == .external {

@@ -11,8 +11,11 @@ public final class ExecutionContext {
     private let stdin: StdinChannel
     private let allowStdin: Bool
     private(set) var payloads: [JSON] = []
+    private let interruptFlag: InterruptFlag
 
-    init(executionCount: Int, isSilent: Bool, parent: Message, publisher: IOPubPublisher, stdin: StdinChannel, allowStdin: Bool) {
+    init(executionCount: Int, isSilent: Bool, parent: Message, publisher: IOPubPublisher, stdin: StdinChannel, allowStdin: Bool,
+         interruptFlag: InterruptFlag) {
+        self.interruptFlag = interruptFlag
         self.executionCount = executionCount
         self.isSilent = isSilent
         self.parent = parent
@@ -22,7 +25,7 @@ public final class ExecutionContext {
     }
 
     /// Long work checks this at safe points and stops there (interrupt_request or SIGINT).
-    public var isInterrupted: Bool { Interruption.isRequested }
+    public var isInterrupted: Bool { interruptFlag.isRaised }
 
     /// Writes `text` to the cell's stdout or stderr (nothing when the request is silent).
     public func stream(_ name: StreamName, _ text: String) {
@@ -53,7 +56,7 @@ public final class ExecutionContext {
     /// Asks the client for a line on the stdin channel; waits until it answers or the cell is interrupted.
     public func input(prompt: String, password: Bool = false) throws(InputError) -> String {
         guard allowStdin else { throw .notAllowed }
-        return try stdin.request(prompt: prompt, password: password, parent: parent)
+        return try stdin.request(prompt: prompt, password: password, parent: parent, interrupt: interruptFlag)
     }
 }
 
@@ -71,7 +74,7 @@ final class StdinChannel {
         self.log = log
     }
 
-    func request(prompt: String, password: Bool, parent: Message) throws(InputError) -> String {
+    func request(prompt: String, password: Bool, parent: Message, interrupt: InterruptFlag) throws(InputError) -> String {
         // The client's stdin socket has the same routing identity as its shell socket.
         let request = Message(
             identities: parent.identities, header: headers.header(type: "input_request"),
@@ -82,7 +85,7 @@ final class StdinChannel {
             throw .notAllowed
         }
         while true {
-            if Interruption.isRequested { throw .interrupted }
+            if interrupt.isRaised { throw .interrupted }
             let ready: [Int]
             do { ready = try poll([socket], timeout: 50) } catch { throw .interrupted }
             guard !ready.isEmpty, let frames = try? socket.receive() else { continue }

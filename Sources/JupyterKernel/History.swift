@@ -1,7 +1,7 @@
 /// The cells this kernel has run with store_history, for history_request (tail, range, search).
 /// Kept in memory: history belongs to this kernel process, as the issue asks.
-struct History {
-    struct Entry {
+public struct History: Sendable {
+    struct Entry: Sendable {
         var line: Int
         var input: String
         var output: String?
@@ -11,8 +11,36 @@ struct History {
     static let session = 1
     private(set) var entries: [Entry] = []
 
-    mutating func record(line: Int, input: String, output: String?) {
+    /// An empty history.
+    public init() {}
+
+    /// Remembers a cell run with store_history.
+    public mutating func record(line: Int, input: String, output: String?) {
         entries.append(Entry(line: line, input: input, output: output))
+    }
+
+    /// The content of a history_reply to `request` (tail, range or search, with or without outputs).
+    public func reply(to request: JSON) -> JSON {
+        let withOutput = request["output"]?.boolValue ?? false
+        let entries: [Entry]
+        switch request["hist_access_type"]?.stringValue ?? "tail" {
+        case "range":
+            entries = range(session: request["session"]?.intValue ?? 0, start: request["start"]?.intValue ?? 1,
+                            stop: request["stop"]?.intValue)
+        case "search":
+            entries = search(pattern: request["pattern"]?.stringValue ?? "*", n: request["n"]?.intValue,
+                             unique: request["unique"]?.boolValue ?? false)
+        default:
+            entries = tail(request["n"]?.intValue ?? 10)
+        }
+        return [
+            "status": "ok",
+            "history": .array(entries.map { entry in
+                let input: JSON = .string(entry.input)
+                let value: JSON = withOutput ? [input, entry.output.map { .string($0) } ?? .null] : input
+                return [.int(Self.session), .int(entry.line), value]
+            }),
+        ]
     }
 
     func tail(_ n: Int) -> [Entry] { Array(entries.suffix(max(0, n))) }

@@ -55,7 +55,18 @@ public final class Kernel: @unchecked Sendable {
         log(.info, "listening on \(connection.transport) \(connection.ip), shell port \(connection.shellPort)"
             + (connection.curveSecretKey != nil ? ", CurveZMQ" : "")
             + (connection.key.isEmpty ? ", unsigned" : ""))
+        if connection.key.isEmpty {
+            // Jupyter allows it, so we accept it; but then anyone who can reach the ports can run code.
+            log(.warning, "the connection file's key is empty: messages are not signed, and any process that can reach "
+                + "\(connection.transport)://\(connection.ip) can run code in this kernel")
+        }
+        if connection.transport == "tcp", Self.wildcardAddresses.contains(connection.ip) {
+            log(.warning, "listening on every network interface (\(connection.ip)), as the connection file asks")
+        }
     }
+
+    /// Addresses that bind every interface; the kernel binds them only when the connection file says so.
+    static let wildcardAddresses: Set<String> = ["*", "0.0.0.0", "::", "[::]"]
 
     private let topicPrefix: String
 
@@ -72,6 +83,11 @@ public final class Kernel: @unchecked Sendable {
         let endpoint = connection.transport == "tcp" && connection.ip.contains(":")
             ? "tcp://[\(connection.ip)]:\(port)" : connection.endpoint(port: port)
         try socket.bind(endpoint)
+        if connection.transport == "ipc" {
+            // An ipc socket is a file: only its owner may connect (the umask alone may leave it open to all).
+            let path = String(endpoint.dropFirst("ipc://".count))
+            if chmod(path, 0o600) != 0 { throw ZMQError(operation: "chmod \(path)", code: errno) }
+        }
         return socket
     }
 
@@ -188,7 +204,7 @@ public final class Kernel: @unchecked Sendable {
             case .answered?:
                 break
             case nil where message.type == "interrupt_request":
-                Interruption.request()
+                backend.interruptFlag.raise()
                 reply(on: control, to: message, ["status": "ok"])
             case nil:
                 unknownRequest(message, socket: control)
@@ -224,7 +240,7 @@ public final class Kernel: @unchecked Sendable {
     /// Stops the shell loop, interrupting the running cell if there is one.
     func requestEnding(_ how: Ending, waker: ZMQSocket?) {
         ending.withLock { $0 = how }
-        Interruption.request()
+        backend.interruptFlag.raise()
         try? waker?.send([[1]])
         log(.info, "shutting down\(how == .restart ? " for restart" : "")")
     }

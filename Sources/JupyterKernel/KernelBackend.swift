@@ -6,6 +6,9 @@ import Foundation
 public protocol KernelBackend: AnyObject {
     /// What kernel_info_reply says about the kernel and its language.
     var identity: KernelIdentity { get }
+    /// The flag the backend's long work polls; the kernel raises it on interrupt_request and shutdown
+    /// (from the control thread, while `execute` runs) and lowers it before each cell.
+    var interruptFlag: InterruptFlag { get }
     /// Runs a cell; outputs go through `context`, and the outcome becomes the execute_reply (and an error message on iopub).
     func execute(_ code: String, context: ExecutionContext) -> ExecutionOutcome
     /// Jupyter `user_expressions`: evaluated after the cell, in the cell's state.

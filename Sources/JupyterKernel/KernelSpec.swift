@@ -70,10 +70,13 @@ public struct KernelSpec: Sendable {
     public func install(in scope: Scope) throws -> String {
         let directory = scope.kernelsDirectory + "/" + name
         let files = FileManager.default
-        try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Data(kernelJSON.bytes).write(to: URL(fileURLWithPath: directory + "/kernel.json"))
-        for (file, bytes) in logos {
-            try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + file))
+        try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        // Explicit modes: whatever the umask, nobody else may rewrite the command line Jupyter runs.
+        try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+        for (file, bytes) in [("kernel.json", kernelJSON.bytes)] + logos.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) } {
+            let path = directory + "/" + file
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            try files.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         }
         return directory
     }

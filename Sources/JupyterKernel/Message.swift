@@ -4,7 +4,7 @@ import Foundation
 public let protocolVersion = "5.4"
 
 /// One Jupyter message: routing identities, the four JSON dictionaries and raw buffers.
-public struct Message: Sendable {
+public struct Message: Sendable, Equatable {
     /// ZeroMQ routing identities of the sender, echoed on replies.
     public var identities: [[UInt8]]
     /// The header: msg_id, msg_type, session, username, date, version.
@@ -25,7 +25,7 @@ public struct Message: Sendable {
 }
 
 /// Why a multipart message could not be read; logged, never acted on.
-enum WireError: Error, CustomStringConvertible {
+public enum WireError: Error, CustomStringConvertible {
     case missingDelimiter
     case tooFewFrames(Int)
     case badSignature
@@ -34,7 +34,8 @@ enum WireError: Error, CustomStringConvertible {
     case notAnObject(frame: String)
     case missingMessageType
 
-    var description: String {
+    /// What was wrong with the frames, for the log.
+    public var description: String {
         switch self {
         case .missingDelimiter: return "no <IDS|MSG> delimiter frame"
         case .tooFewFrames(let n): return "expected at least 5 frames after <IDS|MSG>, got \(n)"
@@ -49,17 +50,21 @@ enum WireError: Error, CustomStringConvertible {
 
 /// Reads and writes the wire format:
 /// `ident…, <IDS|MSG>, signature, header, parent_header, metadata, content, buffers…`.
-struct WireCodec: Sendable {
-    static let delimiter = Array("<IDS|MSG>".utf8)
+/// Public so that fuzzers and proxies decode exactly as the kernel does.
+public struct WireCodec: Sendable {
+    /// The frame between the routing identities and the signature.
+    public static let delimiter = Array("<IDS|MSG>".utf8)
     let signer: MessageSigner
     let replays: ReplayGuard
 
-    init(key: [UInt8]) {
+    /// A codec signing and checking with `key` (empty: unsigned, as Jupyter allows).
+    public init(key: [UInt8]) {
         signer = MessageSigner(key: key)
         replays = ReplayGuard()
     }
 
-    func decode(_ frames: [[UInt8]]) throws(WireError) -> Message {
+    /// Checks the signature (and refuses replays), parses the four dictionaries and requires a msg_type.
+    public func decode(_ frames: [[UInt8]]) throws(WireError) -> Message {
         guard let split = frames.firstIndex(of: Self.delimiter) else { throw .missingDelimiter }
         let rest = frames[(split + 1)...]
         guard rest.count >= 5 else { throw .tooFewFrames(rest.count) }
@@ -83,7 +88,8 @@ struct WireCodec: Sendable {
             buffers: Array(rest.dropFirst(5)))
     }
 
-    func encode(_ message: Message) -> [[UInt8]] {
+    /// The frames of `message`, signed.
+    public func encode(_ message: Message) -> [[UInt8]] {
         let parts = [message.header.bytes, message.parentHeader.bytes, message.metadata.bytes, message.content.bytes]
         return message.identities + [Self.delimiter, signer.signature(parts)] + parts + message.buffers
     }

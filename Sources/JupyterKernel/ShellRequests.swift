@@ -27,7 +27,7 @@ extension Kernel {
         case "is_complete_request":
             reply(to: message, completenessReply(backend.isComplete(content["code"]?.stringValue ?? "")))
         case "history_request":
-            reply(to: message, historyReply(content))
+            reply(to: message, history.reply(to: content))
         case "comm_info_request":
             reply(to: message, ["status": "ok", "comms": [:]])
         case "comm_open":
@@ -60,10 +60,10 @@ extension Kernel {
         if !silent {
             shellPublisher.publish("execute_input", ["code": .string(code), "execution_count": .int(count)], parent: message)
         }
-        Interruption.clear()
+        backend.interruptFlag.lower(unlessRaisedAfter: message.header["date"]?.stringValue.flatMap(HeaderFactory.seconds(fromTimestamp:)))
         let context = ExecutionContext(
             executionCount: count, isSilent: silent, parent: message, publisher: shellPublisher,
-            stdin: stdin, allowStdin: message.content["allow_stdin"]?.boolValue ?? true)
+            stdin: stdin, allowStdin: message.content["allow_stdin"]?.boolValue ?? true, interruptFlag: backend.interruptFlag)
 
         switch backend.execute(code, context: context) {
         case .ok(let result):
@@ -123,30 +123,5 @@ extension Kernel {
         case .invalid: return ["status": "invalid"]
         case .unknown: return ["status": "unknown"]
         }
-    }
-
-    private func historyReply(_ request: JSON) -> JSON {
-        let withOutput = request["output"]?.boolValue ?? false
-        let entries: [History.Entry]
-        switch request["hist_access_type"]?.stringValue ?? "tail" {
-        case "range":
-            entries = history.range(
-                session: request["session"]?.intValue ?? 0, start: request["start"]?.intValue ?? 1,
-                stop: request["stop"]?.intValue)
-        case "search":
-            entries = history.search(
-                pattern: request["pattern"]?.stringValue ?? "*", n: request["n"]?.intValue,
-                unique: request["unique"]?.boolValue ?? false)
-        default:
-            entries = history.tail(request["n"]?.intValue ?? 10)
-        }
-        return [
-            "status": "ok",
-            "history": .array(entries.map { entry in
-                let input: JSON = .string(entry.input)
-                let value: JSON = withOutput ? [input, entry.output.map { .string($0) } ?? .null] : input
-                return [.int(History.session), .int(entry.line), value]
-            }),
-        ]
     }
 }

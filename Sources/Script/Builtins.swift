@@ -141,7 +141,7 @@ struct CallArguments {
             return (p, acc.1 || o)
         }
         guard !overflow, total <= Interpreter.maximumTensorElements else {
-            throw ScriptError.value("\(builtin.name)(): shape \(dims) has too many elements (the limit is \(Interpreter.maximumTensorElements))")
+            throw ScriptError.memory("\(builtin.name)(): shape \(dims) has too many elements (the limit is \(Interpreter.maximumTensorElements))")
         }
         return dims
     }

@@ -204,7 +204,7 @@ private func tensorList(_ args: CallArguments, _ name: String) throws -> [Tensor
         return t
     }
     guard parts.reduce(0, { $0 + $1.count }) <= Interpreter.maximumTensorElements else {
-        throw ScriptError.value("\(args.builtin.name)(): the result would have more than \(Interpreter.maximumTensorElements) elements")
+        throw ScriptError.memory("\(args.builtin.name)(): the result would have more than \(Interpreter.maximumTensorElements) elements")
     }
     return parts
 }

@@ -44,7 +44,7 @@ extension Builtins {
                         throw ScriptError.shape("tensor() needs a rectangular list: its items have shapes \(Set(parts.map { "\($0.shape)" }).sorted().joined(separator: ", "))")
                     }
                     guard parts.count * (parts.first?.data.count ?? 0) <= Interpreter.maximumTensorElements else {
-                        throw ScriptError.value("tensor(): too many elements (the limit is \(Interpreter.maximumTensorElements))")
+                        throw ScriptError.memory("tensor(): too many elements (the limit is \(Interpreter.maximumTensorElements))")
                     }
                     return ([parts.count] + (parts.first?.shape ?? []), Array(parts.map(\.data).joined()))
                 default: throw args.error("expects numbers, lists of numbers or tensors, found a \(value.typeName)")

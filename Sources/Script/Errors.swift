@@ -85,6 +85,7 @@ public struct ScriptError: Error, Sendable, Equatable {
     static func index(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "IndexError", message: message, hint: hint) }
     static func shape(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "ShapeError", message: message, hint: hint) }
     static func io(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "IOError", message: message, hint: hint) }
+    static func memory(_ message: String) -> ScriptError { ScriptError(kind: "MemoryError", message: message) }
 }
 
 /// Thrown by the lexer when the input stops inside a bracket or a triple-quoted string: the cell may simply be unfinished.

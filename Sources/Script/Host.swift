@@ -38,6 +38,8 @@ public protocol ScriptHost: AnyObject {
     func readInput(prompt: String, password: Bool) throws -> String
     /// Whether the user asked to stop; long work checks it at safe points.
     var isInterrupted: Bool { get }
+    /// Whether built-ins may read and write files (see Sandbox.swift; true unless a host says otherwise).
+    var allowsFileAccess: Bool { get }
 }
 
 /// Whether a cell's source is ready to run (Jupyter's is_complete).

@@ -262,6 +262,7 @@ final class Interpreter {
         switch callee {
         case .builtin(let builtin):
             let arguments = try CallArguments(builtin: builtin, positional: positional, keywords: keywords)
+            try checkSandbox(builtin)
             return try builtin.body(arguments, self)
         case .function(let function):
             return try callUserFunction(function, positional, keywords)

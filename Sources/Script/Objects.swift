@@ -17,6 +17,8 @@ func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
         throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
     } catch let error as AttackError {
         throw ScriptError(kind: "AttackError", message: "\(what): \(error)")
+    } catch let error as MemoryError {
+        throw ScriptError(kind: "MemoryError", message: "\(what): \(error)")
     } catch {
         throw ScriptError(kind: "Error", message: "\(what): \(error)")
     }

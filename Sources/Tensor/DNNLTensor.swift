@@ -7,11 +7,21 @@ import CDNNL
 public final class DNNLTensor: @unchecked Sendable {
     public let shape: [Int]
     let memory: DNNLMemory
+    /// Bytes counted against `MemoryLimit` while this tensor lives.
+    private let reserved: Int
 
     init(shape: [Int], layout: dnnl_memory_desc_t) throws {
         self.shape = shape
-        memory = try DNNLMemory(layout, owning: true)
+        var descriptor = layout
+        reserved = dnnl_memory_desc_get_size(&descriptor)
+        try MemoryLimit.reserve(reserved, what: "an activation of shape \(shape)")
+        do { memory = try DNNLMemory(layout, owning: true) } catch {
+            MemoryLimit.release(reserved)
+            throw error
+        }
     }
+
+    deinit { MemoryLimit.release(reserved) }
 
     var layout: dnnl_memory_desc_t { memory.descriptor }
 

@@ -24,13 +24,20 @@ struct KernelCommand: ParsableCommand {
     var logLevel: Log.Level = .warning
 
     func run() throws {
+        forbidWorldWritableFiles()
         let log = Log(level: logLevel)
         let connection: ConnectionInfo
         do { connection = try ConnectionInfo.load(path: connectionFile) } catch {
             throw ValidationError("cannot read connection file: \(error)")
         }
-        Interruption.installSignalHandler()
-        let kernel = try Kernel(connection: connection, backend: MirageBackend(), log: log)
+        let backend = MirageBackend()
+        backend.interruptFlag.receivesSIGINT()
+        let kernel = try Kernel(connection: connection, backend: backend, log: log)
         _ = try kernel.run()
     }
+}
+
+/// Files this process creates (results, attack files, plots) are never world-writable, whatever umask it inherited.
+func forbidWorldWritableFiles() {
+    umask(umask(0) | 0o002)
 }

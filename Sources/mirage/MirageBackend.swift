@@ -4,6 +4,8 @@ import Script
 /// Binds the Mirage language to the Jupyter protocol: the one place that knows both.
 final class MirageBackend: KernelBackend {
     private let session = Session()
+    /// Raised by the kernel's control thread (interrupt_request, shutdown) or SIGINT; the cell's host polls it.
+    let interruptFlag = InterruptFlag()
 
     let identity = KernelIdentity(
         implementation: "mirage",

@@ -29,8 +29,9 @@ struct RunCommand: ParsableCommand {
             throw ValidationError(error.message)
         }
         Shard.scriptSource = source
-        Interruption.installSignalHandler()
+        forbidWorldWritableFiles()
         let host = try TerminalHost(imageDirectory: out)
+        host.interruptFlag.receivesSIGINT()
         do {
             if let result = try Session().execute(source, host: host) { host.show(result) }
         } catch let error as ScriptError {
@@ -49,8 +50,9 @@ struct ReplCommand: ParsableCommand {
     @Option(name: .long, help: "Where displayed images go.") var out: String?
 
     func run() throws {
-        Interruption.installSignalHandler()
+        forbidWorldWritableFiles()
         let host = try TerminalHost(imageDirectory: out)
+        host.interruptFlag.receivesSIGINT()
         let session = Session()
         let interactive = isatty(0) != 0
         let historyFile = (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + "/.mirage_history"
@@ -71,7 +73,7 @@ struct ReplCommand: ParsableCommand {
             pending += (pending.isEmpty ? "" : "\n") + (line ?? "")
             if !endsBlock, case .incomplete = session.completeness(pending) { continue }
             if interactive, !pending.trimmingCharacters(in: .whitespaces).isEmpty { _ = add_history(pending) }
-            Interruption.clear()
+            host.interruptFlag.lower()
             do {
                 if let result = try session.execute(pending, host: host) { host.show(result) }
             } catch let error as ScriptError {
@@ -156,5 +158,7 @@ final class TerminalHost: ScriptHost {
         return line
     }
 
-    var isInterrupted: Bool { Interruption.isRequested }
+    /// Raised by SIGINT (Ctrl-C); lowered before each input runs.
+    let interruptFlag = InterruptFlag()
+    var isInterrupted: Bool { interruptFlag.isRaised }
 }

@@ -145,13 +145,13 @@ final class Reshape: Operator {
             var shape = requested.enumerated().map { i, d in d == 0 && !allowZero && i < x.count ? x[i] : d }
             let total = x.reduce(1, *)
             if let unknown = shape.firstIndex(of: -1) {
-                let known = shape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
-                guard known > 0, total % known == 0 else {
+                let others = shape.enumerated().filter { $0.offset != unknown }.map(\.element)
+                guard let known = Tensor.checkedElementCount(others), known > 0, total % known == 0 else {
                     throw EngineError("node '\(node.name)' (Reshape): cannot reshape \(x) to \(requested)")
                 }
                 shape[unknown] = total / known
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == total else {
+            guard Tensor.checkedElementCount(shape) == total else {
                 throw EngineError("node '\(node.name)' (Reshape): cannot reshape \(x) (\(total) elements) to \(requested)")
             }
             return shape
