@@ -16,7 +16,9 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
 
     /// One random direction v: ⟨∇ₓL, v⟩ from the engine against the best central difference of L along v.
     public struct Direction: Sendable {
+        /// ⟨∇ₓL, v⟩ from the engine's reverse mode.
         public var analytic: Double
+        /// The central difference (L(x + hv) − L(x − hv)) / 2h, in float64 sums.
         public var numeric: Double
         /// |analytic − numeric| / max(|analytic|, |numeric|, ‖∇ₓL‖·rms(v)).
         public var error: Double
@@ -26,10 +28,12 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
 
     /// The tensor checked: L = Σ y² over it.
     public var output: String
+    /// The random directions the gradient was checked along, in the order drawn.
     public var directions: [Direction]
     /// The median of the directions' errors: a wrong gradient is wrong along every random direction, while a
     /// difference quotient that straddles many ReLU kinks spoils only the odd one.
     public var relativeError: Double
+    /// The verdict read from `relativeError` and the forward checks.
     public var verdict: Verdict
     /// The first tensor (in the order the graph computes them) whose value differs between the engine's
     /// fast path (oneDNN layouts, fused Conv+Relu, recycled buffers) and its plain one, with the relative
@@ -41,6 +45,7 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
     /// (a bisection over the computed tensors), where to look for the faulty operator.
     public var firstWrongGradient: String?
 
+    /// The report as the command line and `check_gradient` print it: the error, each direction, and where values go wrong.
     public var description: String {
         var lines = ["gradient check of Σ \(output)²: relative error \(format(relativeError)) (median of \(directions.count) random directions) → \(verdict.rawValue)"]
         for (k, d) in directions.enumerated() {
