@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"], swiftSettings: optimizedEvenInDebug),
-        .target(name: "Attack", dependencies: ["Tensor", "Graph"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Attack", dependencies: ["Tensor", "Graph", "Imaging"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "JupyterKernel", dependencies: [
             "CZeroMQ",
@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Fixtures"]),
-        .testTarget(name: "AttackTests", dependencies: ["Attack", "Imaging"]),
+        .testTarget(name: "AttackTests", dependencies: ["Attack", "Imaging", "Graph"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
     ]
