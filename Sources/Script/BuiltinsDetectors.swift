@@ -9,8 +9,8 @@ extension Builtins {
                     + detectorKeywords.map { .optional($0, .none) },
                 description: """
                 Makes an OOD detector that scores images from a layer; every score is "higher = more out-of-distribution". \
-                Detectors fitted on in-distribution data take the images as `fit` (and `labels` for "mahalanobis"). Kinds: \
-                """ + DetectorRegistry.kinds.map(describe).joined(separator: "; ") + ".",
+                Detectors fitted on in-distribution data take the images as `fit` (and `labels` for "mahalanobis"). Kinds:
+                """ + " " + DetectorRegistry.kinds.map(describe).joined(separator: "; ") + ".",
                 example: """
                 logits = layer(enc, "logits")
                 det = detector("energy", logits)
