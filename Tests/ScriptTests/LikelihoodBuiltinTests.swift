@@ -53,7 +53,7 @@ import Testing
         #expect(error(of: "ood_attack(feat, source=x_ood, target=3.2)", in: session)?.message
             .contains("layer \"features\" gives 128 values per image") == true)
         #expect(error(of: "ood_attack(nll, source=x_ood, target=[1, 2, 3])", in: session)?.message.contains("3 target values for 4 sources") == true)
-        for bad in ["1 / 0", "0 / 0"] {
+        for bad in ["tensor([1]) / 0", "tensor([0]) / 0"] {
             #expect(error(of: "ood_attack(nll, source=x_ood, target=\(bad))", in: session)?.message.contains("target values must be finite") == true)
         }
         #expect(error(of: "ood_attack([feat, shuffle], source=x_ood, target=x_test[0])", in: session)?.message
@@ -63,12 +63,12 @@ import Testing
 
     @Test func scalarTargetsAndJointAttacks() throws {
         let session = try glowSession()
-        // Any likelihood you like: bits/dim of noise driven to 2.5.
-        try run("atk = ood_attack(nll, source=x_ood, target=2.5, eps=15, lr=0.05, init=\"zero\", schedule=[[60, 0.01]])\nstep(atk, 80)", in: session)
-        #expect(try run("max(abs(encode(nll, atk.x) - 2.5)) < 0.1", in: session) == "true")
-        #expect(try run("atk.x_in", in: session) == "None")
+        // Any likelihood you like: bits/dim of noise (about 14) driven to 6.
+        try run("atk = ood_attack(nll, source=x_ood, target=6, eps=15, lr=0.05, init=\"zero\", schedule=[[60, 0.01]])\nstep(atk, 80)", in: session)
+        #expect(try run("max(abs(encode(nll, atk.x) - 6)) < 0.1", in: session) == "true")
+        #expect(try run("atk.x_in", in: session) == "none")
         // One value per source, and mape as |Δ| / |target|.
-        try run("t = tensor([2, 2.5, 3, 3.5])\natk2 = ood_attack(nll, source=x_ood, target=t, eps=15, lr=0.05, init=\"zero\", schedule=[[60, 0.01]])\nstep(atk2, 80)", in: session)
+        try run("t = tensor([6, 7, 8, 9])\natk2 = ood_attack(nll, source=x_ood, target=t, eps=15, lr=0.05, init=\"zero\", schedule=[[60, 0.01]])\nstep(atk2, 80)", in: session)
         #expect(try run("max(abs(tensor(mape(atk2)) - abs(encode(nll, atk2.x) - t) / t)) < 1e-5", in: session) == "true")
         // Three models' layers in one loss: features, bits/dim and the background's bits/dim move toward the digit's.
         try run("j = ood_attack([feat, nll, nll_bg], source=x_ood, target=x_test[0], weights=[1, 100, 100], eps=15, lr=0.1, init=\"zero\")", in: session)

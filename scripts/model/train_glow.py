@@ -46,8 +46,8 @@ from train_mnist import load_split  # noqa: E402
 
 MODELS = REPO / "Examples" / "models"
 FIXTURES = REPO / "Tests" / "AttackTests" / "Fixtures"
-EPOCHS = 5          # main flow: time-budgeted on the shared 2-core machine (see Examples/models/README.md)
-BACKGROUND_EPOCHS = 3
+EPOCHS = 12         # main flow: time-budgeted on the shared 2-core machine (see Examples/models/README.md)
+BACKGROUND_EPOCHS = 6
 BATCH = 64
 LR = 2e-3          # Adam; linear warm-up over the first epoch, cosine to 0
 HIDDEN = 32        # channels of the coupling networks
