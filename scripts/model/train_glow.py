@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from common import REPO, SEED, seed_everything  # noqa: E402
+from common import REPO, SEED, export_onnx, seed_everything  # noqa: E402
 from train_mnist import load_split  # noqa: E402
 
 MODELS = REPO / "Examples" / "models"
@@ -270,30 +270,15 @@ def train(xtr: torch.Tensor, xte: torch.Tensor, epochs: int, mutation: float, ta
 
 def export(model: Glow, out: Path) -> None:
     """torch.onnx.export (dynamo, opset 18, dynamic batch) of x ↦ bits/dim with folded constants."""
-    import onnx
-
     model.eval()
     model.fold()
     for p in model.parameters():
         p.requires_grad_(False)
-    batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    prog = torch.onnx.export(
-        model, (torch.rand(2, 1, 28, 28),), dynamo=True, opset_version=18, input_names=["input"],
-        output_names=["bpd"], dynamic_shapes=({0: batch},), external_data=False, optimize=True,
-        verbose=False)
-    proto = prog.model_proto
-    for node in proto.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
-    del proto.metadata_props[:]
-    proto.graph.doc_string = ""
-    proto.doc_string = ""
-    onnx.checker.check_model(proto, full_check=True)
+    proto = export_onnx(model, torch.rand(2, 1, 28, 28), out, max_batch=1 << 20, opset=18, output_names=("bpd",))
     ops = sorted({n.op_type for n in proto.graph.node})
     bad = [o for o in ops if o in ("Det", "LU", "Slogdet")]
     if bad:
         sys.exit(f"graph still computes {bad}")
-    out.write_bytes(proto.SerializeToString())
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
     print(f"{out}  {out.stat().st_size} bytes  sha256 {sha}  ops {ops}  "
           f"nodes {len(proto.graph.node)}  params {sum(p.numel() for p in model.parameters())}")
