@@ -41,7 +41,9 @@ public enum Batching {
 /// An encoder behind its input normalisation: forward sees (x − mean) / std, and the pullback carries the chain
 /// rule's 1 / std back to pixel space, so attacks clamp and project in [0, 1].
 public final class NormalizedEncoder: DifferentiableEncoder {
+    /// The encoder that sees normalised inputs.
     public let inner: any DifferentiableEncoder
+    /// The per-channel mean and std.
     public let normalization: Normalization
     private let gradientScale: Normalization
 
@@ -52,12 +54,15 @@ public final class NormalizedEncoder: DifferentiableEncoder {
         gradientScale = Normalization(mean: normalization.mean.map { _ in 0 }, std: normalization.std)
     }
 
+    /// The outputs' names.
     public var outputNames: [String] { inner.outputNames }
 
+    /// The outputs for a batch x.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         try inner.forward(try normalize(x, normalization))
     }
 
+    /// The input gradient of Σ⟨seeds, outputs⟩ at the last forward.
     public func pullback(_ seeds: [Tensor]) throws -> Tensor {
         try normalize(try inner.pullback(seeds), gradientScale)
     }
@@ -73,7 +78,9 @@ public final class NormalizedEncoder: DifferentiableEncoder {
 /// their input gradients. An attack on it matches layers of different models in one loss (a CNN's features and a
 /// flow's likelihood together).
 public final class JointEncoder: DifferentiableEncoder {
+    /// The encoders, in order.
     public let parts: [any DifferentiableEncoder]
+    /// The outputs' names, part by part.
     public let outputNames: [String]
     private var lastShape: [Int]?
 
@@ -101,11 +108,13 @@ public final class JointEncoder: DifferentiableEncoder {
         outputNames = names
     }
 
+    /// The outputs for a batch x.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         lastShape = x.shape
         return try parts.flatMap { try $0.forward(x) }
     }
 
+    /// The input gradient of Σ⟨seeds, outputs⟩ at the last forward.
     public func pullback(_ seeds: [Tensor]) throws -> Tensor {
         guard let shape = lastShape else { throw AttackError.encoderContract("pullback before any forward") }
         guard seeds.count == outputNames.count else {

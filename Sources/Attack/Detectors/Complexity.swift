@@ -10,9 +10,12 @@ import Tensor
 /// zlib level 9, `PNG.codeLength`). The compressor is not differentiable: an attack on the likelihood leaves L(x)
 /// free to move.
 public struct ComplexityDetector: Detector {
+    /// The detector; it has no settings.
     public init() {}
+    /// The name tables and legends use.
     public var name: String { "complexity (PNG)" }
 
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] {
         let nll = try layers[0].scalars(x)
         let lengths = try Self.codeLengths(x)

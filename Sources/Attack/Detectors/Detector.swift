@@ -7,7 +7,9 @@ import Tensor
 /// detector takes from the graph, such as ViM's linear head) and the per-sample input shape (to check that several
 /// layers read the same images).
 public struct DetectorLayer {
+    /// The encoder whose first output is the tensor.
     public let encoder: any DifferentiableEncoder
+    /// The model the tensor belongs to, for constants of the graph.
     public let model: Model?
     /// The tensor's name in its model.
     public let name: String
@@ -43,12 +45,15 @@ public protocol Detector: Sendable {
 
 /// A numeric setting of a detector kind (the language's keyword argument of the same name).
 public struct DetectorOption: Sendable {
+    /// Its name.
     public let name: String
     /// nil: the kind computes a default from the data (ViM's `dim`).
     public let defaultValue: Double?
+    /// The values allowed.
     public let range: ClosedRange<Double>
     /// Whether only whole numbers are allowed.
     public let integer: Bool
+    /// One line for help.
     public let summary: String
 
     /// A setting called `name`.
@@ -74,9 +79,13 @@ public enum DetectorFitting: Sendable {
 /// What a kind's `make` receives: the layers in the kind's order, the options (every one of the kind's options, with
 /// its default filled in where it has one), and the fitting data.
 public struct DetectorSetup {
+    /// The layers read, in the kind's order.
     public var layers: [DetectorLayer]
+    /// Option values by name.
     public var options: [String: Double]
+    /// In-distribution images to fit on, [N, …].
     public var fit: Tensor?
+    /// Class labels of the fit images.
     public var labels: [Int]?
 
     /// A setup; `build` checks it against a kind.
@@ -105,7 +114,9 @@ public struct DetectorKind: Sendable {
     /// The roles of the layers it reads; the first is the main layer, the others are keyword arguments
     /// (ViM's `logits`, the likelihood ratio's `background`).
     public let layers: [String]
+    /// Its numeric settings.
     public let options: [DetectorOption]
+    /// What it is fitted on.
     public let fitting: DetectorFitting
     let make: @Sendable (DetectorSetup) throws -> any Detector
 

@@ -6,8 +6,11 @@ import Tensor
 /// E(x) = −T·logsumexp(f(x)/T). The paper uses −E as the in-distribution score; our OOD score is E itself
 /// (higher energy = more OOD).
 public struct EnergyDetector: Sendable {
+    /// The temperature T.
     public var temperature: Double
+    /// Energy at temperature T.
     public init(temperature: Double = 1) { self.temperature = temperature }
+    /// OOD scores of logits [N, C], one per row.
     public func score(logits: Tensor) throws -> [Float] {
         let t = temperature
         return try rows(logits, what: "logits").map { Float(-t * logSumExpRow($0.map { $0 / t })) }
@@ -15,7 +18,9 @@ public struct EnergyDetector: Sendable {
 }
 
 extension EnergyDetector: Detector {
+    /// The name tables and legends use.
     public var name: String { temperature == 1 ? "Energy" : "Energy (T=\(formatSetting(temperature)))" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] { try score(logits: try layers[0].output(x)) }
 
     /// Registry entry `"energy"`.

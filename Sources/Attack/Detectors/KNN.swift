@@ -6,8 +6,11 @@ import Tensor
 /// Deep Nearest Neighbors", ICML 2022). OOD score = ‖ẑ − ẑ_(k)‖₂, the distance to the k-th nearest normalised
 /// training feature (the paper thresholds its negative). Brute force; the paper uses k = 50 on CIFAR-10.
 public struct KNNDetector: Sendable {
+    /// The neighbour whose distance is the score.
     public var k: Int
+    /// The normalised training features.
     public private(set) var bank: [[Double]] = []
+    /// A detector scoring by the k-th neighbour.
     public init(k: Int = 50) { self.k = k }
 
     static func normalised(_ r: [Double]) -> [Double] {
@@ -15,6 +18,7 @@ public struct KNNDetector: Sendable {
         return r.map { $0 / max(n, 1e-12) }
     }
 
+    /// Stores the normalised training features [N, D].
     public mutating func fit(features: Tensor) throws {
         let z = try rows(features, what: "training features")
         guard k >= 1, k <= z.count else {
@@ -23,6 +27,7 @@ public struct KNNDetector: Sendable {
         bank = z.map(Self.normalised)
     }
 
+    /// OOD scores of features [N, D], one per row (the detector must be fitted).
     public func score(features: Tensor) throws -> [Float] {
         guard !bank.isEmpty else { throw AttackError.invalidArgument("KNN detector is not fitted") }
         let z = try rows(features, what: "features")
@@ -51,7 +56,9 @@ public struct KNNDetector: Sendable {
 }
 
 extension KNNDetector: Detector {
+    /// The name tables and legends use.
     public var name: String { "KNN (k=\(k))" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] { try score(features: try layers[0].output(x)) }
 
     /// Registry entry `"knn"`.

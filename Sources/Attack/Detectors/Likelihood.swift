@@ -7,8 +7,11 @@ import Tensor
 /// Gorur & Lakshminarayanan, "Do Deep Generative Models Know What They Don't Know?", ICLR 2019).
 /// OOD score = bits/dim (less likely = more OOD).
 public struct LikelihoodDetector: Detector {
+    /// The detector; it has no settings.
     public init() {}
+    /// The name tables and legends use.
     public var name: String { "likelihood (bits/dim)" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] {
         try layers[0].scalars(x).map(Float.init)
     }

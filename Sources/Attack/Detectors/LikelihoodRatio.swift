@@ -8,9 +8,12 @@ import Tensor
 /// LLR(x) = log p_θ(x) − log p_θ₀(x) keeps the semantic part. With both models' bits/dim, OOD score =
 /// bpd(x) − bpd_background(x) = −LLR(x) / (D·ln 2) (higher = more OOD).
 public struct LikelihoodRatioDetector: Detector {
+    /// The detector; it has no settings.
     public init() {}
+    /// The name tables and legends use.
     public var name: String { "likelihood ratio" }
 
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] {
         let nll = try layers[0].scalars(x), background = try layers[1].scalars(x)
         guard nll.count == background.count else {

@@ -8,16 +8,24 @@ import Tensor
 /// Σ = (1/N) Σ_i (z_i − μ_{y_i})(z_i − μ_{y_i})ᵀ; Σ⁻¹ applied through a Cholesky factor of Σ + λI (small ridge).
 /// OOD score = min_c (z − μ_c)ᵀ Σ⁻¹ (z − μ_c) (the squared distance; the paper's confidence is its negative).
 public struct MahalanobisDetector: Sendable {
+    /// Class means μ_c.
     public private(set) var means: [[Double]] = []
+    /// The class labels seen in fitting, sorted.
     public private(set) var classes: [Int] = []
+    /// The tied covariance Σ, row-major d × d.
     public private(set) var covariance: [Double] = []
+    /// The ridge λ added to Σ for the Cholesky factor.
     public private(set) var ridge: Double = 0
     var factor: [Double] = []
+    /// The feature dimension d.
     public var dimension: Int { means.first?.count ?? 0 }
+    /// λ relative to trace(Σ)/d, before any increase.
     public var relativeRidge: Double
 
+    /// An unfitted detector.
     public init(relativeRidge: Double = 1e-6) { self.relativeRidge = relativeRidge }
 
+    /// Fits class means and the tied covariance on features [N, D] and their labels.
     public mutating func fit(features: Tensor, labels: [Int]) throws {
         let z = try rows(features, what: "features")
         guard z.count == labels.count, !z.isEmpty else {
@@ -65,13 +73,16 @@ public struct MahalanobisDetector: Sendable {
         }
     }
 
+    /// OOD scores of features [N, D], one per row (the detector must be fitted).
     public func score(features: Tensor) throws -> [Float] {
         try distances(features: features).map { Float($0.min() ?? .nan) }
     }
 }
 
 extension MahalanobisDetector: Detector {
+    /// The name tables and legends use.
     public var name: String { "Mahalanobis" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] { try score(features: try layers[0].output(x)) }
 
     /// Registry entry `"mahalanobis"`.

@@ -8,8 +8,11 @@ import Tensor
 /// (The original code divides the gradient by the per-channel normalisation std; with an encoder that takes
 /// [0, 1] images that factor is part of the encoder.)
 public struct ODINDetector: Sendable {
+    /// The temperature T.
     public var temperature: Double
+    /// The pre-processing step ε.
     public var epsilon: Double
+    /// ODIN with temperature T and step ε.
     public init(temperature: Double = 1000, epsilon: Double = 0.0014) {
         self.temperature = temperature
         self.epsilon = epsilon
@@ -60,7 +63,9 @@ public struct ODINDetector: Sendable {
 }
 
 extension ODINDetector: Detector {
+    /// The name tables and legends use.
     public var name: String { "ODIN (T=\(formatSetting(temperature)), ε=\(formatSetting(epsilon)))" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] {
         try score(encoder: layers[0].encoder, x: x, logits: layers[0].encoder.outputNames[0])
     }

@@ -29,8 +29,10 @@ public struct TypicalityDetector: Detector {
         self.init(trainingMean: m, trainingStd: v.squareRoot())
     }
 
+    /// The name tables and legends use.
     public var name: String { "typicality" }
 
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] {
         try layers[0].scalars(x).map { Float(abs($0 - trainingMean)) }
     }

@@ -9,13 +9,18 @@ import Tensor
 /// The ViM in-distribution score is logsumexp(logits) − v; our OOD score is v − logsumexp(logits)
 /// (monotone in the virtual class's softmax probability).
 public struct ViMDetector: Sendable {
+    /// The dimension D of the principal subspace.
     public var principalDimension: Int
+    /// The origin o = −pinv(W)·b.
     public private(set) var origin: [Double] = []
+    /// The principal directions, D vectors of the feature size.
     public private(set) var principal: [[Double]] = []
+    /// The scale α of the virtual logit.
     public private(set) var alpha: Double = 0
     var weight: [[Double]] = []
     var bias: [Double] = []
 
+    /// An unfitted detector with a D-dimensional principal subspace.
     public init(principalDimension: Int) { self.principalDimension = principalDimension }
 
     /// `weight` [C, D] and `bias` [C] of the final linear layer; `features` [N, D] training features.
@@ -86,6 +91,7 @@ public struct ViMDetector: Sendable {
         return z.map { alpha * residualNorm($0) }
     }
 
+    /// OOD scores of features [N, D], one per row (the detector must be fitted).
     public func score(features: Tensor) throws -> [Float] {
         let v = try virtualLogits(features: features)
         let z = try rows(features, what: "features")
@@ -94,7 +100,9 @@ public struct ViMDetector: Sendable {
 }
 
 extension ViMDetector: Detector {
+    /// The name tables and legends use.
     public var name: String { "ViM (D=\(principalDimension))" }
+    /// Scores of a batch x [N, …] from the layers it reads: one per image, higher = more OOD.
     public func score(_ x: Tensor, layers: [DetectorLayer]) throws -> [Float] { try score(features: try layers[0].output(x)) }
 
     /// Registry entry `"vim"`: reads the features and the logits the final linear layer computes from them.
