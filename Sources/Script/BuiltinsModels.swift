@@ -50,6 +50,7 @@ extension Builtins {
                 description: "Runs a model up to a layer and returns the features. One image gives [d], a batch [N, C, H, W] (or an attack's current images) gives [N, d].",
                 example: "z_in = encode(feat, x_in)") { args, _ in
             let layer = try layerArgument(args, "layer")
+            if let z = try mapDataset(args["x"], "encode", { try layer.encode($0) }) { return .tensor(z) }
             return .tensor(try layer.encode(try images(args["x"], args, "x")))
         },
         Builtin("ood_attack", .models, [.required("layer"), .required("source"), .required("target"), .optional("norm", .string("L2")),
@@ -71,10 +72,9 @@ extension Builtins {
                 `schedule=[[step, lr], …]` changes lr after that many steps; `best=true` keeps each sample's lowest-loss \
                 iterate as `atk.best`.
                 """,
-                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack([feat, nll], source=batch, target=x_in, weights=[1, 100])\natk = ood_attack(nll, source=noise(8, 1, 28, 28), target=1.2)") { args, interpreter in
+                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack(feat, source=batch, target=x_in, preset=\"cifar10\")\natk = ood_attack([feat, nll], source=batch, target=x_in, weights=[1, 100])\natk = ood_attack(nll, source=noise(8, 1, 28, 28), target=1.2)") { args, interpreter in
             let layers = try attackLayers(args)
             let layer = layers[0]
-            let (source, single) = layer.batched(try args.tensor("source"))
             var preset: AttackConfiguration?
             if !args.isNone("preset") {
                 switch try args.string("preset").lowercased() {
@@ -138,6 +138,10 @@ extension Builtins {
                                                     schedule: schedule, optimizer: OptimizerSettings(kind: optimizer),
                                                     initialization: initialization, trackBest: try args.bool("best"))
             let outputs = zip(encoder.outputNames, weights).map { OutputWeight($0, weight: $1) }
+            if layers.count == 1, let plan = try DatasetAttackObject.make(args, layer: layer, configuration: configuration, outputs: outputs, seed: seed) {
+                return .object(plan)
+            }
+            let (source, single) = layer.batched(try args.tensor("source"))
             if let values = try targetValues(args, layerInputRank: layer.inputRank) {
                 let targets = try scalarTargets(values, encoder: encoder, source: source)
                 let attack = try library("ood_attack") {
