@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Graph", dependencies: ["Tensor", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: optimizedEvenInDebug),
-        .target(name: "Attack", dependencies: ["Tensor", "Graph"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Attack", dependencies: ["Tensor", "Graph", "Imaging"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "JupyterKernel", dependencies: [
             "CZeroMQ",
@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "CZeroMQ"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"]),
+        .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging", "Tensor"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Imaging", "Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor"], exclude: ["Fixtures"]),

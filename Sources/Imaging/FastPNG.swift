@@ -44,8 +44,8 @@ enum FastPNG {
         return out
     }
 
-    /// Interleaved 8-bit samples (1 to 4 channels) → PNG with Up-filtered rows at zlib level 6.
-    static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int) -> [UInt8]? {
+    /// Interleaved 8-bit samples (1 to 4 channels) → PNG with Up-filtered rows at zlib `level` (6 by default).
+    static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int, level: Int32 = 6) -> [UInt8]? {
         let stride = width * channels, rowBytes = 1 + stride
         var filtered = [UInt8](repeating: 0, count: rowBytes * height)
         pixels.withUnsafeBufferPointer { src in
@@ -61,6 +61,6 @@ enum FastPNG {
                 }
             }
         }
-        return png(filteredScanlines: filtered, width: width, height: height, channels: channels, pixelsPerMeter: nil, level: 6)
+        return png(filteredScanlines: filtered, width: width, height: height, channels: channels, pixelsPerMeter: nil, level: level)
     }
 }

@@ -29,10 +29,10 @@ extension Builtins {
                     throw args.error("expects a logits layer for `logits`, got \(args["logits"].typeName)")
                 }
                 let predict = { (x: Tensor) throws -> [Int] in try library("attack_metrics") { try predictedClasses(try logits.outputs(x, "attack_metrics")[0]) } }
-                let pIn = try predict(attack.xIn), pOut = try predict(a.xOut), pAdv = try predict(a.x)
+                let pIn = try attack.xIn.map(predict), pOut = try predict(a.xOut), pAdv = try predict(a.x)
                 columns += [.init(key: "pred_in", heading: "class x_in"), .init(key: "pred_out", heading: "class x_out"), .init(key: "pred_adv", heading: "class x_adv")]
                 for i in rows.indices {
-                    rows[i] += [.number(Double(pIn[pIn.count == 1 ? 0 : i])), .number(Double(pOut[i])), .number(Double(pAdv[i]))]
+                    rows[i] += [pIn.map { .number(Double($0[$0.count == 1 ? 0 : i])) } ?? .none, .number(Double(pOut[i])), .number(Double(pAdv[i]))]
                 }
             }
             return .object(TableObject(columns: columns, rows: rows,
@@ -44,8 +44,7 @@ extension Builtins {
             let path = try args.string("path")
             let url = URL(fileURLWithPath: path)
             let context = try library("load_attack(\(quote(path)))") { try OODAttack.context(in: url) }
-            guard let modelPath = context.info["model"], let names = context.info["layer"]?.split(separator: "\n").map(String.init),
-                  let xIn = context.extras["x_in"] else {
+            guard let modelPath = context.info["model"], let names = context.info["layer"]?.split(separator: "\n").map(String.init) else {
                 throw ScriptError.io("load_attack(): \(quote(path)) was not saved from the language (no model path, layer or x_in in it)")
             }
             let normalization: Normalization?
@@ -59,7 +58,7 @@ extension Builtins {
             let model = try library("load_attack: model \(quote(found))") { try ModelCache.shared.model(at: found) }
             let layer = try LayerObject(model: ModelObject(model: model, path: found, normalization: normalization), names: names)
             let attack = try library("load_attack(\(quote(path)))") { try OODAttack.load(from: url, encoder: layer.encoder) }
-            return .object(AttackObject(attack: attack, layer: layer, xIn: xIn, singleImage: context.info["single"] == "true"))
+            return .object(AttackObject(attack: attack, layers: [layer], xIn: context.extras["x_in"], singleImage: context.info["single"] == "true"))
         },
         Builtin("pgd", .models, [.required("layer"), .required("x"), .required("labels"), .optional("eps", .number(0.03)),
                                  .optional("norm", .string("Linf")), .optional("steps", .number(10)), .optional("step_size", .none),
@@ -138,6 +137,10 @@ extension AttackObject {
     /// Writes the attack with what `load_attack` needs to rebuild its context: the model path, layer names,
     /// normalisation and the target images.
     func save(to path: String) throws {
+        guard layers.count == 1 else {
+            throw ScriptError.value("save(): an attack on several layers (\(layers.count) layer objects) cannot be saved yet",
+                                    hint: "save its images instead, e.g. `save(atk.x, \"x_adv.npy\")`")
+        }
         let absolute = URL(fileURLWithPath: layer.model.path).standardizedFileURL.path
         var info = ["model": layer.model.path, "model_absolute": absolute, "layer": layer.names.joined(separator: "\n"), "single": singleImage ? "true" : "false"]
         if let n = layer.model.normalization {
@@ -145,7 +148,7 @@ extension AttackObject {
             info["std"] = n.std.map { "\($0)" }.joined(separator: " ")
         }
         do {
-            try attack.save(to: URL(fileURLWithPath: path), info: info, extras: ["x_in": xIn])
+            try attack.save(to: URL(fileURLWithPath: path), info: info, extras: xIn.map { ["x_in": $0] } ?? [:])
         } catch {
             throw ScriptError.io("cannot write \(quote(path)): \(error.localizedDescription)",
                                  hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")

@@ -5,79 +5,59 @@ import Tensor
 
 extension Builtins {
     static let detectors: [Builtin] = [
-        Builtin("detector", .detectors, [.required("kind"), .required("layer"), .optional("fit", .none), .optional("labels", .none),
-                                         .optional("logits", .none), .optional("temperature", .none), .optional("eps", .none),
-                                         .optional("k", .number(50)), .optional("dim", .none)],
+        Builtin("detector", .detectors, [.required("kind"), .required("layer"), .optional("fit", .none), .optional("labels", .none)]
+                    + detectorKeywords.map { .optional($0, .none) },
                 description: """
                 Makes an OOD detector that scores images from a layer; every score is "higher = more out-of-distribution". \
-                On logits: "msp" (max softmax probability, Hendrycks & Gimpel 2017), "maxlogit" (Hendrycks et al. 2022), \
-                "energy" (−T·logsumexp(logits/T), Liu et al. 2020; `temperature=1`), "odin" (temperature scaling and input \
-                pre-processing, Liang et al. 2018; `temperature=1000`, `eps=0.0014`). On features, fitted on in-distribution \
-                images `fit`: "mahalanobis" (class means and a tied covariance, Lee et al. 2018; needs `labels`), \
-                "knn" (k-th nearest normalised training feature, Sun et al. 2022; `k=50`), "vim" (virtual-logit matching, \
-                Wang et al. 2022; needs `logits=` the layer the final Linear computes from these features, and takes \
-                `dim=` principal dimensions, by default half the feature size).
-                """,
+                Detectors fitted on in-distribution data take the images as `fit` (and `labels` for "mahalanobis"). Kinds:
+                """ + " " + DetectorRegistry.kinds.map(describe).joined(separator: "; ") + ".",
                 example: """
                 logits = layer(enc, "logits")
                 det = detector("energy", logits)
                 maha = detector("mahalanobis", feat, fit=x_train, labels=y_train)
+                lr = detector("likelihood_ratio", nll, background=nll_bg)
                 """) { args, _ in
             let kindName = try args.string("kind")
-            guard let kind = DetectorObject.Kind(rawValue: kindName.lowercased()) else {
-                let known = DetectorObject.Kind.allCases.map(\.rawValue)
+            guard let kind = DetectorRegistry.kind(named: kindName) else {
+                let known = DetectorRegistry.kinds.map(\.name)
                 let close = closestName(to: kindName.lowercased(), among: known).map { "did you mean \(quote($0))? " } ?? ""
                 throw ScriptError.value("detector(): unknown kind \(quote(kindName))", hint: close + "kinds: " + known.map(quote).joined(separator: ", "))
             }
-            let layer = try layerArgument(args, "layer")
-            var temperature = kind == .odin ? 1000.0 : 1.0
-            if !args.isNone("temperature") {
-                guard [.energy, .odin].contains(kind) else { throw args.error("takes `temperature` only for \"energy\" and \"odin\"") }
-                temperature = try args.number("temperature")
-                guard temperature > 0, temperature.isFinite else { throw ScriptError.value("detector(): `temperature` must be > 0, got \(formatNumber(temperature))") }
+            for keyword in detectorKeywords where !args.isNone(keyword) && !kind.layers.contains(keyword) && !kind.options.contains(where: { $0.name == keyword }) {
+                let takers = DetectorRegistry.kinds.filter { k in k.layers.contains(keyword) || k.options.contains { $0.name == keyword } }.map { quote($0.name) }
+                throw args.error("takes `\(keyword)` only for \(takers.count > 1 ? takers.dropLast().joined(separator: ", ") + " and " + takers.last! : takers.joined())")
             }
-            var epsilon = 0.0014
-            if !args.isNone("eps") {
-                guard kind == .odin else { throw args.error("takes `eps` (the input pre-processing step) only for \"odin\"") }
-                epsilon = try args.number("eps")
-                guard epsilon >= 0, epsilon.isFinite else { throw ScriptError.value("detector(): `eps` must be ≥ 0, got \(formatNumber(epsilon))") }
-            }
-            if kind.readsLogits {
-                guard args.isNone("fit") else { throw args.error("\(quote(kind.rawValue)) needs no fitting; drop `fit`") }
-                return .object(DetectorObject(kind: kind, layer: layer, temperature: temperature, epsilon: epsilon, fitted: .none, fittedOn: 0))
-            }
-            guard case .tensor(let training) = args["fit"] else {
-                throw args.error("\(quote(kind.rawValue)) is fitted on in-distribution images: pass `fit=` a batch [N, C, H, W]")
-            }
-            let features = try layer.outputs(training, "detector(\(kind.rawValue)) fit")[0]
-            let fitted: DetectorObject.Fitted
-            switch kind {
-            case .mahalanobis:
-                guard !args.isNone("labels") else { throw args.error("\"mahalanobis\" needs the class `labels` of the `fit` images") }
-                let labels = try classLabels(args["labels"], "detector() labels")
-                guard labels.count == features.shape[0] else {
-                    throw ScriptError.shape("detector(): \(labels.count) labels for \(features.shape[0]) `fit` images")
+            var layers = [try layerArgument(args, "layer")]
+            for role in kind.layers.dropFirst() {
+                guard !args.isNone(role) else {
+                    throw args.error("\(quote(kind.name)) needs `\(role)=` a second layer: " + (role == "logits"
+                        ? "the logits layer computed from these features, e.g. `logits=layer(enc, \"logits\")`"
+                        : "the \(role) model's layer reading the same images, e.g. `\(role)=layer(load(\"…\"), \"bpd\")`"))
                 }
-                var d = MahalanobisDetector()
-                try library("detector(mahalanobis)") { try d.fit(features: features, labels: labels) }
-                fitted = .mahalanobis(d)
-            case .knn:
-                var d = KNNDetector(k: try args.integer("k", range: 1...1_000_000))
-                try library("detector(knn)") { try d.fit(features: features) }
-                fitted = .knn(d)
-            default:
-                guard case .object(let object) = args["logits"], let logits = object as? LayerObject else {
-                    throw args.error("\"vim\" needs `logits=` the logits layer computed from these features, e.g. `logits=layer(enc, \"logits\")`")
-                }
-                let head = try linearHead(of: layer.model.model, features: layer.names[0], logits: logits.names[0])
-                let width = features.count / max(1, features.shape[0])
-                let dim = args.isNone("dim") ? max(1, width / 2) : try args.integer("dim", range: 1...max(1, width - 1))
-                var d = ViMDetector(principalDimension: dim)
-                try library("detector(vim)") { try d.fit(features: features, weight: head.weight, bias: head.bias) }
-                fitted = .vim(d)
+                layers.append(try layerArgument(args, role))
             }
-            return .object(DetectorObject(kind: kind, layer: layer, temperature: temperature, epsilon: epsilon, fitted: fitted,
-                                          fittedOn: features.shape[0]))
+            var options: [String: Double] = [:]
+            for option in kind.options where !args.isNone(option.name) { options[option.name] = try args.number(option.name) }
+            var fit: Tensor?
+            if case .tensor(let t) = args["fit"] {
+                guard kind.fitting != .none else { throw args.error("\(quote(kind.name)) needs no fitting; drop `fit`") }
+                fit = layers[0].batched(t).0
+            } else if !args.isNone("fit") {
+                throw args.error("expects images (a tensor) for `fit`, got \(args["fit"].typeName)")
+            } else if kind.fitting != .none {
+                throw args.error("\(quote(kind.name)) is fitted on in-distribution images: pass `fit=` a batch [N, C, H, W]")
+            }
+            var labels: [Int]?
+            if !args.isNone("labels") {
+                guard kind.fitting == .imagesAndLabels else { throw args.error("takes `labels` only for \"mahalanobis\"") }
+                labels = try classLabels(args["labels"], "detector() labels")
+            } else if kind.fitting == .imagesAndLabels {
+                throw args.error("\(quote(kind.name)) needs the class `labels` of the `fit` images")
+            }
+            let detector = try library("detector(\(kind.name))") {
+                try kind.build(DetectorSetup(layers: layers.map(\.detectorLayer), options: options, fit: fit, labels: labels))
+            }
+            return .object(DetectorObject(kind: kind, detector: detector, layers: layers, fittedOn: fit?.shape[0] ?? 0))
         },
         Builtin("score", .detectors, [.required("detector"), .required("x")],
                 description: "Scores images with a detector: one score per image, higher = more out-of-distribution. `x` is an image, a batch, or an attack (its current images); the result is a tensor.",
@@ -169,6 +149,24 @@ extension Builtins {
             return single ? .number(Double(classes[0])) : .list(classes.map { .number(Double($0)) })
         },
     ]
+}
+
+/// The keyword arguments `detector()` takes beyond kind, layer, fit and labels: every registered kind's extra layers
+/// and options, each once.
+private let detectorKeywords: [String] = {
+    var seen: Set<String> = [], out: [String] = []
+    for kind in DetectorRegistry.kinds {
+        for name in kind.layers.dropFirst() + kind.options.map(\.name) where seen.insert(name).inserted { out.append(name) }
+    }
+    return out
+}()
+
+/// One kind for `help`: its name, what it scores, its extra layers and options with defaults.
+private func describe(_ kind: DetectorKind) -> String {
+    var extras = kind.layers.dropFirst().map { "`\($0)=` layer" }
+    extras += kind.options.map { o in "`\(o.name)`" + (o.defaultValue.map { "=\(formatNumber($0))" } ?? "") }
+    if kind.fitting != .none { extras.insert(kind.fitting == .imagesAndLabels ? "fit, labels" : "fit", at: 0) }
+    return "\"\(kind.name)\" (\(kind.summary)" + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")) + ")"
 }
 
 /// A tensor of images, or the current images of an attack.

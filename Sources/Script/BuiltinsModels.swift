@@ -65,12 +65,16 @@ extension Builtins {
                 takes an Adamax step (`lr`, by default eps/100 as in the reference), projects onto the ball and clamps pixels \
                 to [0, 1]. `init="uniform"` starts from uniform noise in the ball (the reference's default, seeded), `"zero"` \
                 from the source itself. `preset="cifar10"` (L2, eps 10, lr 0.1, 100 steps) and `preset="medical"` (L2, eps 20, \
-                lr 0.01, 2,000 steps or more) are the paper's settings. A layer of several tensors is matched on all of them, \
-                weighted by `weights`. Extensions: `schedule=[[step, lr], …]` changes lr after that many steps; `best=true` \
-                keeps each sample's lowest-loss iterate as `atk.best`.
+                lr 0.01, 2,000 steps or more) are the paper's settings. A layer of several tensors, or a list of layers of \
+                different models that read the same images (`[feat, nll, nll_bg]`), is matched on all of them in one loss, \
+                weighted by `weights` (one per tensor). A scalar layer (one value per image, like a flow's bits/dim) can be \
+                driven to given values instead: `target=3.2`, or one value per source (a list or a 1-d tensor). Extensions: \
+                `schedule=[[step, lr], …]` changes lr after that many steps; `best=true` keeps each sample's lowest-loss \
+                iterate as `atk.best`.
                 """,
-                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack(feat, source=batch, target=x_in, preset=\"cifar10\")") { args, interpreter in
-            let layer = try layerArgument(args, "layer")
+                example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack(feat, source=batch, target=x_in, preset=\"cifar10\")\natk = ood_attack([feat, nll], source=batch, target=x_in, weights=[1, 100])\natk = ood_attack(nll, source=noise(8, 1, 28, 28), target=1.2)") { args, interpreter in
+            let layers = try attackLayers(args)
+            let layer = layers[0]
             var preset: AttackConfiguration?
             if !args.isNone("preset") {
                 switch try args.string("preset").lowercased() {
@@ -103,11 +107,19 @@ extension Builtins {
             case "sgd": optimizer = .sgd
             case let other: throw ScriptError.value("ood_attack(): unknown optimizer \(quote(other))", hint: "use \"adamax\", \"adam\" or \"sgd\"")
             }
-            var weights = [Double](repeating: 1, count: layer.names.count)
+            let allNames = layers.flatMap(\.names)
+            let encoder: any DifferentiableEncoder
+            if layers.count == 1 {
+                encoder = layer.encoder
+            } else {
+                let qualify = Set(allNames).count < allNames.count
+                encoder = try library("ood_attack") { try JointEncoder(layers.map { ($0.encoder, $0.qualifiedNames(qualify), $0.sampleShape) }) }
+            }
+            var weights = [Double](repeating: 1, count: allNames.count)
             if !args.isNone("weights") {
                 weights = try numbers(args["weights"], "ood_attack() weights")
-                guard weights.count == layer.names.count else {
-                    throw ScriptError.shape("ood_attack(): \(weights.count) weights for \(layer.names.count) layer tensors \(layer.names.map(quote).joined(separator: ", "))")
+                guard weights.count == allNames.count else {
+                    throw ScriptError.shape("ood_attack(): \(weights.count) weights for \(allNames.count) layer tensors \(allNames.map(quote).joined(separator: ", "))")
                 }
             }
             var schedule: [ScheduleEntry] = []
@@ -125,17 +137,23 @@ extension Builtins {
             let configuration = AttackConfiguration(norm: norm, epsilon: epsilon, iterations: preset?.iterations ?? 100, learningRate: lr,
                                                     schedule: schedule, optimizer: OptimizerSettings(kind: optimizer),
                                                     initialization: initialization, trackBest: try args.bool("best"))
-            let outputs = zip(layer.names, weights).map { OutputWeight($0, weight: $1) }
-            if let plan = try DatasetAttackObject.make(args, layer: layer, configuration: configuration, outputs: outputs, seed: seed) {
+            let outputs = zip(encoder.outputNames, weights).map { OutputWeight($0, weight: $1) }
+            if layers.count == 1, let plan = try DatasetAttackObject.make(args, layer: layer, configuration: configuration, outputs: outputs, seed: seed) {
                 return .object(plan)
             }
             let (source, single) = layer.batched(try args.tensor("source"))
+            if let values = try targetValues(args, layerInputRank: layer.inputRank) {
+                let targets = try scalarTargets(values, encoder: encoder, source: source)
+                let attack = try library("ood_attack") {
+                    try OODAttack(encoder: encoder, targets: targets, xOut: source, configuration: configuration, outputs: outputs)
+                }
+                return .object(AttackObject(attack: attack, layers: layers, xIn: nil, singleImage: single))
+            }
             let (target, _) = layer.batched(try args.tensor("target"))
             let attack = try library("ood_attack") {
-                try OODAttack(encoder: layer.encoder, xIn: target, xOut: source, configuration: configuration,
-                              outputs: outputs)
+                try OODAttack(encoder: encoder, xIn: target, xOut: source, configuration: configuration, outputs: outputs)
             }
-            return .object(AttackObject(attack: attack, layer: layer, xIn: target, singleImage: single))
+            return .object(AttackObject(attack: attack, layers: layers, xIn: target, singleImage: single))
         },
         Builtin("step", .models, [.required("attack"), .optional("n", .number(1))],
                 description: "Runs `n` more steps of an attack, showing live progress and, at the end, the loss curve. An interrupt stops it after the step in flight: the attack keeps every completed step and the next `step` continues from there.",
@@ -177,12 +195,13 @@ extension Builtins {
             }
             return .none
         },
-        Builtin("mape", .models, [.required("attack")],
-                description: "The attack's feature error per sample. It is mean|z_adv − z_in| / max|z_in| (the reference code's definition; the paper's text writes max in the numerator). One number for one image, a list for a batch.",
-                example: "mape(atk)") { args, _ in
+        Builtin("mape", .models, [.required("attack"), .optional("layer", .none)],
+                description: "The attack's feature error per sample. It is mean|z_adv − z_in| / max|z_in| (the reference code's definition; the paper's text writes max in the numerator); for a scalar layer that is |f(x_adv) − f(x_in)| / |f(x_in)|. It reads the attack's first layer, or `layer` (one of the attack's layers). One number for one image, a list for a batch.",
+                example: "mape(atk)\nmape(atk, layer=nll)") { args, _ in
             let attack = try attackArgument(args)
+            let k = try attackOutputIndex(attack, args)
             let metrics = try library("mape") {
-                try AttackMetrics.compute(zIn: attack.attack.targets[0], zAdv: try attack.attack.currentOutputs()[0],
+                try AttackMetrics.compute(zIn: attack.attack.targets[k], zAdv: try attack.attack.currentOutputs()[k],
                                           xOut: attack.attack.xOut, xAdv: attack.attack.x)
             }
             let values = metrics.samples.map { Value.number($0.mape) }
@@ -202,13 +221,9 @@ extension Builtins {
                 }
             default: throw args.error("expects a tensor or a list of tensors for `x`, got \(args["x"].typeName)")
             }
-            var scores: [Value] = []
-            for x in inputs {
-                let (batch, _) = layer.batched(x)
-                let logits = try library("msp") { try layer.encoder.forward(batch)[0] }
-                scores += try library("msp") { try MaxSoftmaxDetector().score(logits: logits) }.map { .number(widen(-$0)) }
-            }
-            return .list(scores)
+            // The same code path as detector("msp"): the detector's score is −MSP.
+            let detector = DetectorObject(kind: MaxSoftmaxDetector.kind, detector: MaxSoftmaxDetector(), layers: [layer], fittedOn: 0)
+            return .list(try inputs.flatMap { try detector.score($0) }.map { .number(widen(-$0)) })
         },
     ]
 }
@@ -218,6 +233,60 @@ func attackArgument(_ args: CallArguments) throws -> AttackObject {
         throw args.error("expects an attack from `ood_attack` for `attack`, got \(args["attack"].typeName)")
     }
     return attack
+}
+
+/// The layers an attack matches: one layer, or a list of layers (of one or several models reading the same images).
+private func attackLayers(_ args: CallArguments) throws -> [LayerObject] {
+    guard case .list(let items) = args["layer"] else { return [try layerArgument(args, "layer")] }
+    guard !items.isEmpty else { throw args.error("needs at least one layer in `layer`") }
+    return try items.map { item in
+        guard case .object(let o) = item, let layer = o as? LayerObject else {
+            throw args.error("expects layers from `layer(model, name)` in the list `layer`, got \(item.typeName)")
+        }
+        return layer
+    }
+}
+
+/// `target` as values for scalar layers (a number, a list of numbers, or a tensor of rank ≤ 1), or nil for images.
+private func targetValues(_ args: CallArguments, layerInputRank: Int) throws -> [Double]? {
+    let values: [Double]
+    switch args["target"] {
+    case .number(let v): values = [v]
+    case .list: values = try numbers(args["target"], "ood_attack() target")
+    case .tensor(let t) where t.rank <= 1 && layerInputRank > 2: values = t.data.map(Double.init)
+    default: return nil
+    }
+    if let bad = values.first(where: { !$0.isFinite }) {
+        throw ScriptError.value("ood_attack(): target values must be finite numbers, got \(formatNumber(bad))")
+    }
+    return values
+}
+
+/// Targets for scalar outputs: each output must give one value per image; `values` has one value or one per source.
+private func scalarTargets(_ values: [Double], encoder: any DifferentiableEncoder, source: Tensor) throws -> [Tensor] {
+    let b = source.shape[0]
+    guard values.count == 1 || values.count == b else {
+        throw ScriptError.shape("ood_attack(): \(values.count) target values for \(b) sources", hint: "give one value, or one per source")
+    }
+    let probe = Tensor(shape: [1] + source.shape.dropFirst(), data: Array(source.data[0..<(source.count / b)]))
+    let outs = try library("ood_attack") { try encoder.forward(probe) }
+    return try zip(encoder.outputNames, outs).map { name, z in
+        guard z.count == 1 else {
+            throw ScriptError.value("ood_attack(): layer \(quote(name)) gives \(z.count) values per image (shape \(Array(z.shape.dropFirst()))); a number as `target` needs a scalar layer (one value per image, like a flow's bits/dim)",
+                                    hint: "pass an image as `target` to match this layer's features")
+        }
+        return Tensor(shape: [values.count] + z.shape.dropFirst(), data: values.map(Float.init))
+    }
+}
+
+/// The attack output that `layer=` names (one of the attack's layers; its first tensor), or 0.
+func attackOutputIndex(_ attack: AttackObject, _ args: CallArguments) throws -> Int {
+    guard !args.isNone("layer") else { return 0 }
+    let wanted = try layerArgument(args, "layer")
+    guard let position = attack.layers.firstIndex(where: { $0 === wanted }) else {
+        throw args.error("`layer` must be one of the attack's layers: \(attack.layers.map(\.summary).joined(separator: ", "))")
+    }
+    return attack.layers[..<position].reduce(0) { $0 + $1.names.count }
 }
 
 func layerArgument(_ args: CallArguments, _ name: String) throws -> LayerObject {

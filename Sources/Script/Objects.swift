@@ -107,6 +107,21 @@ final class LayerObject: ScriptObject, @unchecked Sendable {
     /// The rank the model's input has, batch included.
     var inputRank: Int { model.model.input?.shape?.count ?? 4 }
 
+    /// The model's input shape without the batch axis (0 for a symbolic dimension), if the model declares it.
+    var sampleShape: [Int]? {
+        model.model.input?.shape.map { dims in dims.dropFirst().map { if case .fixed(let n) = $0 { return n } else { return 0 } } }
+    }
+
+    /// This layer as detectors read it: the first chosen tensor.
+    var detectorLayer: DetectorLayer {
+        DetectorLayer(encoder: encoder, model: model.model, name: names[0], inputShape: sampleShape)
+    }
+
+    /// The label a layer gets in an attack on several models: its tensor names, with the model file when needed.
+    func qualifiedNames(_ qualify: Bool) -> [String] {
+        qualify ? names.map { "\((model.path as NSString).lastPathComponent):\($0)" } : names
+    }
+
     /// Adds the batch axis to a single image; remembers whether it did.
     func batched(_ x: Tensor) -> (Tensor, added: Bool) {
         x.rank == inputRank - 1 ? (Tensor(shape: [1] + x.shape, data: x.data), true) : (x, false)
@@ -123,16 +138,21 @@ final class LayerObject: ScriptObject, @unchecked Sendable {
 /// A steppable OOD attack (`ood_attack`).
 final class AttackObject: ScriptObject, @unchecked Sendable {
     let attack: OODAttack
-    let layer: LayerObject
-    let xIn: Tensor
+    /// The layers matched, in the attack's output order (several when the attack spans models).
+    let layers: [LayerObject]
+    /// The in-distribution targets as images, or nil when the targets were given as values (`target=3.2`).
+    let xIn: Tensor?
     let singleImage: Bool
 
-    init(attack: OODAttack, layer: LayerObject, xIn: Tensor, singleImage: Bool) {
+    init(attack: OODAttack, layers: [LayerObject], xIn: Tensor?, singleImage: Bool) {
         self.attack = attack
-        self.layer = layer
+        self.layers = layers
         self.xIn = xIn
         self.singleImage = singleImage
     }
+
+    /// The first layer (the one `mape` and `attack_metrics` read by default).
+    var layer: LayerObject { layers[0] }
 
     var typeName: String { "attack" }
     var attributeNames: [String] { ["x", "delta", "x_in", "x_out", "loss", "steps", "seconds", "layer"] + (attack.bestX == nil ? [] : ["best"]) }
@@ -146,13 +166,13 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
         switch name {
         case "x": return .tensor(unbatched(attack.x))
         case "delta": return .tensor(unbatched(attack.delta))
-        case "x_in": return .tensor(unbatched(xIn))
+        case "x_in": return xIn.map { .tensor(unbatched($0)) } ?? .none
         case "x_out": return .tensor(unbatched(attack.xOut))
         case "loss": return .list(attack.meanLossHistory.map { .number(widen($0)) })
         case "steps": return .number(Double(attack.stepCount))
         case "seconds": return .number(attack.stepSeconds.reduce(0, +))
         case "best": return .tensor(unbatched(attack.bestX ?? attack.x))
-        default: return .object(layer)
+        default: return layers.count == 1 ? .object(layer) : .list(layers.map { .object($0) })
         }
     }
 
@@ -170,7 +190,8 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
             let d = attack.delta.slice(i)
             let peak = d.data.map(abs).max() ?? 0
             let magnitude = d.map { peak > 0 ? abs($0) / peak : 0 }
-            pictures += [attack.xOut.slice(i), attack.x.slice(i), xIn.slice(xIn.shape[0] == 1 ? 0 : i), magnitude]
+            let target = xIn.map { $0.slice($0.shape[0] == 1 ? 0 : i) } ?? Tensor.zeros(attack.xOut.slice(i).shape)
+            pictures += [attack.xOut.slice(i), attack.x.slice(i), target, magnitude]
         }
         return pictures
     }
@@ -179,31 +200,5 @@ final class AttackObject: ScriptObject, @unchecked Sendable {
         guard let rendered = try? PictureDisplay.render(pictures: pictures(), columns: 4) else { return RichOutput(plain: summary) }
         return RichOutput(plain: summary + "\n(x_out | x_adv | x_in | |δ| scaled to its maximum)", png: rendered.png,
                           pngWidth: rendered.width, pngHeight: rendered.height)
-    }
-}
-
-/// An encoder behind its input normalisation: forward sees (x − mean) / std, and the pullback
-/// carries the chain rule's 1 / std back to pixel space, so attacks clamp and project in [0, 1].
-final class NormalizedEncoder: DifferentiableEncoder {
-    let inner: Encoder
-    let normalization: Normalization
-    private let gradientScale: Normalization
-
-    init(_ inner: Encoder, _ normalization: Normalization) {
-        self.inner = inner
-        self.normalization = normalization
-        gradientScale = Normalization(mean: normalization.mean.map { _ in 0 }, std: normalization.std)
-    }
-
-    var outputNames: [String] { inner.outputNames }
-
-    func forward(_ x: Tensor) throws -> [Tensor] {
-        let normalized: Tensor
-        do { normalized = try normalization.apply(x) } catch let error as ImagingError { throw ScriptError.shape(error.message) }
-        return try inner.forward(normalized)
-    }
-
-    func pullback(_ seeds: [Tensor]) throws -> Tensor {
-        try gradientScale.apply(try inner.pullback(seeds))
     }
 }

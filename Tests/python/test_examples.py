@@ -63,6 +63,24 @@ def test_example_runs_headless(path, tmp_path):
         for name, auroc in attacked.items():
             assert auroc <= 0.6, f"{name}: AUROC {auroc} after the attack"
             assert auroc < raw[name], f"{name}: the attack did not lower AUROC ({raw[name]} → {auroc})"
+    elif path.name == "likelihood.mirage":
+        digits, noise, spirals, inverted, black = numbers_after("bits/dim: digits", out)
+        assert black < digits < min(noise, spirals, inverted)  # the flow finds a black image likelier than a digit
+        median, worst, _, share = numbers_after("|Δ bits/dim| / bits/dim: median", out)  # "≤ 1%" is the third
+        assert share >= 0.9 and median < 0.01
+        rows = [m.groups() for m in re.finditer(r"^(\S.*?)\s{2,}(raw|attacked) OOD\s+([\d.]+)", out, re.M)]
+        tables = [rows[:8], rows[8:]]  # the likelihood detectors after the flow attack; all ten after the joint one
+        assert len(tables[0]) == 8 and len(tables[1]) == 20, rows
+        attacked = {name: float(auroc) for name, kind, auroc in tables[0] if kind == "attacked"}
+        for name in ("likelihood (bits/dim)", "typicality"):
+            assert attacked[name] <= 0.6, f"{name}: AUROC {attacked[name]} after the attack"
+        # The joint attack is not yet at the bar for every detector (docs/attack.md): it must lower every AUROC but
+        # complexity's, and fool the logit detectors.
+        raw = {name: float(auroc) for name, kind, auroc in tables[1] if kind == "raw"}
+        joint = {name: float(auroc) for name, kind, auroc in tables[1] if kind == "attacked"}
+        for name, auroc in joint.items():
+            if name != "complexity (PNG)":
+                assert auroc < raw[name], f"{name}: the joint attack did not lower AUROC ({raw[name]} → {auroc})"
     elif path.name == "audit_dataset.mirage":
         rows = [m.groups() for m in re.finditer(r"^(\S.*?)\s{2,}(raw|attacked) OOD\s+([\d.]+)", out, re.M)]
         raw = {name: float(auroc) for name, kind, auroc in rows if kind == "raw"}

@@ -62,3 +62,21 @@ def test_engine_matches_onnxruntime(name, output, tmp_path):
         analytic = float(np.sum(g.astype(np.float64) * v))
         scale = max(abs(numeric), np.linalg.norm(g) * 1e-3)
         assert abs(analytic - numeric) < 2e-2 * scale, f"{name}/{output}: g·v {analytic} vs ORT central difference {numeric}"
+
+
+@pytest.mark.parametrize("name", ["glow_mnist", "glow_mnist_background"])
+def test_bundled_glow_matches_onnxruntime(name, tmp_path):
+    """The bundled flows' bits/dim within 1e-5 of onnxruntime's (relative to the largest), on held-out digits,
+    uniform noise and a constant image. (Their input gradients are checked against PyTorch's float64 ones in
+    `swift test --filter GlowModelTests`.)"""
+    path = ROOT / f"Examples/models/{name}.onnx"
+    digits = np.load(ROOT / "Examples/data/mnist/test_images.npy")[:6]
+    rng = np.random.default_rng(5)
+    x = np.concatenate([digits, rng.random((2, 1, 28, 28), dtype=np.float32), np.full((1, 1, 28, 28), 0.3, np.float32)])
+    y, g = mirage_run(path, x, "bpd", tmp_path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    reference = session.run(["bpd"], {"input": x})[0]
+    assert y.shape == reference.shape == (len(x),)
+    relative = np.abs(y - reference).max() / np.abs(reference).max()
+    assert relative <= 1e-5, f"{name}: bits/dim differ from onnxruntime by {relative:.2e}"
+    assert g.shape == x.shape and np.isfinite(g).all()

@@ -9,6 +9,10 @@ Eager PyTorch, float32, CPU, 2 intra-op threads (--threads), NCHW. Models:
             weights), features = 512-d pooled activations; x_in and x′ uniform noise, 3×224×224
   mnist     the bundled Examples/models/mnist_cnn.onnx weights in common.MnistCNN,
             features = 128-d; x_in = the test digits, x′ = Examples/data/ood/china_28.png
+  glow      train_glow.Glow with the weights train_glow.py saved in /tmp/glow_mnist.pt (the ones it
+            exported to Examples/models/glow_mnist.onnx; seeded random weights if the file is missing,
+            which cost the same), log-determinant constants folded as in the export, f = bits/dim;
+            x_in and x′ as for mnist
 Prints the median (and min, mean) wall time per step over --steps steps after --warmup steps,
 the median process CPU time per step (all threads; less sensitive to other load on the machine),
 the 1-minute load average before/after, and the process's peak RSS
@@ -63,12 +67,31 @@ def setup(model: str, batch: int):
         start = np.asarray(Image.open(DATA_DIR / "ood" / "china_28.png"), dtype=np.float32) / 255.0
         x_start = torch.from_numpy(start).view(1, 1, 28, 28).repeat(batch, 1, 1, 1)
         return net.features, x_in, x_start, 3.0, 0.01
+    if model == "glow":
+        from PIL import Image
+
+        from train_glow import Glow, load_glow
+
+        weights = Path("/tmp/glow_mnist.pt")
+        if weights.exists():
+            net = load_glow(weights)
+        else:
+            print(f"note: {weights} missing (run scripts/model/train_glow.py); seeded random weights", file=sys.stderr)
+            net = Glow().eval()
+            net.fold()
+            for p in net.parameters():
+                p.requires_grad_(False)
+        digits = torch.from_numpy(np.load(DATA_DIR / "mnist" / "test_images.npy"))
+        x_in = digits[torch.arange(batch) % len(digits)].clone()
+        start = np.asarray(Image.open(DATA_DIR / "ood" / "china_28.png"), dtype=np.float32) / 255.0
+        x_start = torch.from_numpy(start).view(1, 1, 28, 28).repeat(batch, 1, 1, 1)
+        return net, x_in, x_start, 3.0, 0.01
     raise ValueError(model)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--model", choices=["resnet18", "mnist"], required=True)
+    ap.add_argument("--model", choices=["resnet18", "mnist", "glow"], required=True)
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--steps", type=int, required=True, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")

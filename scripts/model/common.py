@@ -81,9 +81,10 @@ class ResNet18Encoder(nn.Module):
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor, out: Path | str,
-                max_batch: int = 1 << 16, opset: int = 17) -> None:
-    """torch.onnx.export (dynamo) → input `input` with batch axis "batch", outputs `features` and
-    `logits`; exported at opset 18 (the exporter's lowest) then converted with onnx's version
+                max_batch: int = 1 << 16, opset: int = 17,
+                output_names: tuple[str, ...] = ("features", "logits")):
+    """torch.onnx.export (dynamo) → input `input` with batch axis "batch", outputs `output_names`
+    (by default `features` and `logits`); exported at opset 18 (the exporter's lowest) then converted with onnx's version
     converter after optimisation (ReduceMean's axes become an attribute again); node metadata
     (stack traces with local paths) and doc strings dropped so the bytes do not depend on where
     the scripts and the venv live."""
@@ -94,7 +95,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: Path | str,
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     prog = torch.onnx.export(
         model, (example,), dynamo=True, opset_version=18, input_names=["input"],
-        output_names=["features", "logits"], dynamic_shapes=({0: batch},),
+        output_names=list(output_names), dynamic_shapes=({0: batch},),
         external_data=False, optimize=True, verbose=False)
     proto = prog.model_proto
     if opset != 18:
@@ -112,6 +113,7 @@ def export_onnx(model: nn.Module, example: torch.Tensor, out: Path | str,
     proto.doc_string = ""
     onnx.checker.check_model(proto, full_check=True)
     Path(out).write_bytes(proto.SerializeToString())
+    return proto
 
 
 def load_mnist_from_onnx(path: Path | str = MNIST_ONNX) -> MnistCNN:
