@@ -42,7 +42,7 @@ let package = Package(
             "CZeroMQ",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack"]),
+        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "mirage", dependencies: [
             "JupyterKernel", "Script", "Imaging", "Graph", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Cells whose numbers come out of long optimisations (1,000 attacks × 200 steps, then AUROC over them) may
 # round differently on another CPU; CI compares them within this absolute/relative tolerance instead of 1e-3.
 LOOSE = {"mirage": {"tolerance": 0.02}}
+# The cell papermill replaces with `-p name value` (`papermill 03-breaking-detectors.ipynb out.ipynb -p eps 10`).
+PARAMETERS = {"tags": ["parameters"]}
 
 
 NOTEBOOKS: dict[str, list[tuple]] = {
@@ -57,11 +59,13 @@ plot(atk.loss, title="feature distance", log=true)"""),
 
 An attack is a value that holds its state: the current image, the perturbation, the optimiser's
 moments, the loss history. Cells can step it, look at it, and step it again."""),
+        ("code", """digit = 3
+eps = 10""", PARAMETERS),
         ("code", """enc = load("Examples/models/mnist_cnn.onnx")
 feat = layer(enc, "features")
-x_in = image("Examples/data/mnist/3.png", gray=true)
+x_in = image(f"Examples/data/mnist/{digit}.png", gray=true)
 x_out = noise(1, 28, 28, seed=7)
-atk = ood_attack(feat, source=x_out, target=x_in, eps=10, lr=0.1, seed=1)
+atk = ood_attack(feat, source=x_out, target=x_in, eps=eps, lr=0.1, seed=1)
 atk"""),
         ("code", """step(atk, 20)
 print(atk.steps, "steps; loss", atk.loss[19])"""),
@@ -71,7 +75,7 @@ z_adv = encode(feat, atk.x)
 print("largest feature gap:", max(abs(z_adv - z_in)), "of", max(abs(z_in)))"""),
         ("code", """for round in range(3):
     step(atk, 20)
-    print("after", atk.steps, "steps: MAPE", mape(atk))"""),
+    print(f"after {atk.steps} steps: MAPE {mape(atk):.4f}")"""),
         ("md", """An interrupt (the ■ button) during `step` stops after the step in flight; the attack keeps it and the
 next `step` continues from there. Here we stop it programmatically by stepping 0 times, which changes nothing:"""),
         ("code", """before = atk.steps
@@ -109,9 +113,7 @@ x_test = npy("Examples/data/mnist/test_images.npy")
 y_test = npy("Examples/data/mnist/test_labels.npy")
 print("test accuracy:", mean(predict(logits, x_test) == y_test))"""),
         ("md", "1,000 out-of-distribution images: 500 of uniform noise and 500 spirals (each with its own seed)."),
-        ("code", """spirals = []
-for i in range(500):
-    spirals = spirals + [spiral(28, 28, channels=1, seed=i)]
+        ("code", """spirals = [spiral(28, 28, channels=1, seed=i) for i in range(500)]
 x_ood = concat([noise(500, 1, 28, 28, seed=1), stack(spirals)])
 show(x_ood[0:4], x_ood[500:504], x_test[0:1000:250])"""),
         ("code", """detectors = [detector("msp", logits), detector("odin", logits), detector("energy", logits),
@@ -125,8 +127,11 @@ Now the attack: OOD image *i* is pushed toward the features of test digit *i* �
 Adamax with learning rate 0.1, uniform random start, as in the reference code — all 1,000 at once, 200 steps.
 (The CIFAR-10 preset's ε = 10 is not quite enough on MNIST: a noise image is about 16 from a digit in L2, and
 at ε = 10 about half the sources stay above 1% MAPE; docs/attack.md has the measurements.)"""),
-        ("code", """atk = ood_attack(feat, source=x_ood, target=x_test, eps=15, lr=0.1, seed=0)
-step(atk, 200)""", LOOSE),
+        ("md", "The attack's settings; papermill can change them (`-p eps 10 -p steps 100`)."),
+        ("code", """eps = 15
+steps = 200""", PARAMETERS),
+        ("code", """atk = ood_attack(feat, source=x_ood, target=x_test, eps=eps, lr=0.1, seed=0)
+step(atk, steps)""", LOOSE),
         ("code", """m = tensor(mape(atk))
 print("MAPE median", quantile(m, 0.5), "· 95th percentile", quantile(m, 0.95))
 print("attacked images classified as their target digit:", mean(predict(logits, atk) == y_test))
@@ -267,17 +272,10 @@ print("‖δ‖₂ =", sqrt(sum(atk.delta * atk.delta)))"""),
         ("code", """scatter(z_in, encode(feat, atk.x), labels=["z_in", "z_adv"])"""),
         ("md", """## 6. What the classifier says
 
-The language has no `argmax`, so here is one. With random weights the class indices mean nothing, but the
+`argmax` gives the class. With random weights the class indices mean nothing, but the
 point stands: the attacked flower gets the photo's class, with about the photo's confidence (max softmax),
 because the head reads only the features the attack matched."""),
-        ("code", """def argmax(z):
-    best = 0
-    for i in range(len(z)):
-        if z[i] > z[best]:
-            best = i
-    return best
-
-print("class x_in, x_out, x_adv:", [argmax(encode(logits, x_in)), argmax(encode(logits, x_out)), argmax(encode(logits, atk.x))])
+        ("code", """print("class x_in, x_out, x_adv:", [argmax(encode(logits, x)) for x in [x_in, x_out, atk.x]])
 msp(logits, [x_in, x_out, atk.x])"""),
         ("md", """## 7. When Mirage refuses a model
 
@@ -314,7 +312,8 @@ def build(name: str, cells: list[tuple]) -> nbformat.NotebookNode:
 
 
 def execute(nb: nbformat.NotebookNode) -> None:
-    NotebookClient(nb, kernel_name="mirage", timeout=600, resources={"metadata": {"path": str(ROOT)}}).execute()
+    # In the notebook's own folder, as JupyterLab runs it.
+    NotebookClient(nb, kernel_name="mirage", timeout=600, resources={"metadata": {"path": str(ROOT / "Notebooks")}}).execute()
 
 
 def main(prefixes: list[str]) -> None:

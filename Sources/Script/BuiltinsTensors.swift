@@ -149,7 +149,7 @@ extension Builtins {
         case .range(let r):
             guard r.count <= Interpreter.maximumListLength else { throw ScriptError.value("\(args.builtin.name)(): the range is too long") }
             return (0..<r.count).map { Double(r.element($0)) }
-        case .list(let items):
+        case .list(let items), .tuple(let items):
             return try items.map { item in
                 switch item {
                 case .number(let x): return x

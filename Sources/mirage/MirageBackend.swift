@@ -101,7 +101,7 @@ final class KernelScriptHost: ScriptHost {
         do {
             return try context.input(prompt: prompt, password: password)
         } catch .notAllowed {
-            throw ScriptError(kind: "StdinNotAvailable", message: "this client does not accept input requests")
+            throw ScriptError(kind: "IOError", message: "this client does not accept input requests", hint: "run the cell from a front end that allows input, such as JupyterLab")
         } catch .interrupted {
             throw ScriptError.interrupted()
         }
