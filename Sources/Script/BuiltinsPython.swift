@@ -43,6 +43,9 @@ extension Builtins {
             let x = try args.number("x")
             if args.isNone("ndigits") { return .number(x.rounded(.toNearestOrEven)) }
             let digits = try args.integer("ndigits", range: -300...300)
+            guard x.isFinite else { return .number(x) }
+            // Like Python, round the exact binary value (2.675 is 2.67499…, so it gives 2.67): printf does that.
+            if digits >= 0 { return .number(Double(String(format: "%.\(digits)f", x)) ?? x) }
             let scale = Foundation.pow(10, Double(digits))
             let scaled = x * scale
             guard scaled.isFinite else { return .number(x) }
@@ -95,7 +98,7 @@ extension Builtins {
             .tuple(try interpreter.elements(of: args["items"]))
         },
         Builtin("format", .values, [.required("x"), .optional("spec", .string(""))],
-                description: "Returns x formatted by a Python format spec, as in f-strings: `.3f` three decimals, `.1%` a percentage, `>8` right-aligned in 8 characters, `,` thousands separators, `e` exponent notation.",
+                description: "Returns x formatted by a Python format spec, as in f-strings. `.3f` gives three decimals, `.1%` a percentage, `>8` right-aligned in 8 characters, `,` thousands separators, `e` exponent notation.",
                 example: "format(0.91234, \".1%\")\nf\"{0.91234:.3f}\"") { args, _ in
             .string(try format(args["x"], spec: try args.string("spec")))
         },

@@ -5,16 +5,18 @@ import Foundation
 extension Builtins {
     static let session: [Builtin] = [
         Builtin("whos", .session, [],
-                description: "Lists the session's variables with their kind, shape and size, as IPython's %whos does: a table in a notebook, aligned text elsewhere.",
+                description: "Shows the session's variables with their kind, shape and size, as IPython's %whos does. In a notebook it is a table, elsewhere aligned text.",
                 example: "x = zeros(1, 28, 28)\nwhos()") { _, interpreter in
             let rows = interpreter.globals.keys.sorted().map { name -> [Value] in
                 let d = VariableDescription(interpreter.globals[name]!)
                 return [.string(name), .string(d.kind), .string(d.shape), .string(d.size), .string(d.value)]
             }
-            return .object(TableObject(columns: [.init(key: "name", heading: "Variable"), .init(key: "kind", heading: "Kind"),
-                                                 .init(key: "shape", heading: "Shape"), .init(key: "size", heading: "Size"),
-                                                 .init(key: "value", heading: "Value")],
-                                       rows: rows, note: rows.isEmpty ? "no variables yet" : nil))
+            let table = TableObject(columns: [.init(key: "name", heading: "Variable"), .init(key: "kind", heading: "Kind"),
+                                              .init(key: "shape", heading: "Shape"), .init(key: "size", heading: "Size"),
+                                              .init(key: "value", heading: "Value")],
+                                    rows: rows, note: rows.isEmpty ? "no variables yet" : nil)
+            interpreter.host.display(table.richOutput(), displayID: nil, update: false)
+            return .none
         },
     ]
 }
@@ -37,7 +39,7 @@ struct VariableDescription {
             self.value = tensorSummary(t)
         case .list(let items), .tuple(let items): size = items.count == 1 ? "1 item" : "\(items.count) items"
         case .dict(let d): size = d.count == 1 ? "1 entry" : "\(d.count) entries"
-        case .string(let s): size = "\(s.count) characters"
+        case .string(let s): size = s.count == 1 ? "1 character" : "\(s.count) characters"
         case .range(let r): size = "\(r.count) numbers"
         case .object(let o): self.value = o.summary.split(separator: "\n").first.map(String.init) ?? ""
         default: break

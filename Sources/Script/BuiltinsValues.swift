@@ -14,7 +14,7 @@ extension Builtins {
             return .range(RangeValue(start: start, stop: stop, step: step))
         },
         Builtin("len", .values, [.required("x")],
-                description: "Returns the number of items in a list, tuple or dict, characters in a string, numbers in a range, or the size of a tensor's first axis.",
+                description: "Returns how many items a list, tuple, dict, string, range or tensor (along its first axis) has.",
                 example: "len([1, 2, 3])") { args, _ in
             switch args["x"] {
             case .list(let items), .tuple(let items): return .number(Double(items.count))

@@ -3,8 +3,8 @@
 /// Methods are built-ins bound to their receiver. Those that change a list or dict (`append`, `update`, …)
 /// work on a variable: the interpreter hands them the variable's value in a box and stores it back.
 enum Methods {
-    /// The value a changing method works on.
-    final class Box {
+    /// The value a changing method works on (used by one call on one thread).
+    final class Box: @unchecked Sendable {
         var value: Value
         init(_ value: Value) { self.value = value }
     }
@@ -78,7 +78,7 @@ enum Methods {
     }
 
     private static func stringMethod(_ name: String, _ s: String) -> Builtin? {
-        func strip(_ args: CallArguments, leading: Bool, trailing: Bool) throws -> Value {
+        @Sendable func strip(_ args: CallArguments, leading: Bool, trailing: Bool) throws -> Value {
             let characters: Set<Character> = args.isNone("chars") ? [] : Set(try args.string("chars"))
             let strippable: (Character) -> Bool = { characters.isEmpty ? $0.isWhitespace : characters.contains($0) }
             var result = Substring(s)
@@ -86,7 +86,7 @@ enum Methods {
             if trailing { while let last = result.last, strippable(last) { result = result.dropLast() } }
             return .string(String(result))
         }
-        func affix(_ args: CallArguments, _ test: (String) -> Bool) throws -> Value {
+        @Sendable func affix(_ args: CallArguments, _ test: (String) -> Bool) throws -> Value {
             switch args["prefix"] {
             case .string(let p): return .bool(test(p))
             case .tuple(let options), .list(let options):
@@ -235,8 +235,9 @@ enum Methods {
                 if case .list = box.value { box.value = .list([]) } else { box.value = .dict(DictValue()) }
                 return .none
             }
-        case (.dict(var d), "update"):
+        case (.dict, "update"):
             builtin = method(name, [.optional("other", .dict(DictValue())), .keywords("names")], "Adds the other dict's entries (and name=value ones).") { args, _ in
+                guard case .dict(var d) = box.value else { return .none }
                 for source in [args["other"], args["names"]] {
                     guard case .dict(let other) = source else { throw args.error("expects a dict, got a \(source.typeName)") }
                     for (key, value) in other.entries { try d.set(value, for: key) }
@@ -244,18 +245,21 @@ enum Methods {
                 box.value = .dict(d)
                 return .none
             }
-        case (.dict(var d), "pop"):
+        case (.dict, "pop"):
+            let hasDefault = positional.count > 1 || keywords.contains(where: { $0.0 == "default" })
             builtin = method(name, [.required("key"), .optional("default", .none)], "Removes key and returns its value (or default).") { args, _ in
+                guard case .dict(var d) = box.value else { return .none }
                 guard let value = try d.value(for: args["key"]) else {
-                    if positional.count > 1 || keywords.contains(where: { $0.0 == "default" }) { return args["default"] }
+                    if hasDefault { return args["default"] }
                     throw ScriptError.key("\(repr(args["key"])) is not a key of this dict")
                 }
                 d = try DictValue(d.entries.filter { !valuesEqual($0.key, args["key"]) }.map { ($0.key, $0.value) })
                 box.value = .dict(d)
                 return value
             }
-        case (.dict(var d), "setdefault"):
+        case (.dict, "setdefault"):
             builtin = method(name, [.required("key"), .optional("default", .none)], "The value for key, first setting it to default when missing.") { args, _ in
+                guard case .dict(var d) = box.value else { return .none }
                 if let value = try d.value(for: args["key"]) { return value }
                 try d.set(args["default"], for: args["key"])
                 box.value = .dict(d)

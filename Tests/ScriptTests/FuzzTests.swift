@@ -62,7 +62,6 @@ import Testing
         y = -x[0] // 2 + 7 % -3
         abs(y) + sqrt(4) + exp(0) + log(1)
         """,
-        """,
         """
         scores = {"msp": 0.91, "energy": 0.88, "maha": 0.5}
         names = sorted(scores, key=lambda k: scores[k], reverse=True)

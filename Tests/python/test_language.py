@@ -79,7 +79,7 @@ def test_dict_of_numbers_is_a_table_and_inspect_describes_any_variable(km_kc):
     assert c["found"] is True
     assert c["data"]["text/plain"].startswith("scores: dict, 2 entries")
     reply, iopub = mt.execute(kc, "whos()")
-    table = next(m for m in iopub if m["msg_type"] == "execute_result")["content"]["data"]["text/plain"]
+    table = next(m for m in iopub if m["msg_type"] == "display_data")["content"]["data"]["text/plain"]
     assert any(line.startswith("scores") and "dict" in line and "2 entries" in line for line in table.splitlines())
 
 
