@@ -90,7 +90,7 @@ struct FunctionDeclaration: Sendable {
 
 /// `except KIND as name:`; no kinds means any error (but never an interrupt).
 struct ExceptClause: Sendable {
-    var kinds: [String]
+    var kinds: [ScriptError.Kind]
     var name: String?
     var body: [Stmt]
     var position: SourcePosition

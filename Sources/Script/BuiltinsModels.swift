@@ -169,7 +169,7 @@ extension Builtins {
                 show(text, update: true)
             }
             if interrupted {
-                throw ScriptError(kind: "KeyboardInterrupt", message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
+                throw ScriptError(kind: .keyboardInterrupt, message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
             }
             return .none
         },

@@ -1,7 +1,7 @@
 /// An error a cell reports to the user: a kind (as in Python: NameError, TypeError, …), a message,
 /// the 1-based line and column in the cell, an optional hint, and a rendered multi-line text.
 public struct ScriptError: Error, Sendable, Equatable {
-    public var kind: String
+    public var kind: Kind
     public var message: String
     public var line: Int?
     public var column: Int?
@@ -13,7 +13,7 @@ public struct ScriptError: Error, Sendable, Equatable {
     /// Extra lines for the rendered text, e.g. which function the error happened in.
     var trace: [String] = []
 
-    public init(kind: String, message: String, line: Int? = nil, column: Int? = nil, hint: String? = nil, source: String? = nil) {
+    public init(kind: Kind, message: String, line: Int? = nil, column: Int? = nil, hint: String? = nil, source: String? = nil) {
         self.kind = kind
         self.message = message
         self.line = line
@@ -72,7 +72,7 @@ public struct ScriptError: Error, Sendable, Equatable {
     }
 
     public static func interrupted() -> ScriptError {
-        ScriptError(kind: "KeyboardInterrupt", message: "interrupted")
+        ScriptError(kind: .keyboardInterrupt, message: "interrupted")
     }
 
     /// Renders:
@@ -83,7 +83,7 @@ public struct ScriptError: Error, Sendable, Equatable {
     ///             ^
     ///     hint: did you mean `y`?
     func render(source: String?) -> String {
-        var lines = ["\(kind): \(message)"]
+        var lines = ["\(kind.rawValue): \(message)"]
         if let line {
             lines.append(column.map { "line \(line), column \($0):" } ?? "line \(line):")
             let sourceLines = source.map { $0.split(separator: "\n", omittingEmptySubsequences: false) } ?? []
@@ -122,15 +122,15 @@ public struct ScriptError: Error, Sendable, Equatable {
 
     // Constructors for the common kinds, so messages stay uniform.
     static func syntax(_ message: String, at position: SourcePosition, hint: String? = nil) -> ScriptError {
-        ScriptError(kind: "SyntaxError", message: message, line: position.line, column: position.column, hint: hint)
+        ScriptError(kind: .syntaxError, message: message, line: position.line, column: position.column, hint: hint)
     }
-    static func name(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "NameError", message: message, hint: hint) }
-    static func type(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "TypeError", message: message, hint: hint) }
-    static func value(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "ValueError", message: message, hint: hint) }
-    static func index(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "IndexError", message: message, hint: hint) }
-    static func shape(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "ShapeError", message: message, hint: hint) }
-    static func io(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "IOError", message: message, hint: hint) }
-    static func key(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: "KeyError", message: message, hint: hint) }
+    static func name(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .nameError, message: message, hint: hint) }
+    static func type(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .typeError, message: message, hint: hint) }
+    static func value(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .valueError, message: message, hint: hint) }
+    static func index(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .indexError, message: message, hint: hint) }
+    static func shape(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .shapeError, message: message, hint: hint) }
+    static func io(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .ioError, message: message, hint: hint) }
+    static func key(_ message: String, hint: String? = nil) -> ScriptError { ScriptError(kind: .keyError, message: message, hint: hint) }
 }
 
 /// Thrown by the lexer when the input stops inside a bracket or a triple-quoted string: the cell may simply be unfinished.
@@ -198,11 +198,11 @@ final class ErrorObject: ScriptObject, @unchecked Sendable {
     var attributeNames: [String] { ["kind", "message", "hint", "line"] }
     func attribute(_ name: String) throws -> Value {
         switch name {
-        case "kind": return .string(error.kind)
+        case "kind": return .string(error.kind.rawValue)
         case "message": return .string(error.message)
         case "hint": return error.hint.map(Value.string) ?? .none
         default: return error.line.map { .number(Double($0)) } ?? .none
         }
     }
-    var summary: String { "\(error.kind)(\(quote(error.message)))" }
+    var summary: String { "\(error.kind.rawValue)(\(quote(error.message)))" }
 }

@@ -34,7 +34,7 @@ extension Interpreter {
                 hint = "a \(base.typeName) has " + names.map { "`\($0)`" }.joined(separator: ", ")
             }
             if case .tensor = base, ["sum", "mean", "min", "max"].contains(name) { hint = "call it as a function: `\(name)(t)`" }
-            throw ScriptError(kind: "AttributeError", message: "a \(base.typeName) has no attribute `\(name)`", hint: hint)
+            throw ScriptError(kind: .attributeError, message: "a \(base.typeName) has no attribute `\(name)`", hint: hint)
         }
     }
 

@@ -51,7 +51,7 @@ final class Interpreter {
         depth += 1
         defer { depth -= 1 }
         guard depth <= Interpreter.maximumEvaluationDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum evaluation depth exceeded")
+            throw ScriptError(kind: .recursionError, message: "maximum evaluation depth exceeded")
         }
         for statement in statements {
             let flow = try execute(statement)
@@ -106,7 +106,7 @@ final class Interpreter {
         case .assert(let condition, let messageExpr, let position):
             guard try truth(condition) else {
                 let message = try messageExpr.map { str(try evaluate($0)) } ?? "the assertion is false"
-                throw ScriptError(kind: "AssertionError", message: message).at(position)
+                throw ScriptError(kind: .assertionError, message: message).at(position)
             }
         case .pass:
             break
@@ -123,7 +123,7 @@ final class Interpreter {
     private func executeTry(_ body: [Stmt], _ handlers: [ExceptClause], _ finallyBody: [Stmt]?) throws -> Flow {
         var outcome: Result<Flow, any Error>
         do { outcome = .success(try executeBlock(body)) } catch { outcome = .failure(error) }
-        if case .failure(let error as ScriptError) = outcome, error.kind != "KeyboardInterrupt",
+        if case .failure(let error as ScriptError) = outcome, error.kind != .keyboardInterrupt,
            let handler = handlers.first(where: { $0.kinds.isEmpty || $0.kinds.contains(error.kind) }) {
             if let name = handler.name { store(name, .object(ErrorObject(error.located(in: source)))) }
             do { outcome = .success(try executeBlock(handler.body)) } catch { outcome = .failure(error) }
@@ -244,7 +244,7 @@ final class Interpreter {
         } catch let error as ScriptError {
             throw error.at(position)
         } catch {
-            throw ScriptError(kind: "InternalError", message: "\(error)").at(position)
+            throw ScriptError(kind: .internalError, message: "\(error)").at(position)
         }
     }
 
@@ -252,7 +252,7 @@ final class Interpreter {
         depth += 1
         defer { depth -= 1 }
         guard depth <= Interpreter.maximumEvaluationDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum evaluation depth exceeded").at(expr.position)
+            throw ScriptError(kind: .recursionError, message: "maximum evaluation depth exceeded").at(expr.position)
         }
         switch expr {
         case .number(let x, _): return .number(x)
@@ -412,7 +412,7 @@ final class Interpreter {
     private func callUserFunction(_ function: UserFunction, _ positional: [Value], _ keywords: [(String, Value)]) throws -> Value {
         let declaration = function.declaration
         guard frames.count < Interpreter.maximumCallDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum recursion depth exceeded (\(Interpreter.maximumCallDepth) nested calls)",
+            throw ScriptError(kind: .recursionError, message: "maximum recursion depth exceeded (\(Interpreter.maximumCallDepth) nested calls)",
                               hint: "does `\(declaration.name)` call itself without a stopping condition?")
         }
         try checkInterrupt()
@@ -442,7 +442,7 @@ final class SilentHost: ScriptHost {
     func clearOutput(wait: Bool) {}
     func page(_ output: RichOutput) {}
     func readInput(prompt: String, password: Bool) throws -> String {
-        throw ScriptError(kind: "IOError", message: "input is not available here")
+        throw ScriptError(kind: .ioError, message: "input is not available here")
     }
     var isInterrupted: Bool { false }
 }

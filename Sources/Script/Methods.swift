@@ -266,7 +266,7 @@ enum Methods {
                 return args["default"]
             }
         default:
-            throw ScriptError(kind: "AttributeError", message: "a \(box.value.typeName) has no method `\(name)`",
+            throw ScriptError(kind: .attributeError, message: "a \(box.value.typeName) has no method `\(name)`",
                               hint: "a \(box.value.typeName) has " + names(of: box.value).map { "`\($0)`" }.joined(separator: ", "))
         }
         return try interpreter.call(.builtin(builtin), positional, keywords)

@@ -12,13 +12,13 @@ func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
     } catch let error as ScriptError {
         throw error
     } catch let error as ModelError {
-        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+        throw ScriptError(kind: .modelError, message: "\(what): \(error)")
     } catch let error as EngineError {
-        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+        throw ScriptError(kind: .modelError, message: "\(what): \(error)")
     } catch let error as AttackError {
-        throw ScriptError(kind: "AttackError", message: "\(what): \(error)")
+        throw ScriptError(kind: .attackError, message: "\(what): \(error)")
     } catch {
-        throw ScriptError(kind: "InternalError", message: "\(what): \(error)")
+        throw ScriptError(kind: .internalError, message: "\(what): \(error)")
     }
 }
 

@@ -95,7 +95,7 @@ extension Interpreter {
         case .power: return Foundation.pow(a, b)
         case .divide, .floorDivide, .remainder:
             guard b != 0 else {
-                throw ScriptError(kind: "ZeroDivisionError", message: "division by zero",
+                throw ScriptError(kind: .zeroDivisionError, message: "division by zero",
                                   hint: "tensors divide element-wise following IEEE rules (giving inf or nan) if that is what you want")
             }
             if op == .divide { return a / b }

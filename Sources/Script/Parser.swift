@@ -323,15 +323,15 @@ struct Parser {
                 } while match(symbol: ",") && peek.kind != .symbol(")")
                 try expect(symbol: ")", "to close the error kinds")
             }
-            for (kind, kindPosition) in kinds { try Parser.checkCatchable(kind, at: kindPosition) }
+            let caught = try kinds.map { try Parser.catchable($0.0, at: $0.1) }
             var name: String?
             if match(.as) {
                 guard case .identifier(let bound) = peek.kind else { throw unexpected("a name after `as`") }
                 _ = advance()
                 name = bound
             }
-            let catchesAll = kinds.isEmpty || kinds.contains { $0.0 == "Exception" || $0.0 == "BaseException" }
-            handlers.append(ExceptClause(kinds: catchesAll ? [] : kinds.map(\.0), name: name,
+            let catchesAll = caught.isEmpty || caught.contains { $0 == nil }
+            handlers.append(ExceptClause(kinds: catchesAll ? [] : caught.compactMap { $0 }, name: name,
                                          body: try block(after: "`except`"), position: exceptPosition))
         }
         var finallyBody: [Stmt]?
@@ -343,19 +343,24 @@ struct Parser {
         return .try(body, handlers, finally: finallyBody, position)
     }
 
-    /// `except` names one of the kinds Mirage throws (or `Exception` for all of them).
-    static func checkCatchable(_ kind: String, at position: SourcePosition) throws {
-        if kind == "Exception" || kind == "BaseException" { return }
+    /// The kind an `except` names: one Mirage throws, or nil for `Exception` (all of them).
+    static func catchable(_ kind: String, at position: SourcePosition) throws -> ScriptError.Kind? {
+        if kind == "Exception" || kind == "BaseException" { return nil }
         if kind == "KeyboardInterrupt" {
             throw ScriptError.syntax("an interrupt cannot be caught", at: position,
                                      hint: "interrupting always stops the cell, keeping what was computed before")
         }
-        guard ScriptError.Kind(rawValue: kind) != nil else {
+        if kind == "SyntaxError" {
+            throw ScriptError.syntax("a SyntaxError cannot be caught", at: position,
+                                     hint: "it is raised before any of the cell runs; fix the cell instead")
+        }
+        guard let caught = ScriptError.Kind(rawValue: kind) else {
             let kinds = ScriptError.Kind.catchable.map(\.rawValue)
             let close = closestName(to: kind, among: kinds).map { "did you mean `\($0)`? " } ?? ""
             throw ScriptError.syntax("`\(kind)` is not an error kind Mirage raises", at: position,
                                      hint: close + "the kinds are " + kinds.joined(separator: ", ") + ", and `Exception` for all")
         }
+        return caught
     }
 
     private mutating func whileStatement(_ position: SourcePosition) throws -> Stmt {

@@ -139,7 +139,7 @@ final class TerminalHost: ScriptHost {
 
     func readInput(prompt: String, password: Bool) throws -> String {
         write(prompt, to: .stdout)
-        guard let line = readLine() else { throw ScriptError(kind: "EOFError", message: "end of input") }
+        guard let line = readLine() else { throw ScriptError(kind: .eofError, message: "end of input") }
         return line
     }
 

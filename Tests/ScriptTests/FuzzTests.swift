@@ -160,8 +160,8 @@ import Testing
                 outcomes.ran += 1
             } catch let error as ScriptError {
                 outcomes.failed += 1
-                #expect(!error.kind.isEmpty && !error.rendered.isEmpty)
-                #expect(error.kind != "InternalError", "internal error for:\n\(source)\n\(error.rendered)")
+                #expect(!error.rendered.isEmpty)
+                #expect(error.kind != .internalError, "internal error for:\n\(source)\n\(error.rendered)")
             } catch {
                 Issue.record("non-ScriptError \(error) for:\n\(source)")
             }

@@ -117,7 +117,7 @@ import Testing
 
     @Test func errorsCarryLineAndColumn() throws {
         let missingColon = try #require(syntaxError("x = 1\nif x\n    y = 2"))
-        #expect(missingColon.kind == "SyntaxError")
+        #expect(missingColon.kind == .syntaxError)
         #expect(missingColon.line == 2 && missingColon.column == 5)
         #expect(missingColon.message == "expected `:` after `if` condition, found the end of the line")
 
@@ -136,7 +136,7 @@ import Testing
         #expect(syntaxError("break")?.message == "`break` outside a loop")
         #expect(syntaxError("f(x) = 1")?.message == "cannot assign to a function call")
         #expect(syntaxError("t.shape = 1")?.message == "cannot assign to attribute `shape`")
-        #expect(syntaxError("def f(a=1, b): pass")?.kind == "SyntaxError")
+        #expect(syntaxError("def f(a=1, b): pass")?.kind == .syntaxError)
         #expect(syntaxError("x = {1, 2}")?.message == "sets are not part of Mirage")
         // An error before an unclosed bracket is reported where it is.
         let early = try #require(syntaxError("def f(:\n    pass"))
@@ -150,13 +150,13 @@ import Testing
         let e = try #require(syntaxError(deep))
         #expect(e.message.hasPrefix("too deeply nested"))
         let unclosed = try #require(syntaxError(String(repeating: "(", count: 10_000)))
-        #expect(unclosed.kind == "SyntaxError")
+        #expect(unclosed.kind == .syntaxError)
         let lists = String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
         #expect(syntaxError(lists)?.message.hasPrefix("too deeply nested") == true)
         let minus = String(repeating: "-", count: 10_000) + "1"
         #expect(syntaxError(minus)?.message.hasPrefix("too deeply nested") == true)
         // Through a session, on its own thread, too.
-        #expect(error(of: deep)?.kind == "SyntaxError")
+        #expect(error(of: deep)?.kind == .syntaxError)
         // Moderate nesting is fine.
         #expect(try run(String(repeating: "(", count: 150) + "1" + String(repeating: ")", count: 150), in: Session()) == "1")
     }
