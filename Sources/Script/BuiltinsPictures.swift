@@ -57,7 +57,7 @@ extension Builtins {
             let folder = try args.string("folder")
             var size: (height: Int, width: Int)? = nil
             if !args.isNone("size") {
-                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+                guard let items = args["size"].sequenceItems, items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
                 size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
                         try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
             }
@@ -85,7 +85,7 @@ extension Builtins {
             let gray = try args.bool("gray")
             var size: (Int, Int)? = nil
             if !args.isNone("size") {
-                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+                guard let items = args["size"].sequenceItems, items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
                 size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
                         try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
             }

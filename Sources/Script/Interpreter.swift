@@ -308,6 +308,15 @@ final class Interpreter {
         case .binary(let op, let leftExpr, let rightExpr, let position):
             let left = try evaluate(leftExpr)
             let right = try evaluate(rightExpr)
+            // Scalar loops spend their time here: plain number arithmetic skips the general dispatch.
+            if case .number(let a) = left, case .number(let b) = right {
+                switch op {
+                case .add: return .number(a + b)
+                case .subtract: return .number(a - b)
+                case .multiply: return .number(a * b)
+                default: break
+                }
+            }
             return try located(position) { try binary(op, left, right) }
         case .logical(let isAnd, let leftExpr, let rightExpr, _):
             // Like Python, `and`/`or` give back one of their operands.
@@ -319,7 +328,12 @@ final class Interpreter {
             var left = try evaluate(firstExpr)
             for (op, rightExpr, position) in rest {
                 let right = try evaluate(rightExpr)
-                let result = try located(position) { try compare(op, left, right) }
+                let result: Value
+                if case .number(let a) = left, case .number(let b) = right, let r = Interpreter.compareNumbers(op, a, b) {
+                    result = .bool(r)  // the scalar fast path
+                } else {
+                    result = try located(position) { try compare(op, left, right) }
+                }
                 if rest.count == 1 { return result }
                 guard try located(position, { try truthiness(result) }) else { return .bool(false) }
                 left = right
@@ -362,6 +376,18 @@ final class Interpreter {
             let base = try evaluate(baseExpr)
             let start = try startExpr.map(evaluate), stop = try stopExpr.map(evaluate), step = try stepExpr.map(evaluate)
             return try located(position) { try slice(of: base, from: start, to: stop, by: step) }
+        }
+    }
+
+    private static func compareNumbers(_ op: ComparisonOperator, _ a: Double, _ b: Double) -> Bool? {
+        switch op {
+        case .less: return a < b
+        case .lessEqual: return a <= b
+        case .greater: return a > b
+        case .greaterEqual: return a >= b
+        case .equal: return a == b
+        case .notEqual: return a != b
+        default: return nil
         }
     }
 

@@ -21,6 +21,14 @@ enum Value: Sendable {
     /// the attack every name for it sees.
     case object(any ScriptObject)
 
+    /// The items of a list or a tuple (which built-ins accept alike: `size=[28, 28]` or `size=(28, 28)`).
+    var sequenceItems: [Value]? {
+        switch self {
+        case .list(let items), .tuple(let items): return items
+        default: return nil
+        }
+    }
+
     var typeName: String {
         switch self {
         case .number: return "number"
