@@ -68,6 +68,9 @@ enum BinaryOperator: String, Sendable {
 enum ComparisonOperator: String, Sendable {
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">=", `in`,
          notIn = "not in", `is`, isNot = "is not"
+
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`: the comparisons of values by order (not membership or identity).
+    var isOrdering: Bool { ![.in, .notIn, .is, .isNot].contains(self) }
 }
 
 struct Argument: Sendable {

@@ -172,11 +172,12 @@ func integerValue(_ value: Value, what: String, range: ClosedRange<Int>, functio
 
 /// Matches positional and keyword arguments to parameters (shared by built-ins and `def` functions).
 /// Parameters after a variadic one can only be given by name.
-func bindArguments(function: String, signature: String, parameters: [(String, BuiltinParameter.Kind)],
+func bindArguments(function: String, signature: @autoclosure () -> String, parameters: [(String, BuiltinParameter.Kind)],
                    positional: [Value], keywords: [(String, Value)], candidates: [String]) throws -> (values: [String: Value], rest: [Value]) {
     var values: [String: Value] = [:]
     var rest: [Value] = []
-    let hint = "signature: \(signature)"
+    // Only an error needs the signature, which takes some formatting (defaults included) to build.
+    var hint: String { "signature: \(signature())" }
     let variadicIndex = parameters.firstIndex { if case .variadic = $0.1 { return true } else { return false } }
     let positionalSlots = variadicIndex ?? parameters.count
     for (i, value) in positional.enumerated() {

@@ -329,8 +329,8 @@ final class Interpreter {
             for (op, rightExpr, position) in rest {
                 let right = try evaluate(rightExpr)
                 let result: Value
-                if case .number(let a) = left, case .number(let b) = right, let r = Interpreter.compareNumbers(op, a, b) {
-                    result = .bool(r)  // the scalar fast path
+                if case .number(let a) = left, case .number(let b) = right, op.isOrdering {
+                    result = .bool(compareOrdered(op, a, b))  // the scalar fast path
                 } else {
                     result = try located(position) { try compare(op, left, right) }
                 }
@@ -376,18 +376,6 @@ final class Interpreter {
             let base = try evaluate(baseExpr)
             let start = try startExpr.map(evaluate), stop = try stopExpr.map(evaluate), step = try stepExpr.map(evaluate)
             return try located(position) { try slice(of: base, from: start, to: stop, by: step) }
-        }
-    }
-
-    private static func compareNumbers(_ op: ComparisonOperator, _ a: Double, _ b: Double) -> Bool? {
-        switch op {
-        case .less: return a < b
-        case .lessEqual: return a <= b
-        case .greater: return a > b
-        case .greaterEqual: return a >= b
-        case .equal: return a == b
-        case .notEqual: return a != b
-        default: return nil
         }
     }
 
