@@ -168,6 +168,17 @@ public enum LanguageReference {
     directory and every place it looked. `save` writes relative to the working directory. The cell output of
     `load` shows the model file's sha256, so a shared notebook names the exact weights it ran.
 
+    ## Speed
+
+    The interpreter walks the syntax tree directly (with fast paths for scalar arithmetic and comparisons).
+    `scripts/bench_interpreter.py` runs the same programs under `mirage run` (release build) and CPython 3.11,
+    interleaved, best of 5, process start-up included. On the 2-core development machine at a load average
+    of 15: a loop of 1,000,000 scalar additions took 0.81 s against CPython's 0.55 s (1.5×); 200,000 calls of a
+    two-argument function 0.95 s against 0.33 s (2.9×); a 1,000,000-element list comprehension with a
+    condition 1.21 s against 0.49 s (2.5×). Next to the engine (an attack step on the MNIST encoder takes
+    0.2 ms) this shows only in loops of millions of scalar operations. A resolver pass with slot-indexed
+    variables (Crafting Interpreters, chapter 11), which would remove the name lookups, is not done yet.
+
     ## Coming from Python
 
     Mirage reads like Python on purpose: most lines you would write in a Python notebook run unchanged.
