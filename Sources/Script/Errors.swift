@@ -43,6 +43,7 @@ public struct ScriptError: Error, Sendable, Equatable {
         case eofError = "EOFError"
         case modelError = "ModelError"
         case attackError = "AttackError"
+        case datasetError = "DatasetError"
         case internalError = "InternalError"
         case keyboardInterrupt = "KeyboardInterrupt"
 
@@ -64,6 +65,7 @@ public struct ScriptError: Error, Sendable, Equatable {
             case .eofError: return "`input()` when the input has ended (`mirage run` at end of stdin)"
             case .modelError: return "a model that cannot be imported or run"
             case .attackError: return "an attack that cannot be set up or stepped"
+            case .datasetError: return "a dataset that cannot be read, or a results store that cannot be written"
             case .internalError: return "a failure inside Mirage itself; please report it"
             case .keyboardInterrupt: return "the kernel was interrupted; it cannot be caught by `except`"
             }
