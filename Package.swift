@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: optimizedEvenInDebug),
-        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack", "Audit"]),
+        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack", "Audit", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "mirage", dependencies: [
             "JupyterKernel", "Script", "Attack", "Audit", "Graph", "Imaging", "Tensor", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -61,3 +61,13 @@ if [[ "$want" != "$have" ]]; then
 else
   log "virtualenv up to date ($VENV)"
 fi
+
+# --- 3. The papermill translator for Mirage (python/mirage_papermill), from this checkout --------------
+PM_STAMP="$VENV/.mirage-papermill.stamp"
+pm_want="$(cat "$ROOT"/python/mirage_papermill/pyproject.toml "$ROOT"/python/mirage_papermill/mirage_papermill/*.py | sha256sum | cut -d' ' -f1)"
+if [[ "$pm_want" != "$(cat "$PM_STAMP" 2>/dev/null || true)" ]]; then
+  log "installing python/mirage_papermill into $VENV"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$VENV/bin/python" -m pip install -q --no-deps "$ROOT/python/mirage_papermill" </dev/null
+  rm -rf "$ROOT/python/mirage_papermill/build" "$ROOT"/python/mirage_papermill/*.egg-info
+  printf '%s\n' "$pm_want" >"$PM_STAMP"
+fi

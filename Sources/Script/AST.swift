@@ -5,6 +5,19 @@ indirect enum Expr: Sendable {
     case bool(Bool, SourcePosition)
     case none(SourcePosition)
     case list([Expr], SourcePosition)
+    /// `(a, b)`, or `a, b` where a statement allows it (assignment, `return`, `for` targets).
+    case tuple([Expr], SourcePosition)
+    case dict([(Expr, Expr)], SourcePosition)
+    /// `[element for target in iterable if condition ...]`.
+    case listComprehension(Expr, [ComprehensionClause], SourcePosition)
+    /// `{key: value for target in iterable if condition ...}`.
+    case dictComprehension(Expr, Expr, [ComprehensionClause], SourcePosition)
+    /// `then if condition else otherwise`.
+    case conditional(condition: Expr, then: Expr, otherwise: Expr, SourcePosition)
+    /// `lambda x, y=1: x + y`, a function whose body is one `return`.
+    case lambda(FunctionDeclaration)
+    /// `f"AUROC {v:.3f}"`.
+    case formatted([FormattedPart], SourcePosition)
     case name(String, SourcePosition)
     case unary(UnaryOperator, Expr, SourcePosition)
     case binary(BinaryOperator, Expr, Expr, SourcePosition)
@@ -21,13 +34,29 @@ indirect enum Expr: Sendable {
     var position: SourcePosition {
         switch self {
         case .number(_, let p), .string(_, let p), .bool(_, let p), .none(let p), .list(_, let p), .name(_, let p),
+             .tuple(_, let p), .dict(_, let p), .listComprehension(_, _, let p), .dictComprehension(_, _, _, let p),
+             .conditional(_, _, _, let p), .formatted(_, let p),
              .unary(_, _, let p), .binary(_, _, _, let p), .logical(_, _, _, let p), .call(_, _, let p),
              .attribute(_, _, let p), .index(_, _, let p), .slice(_, _, _, _, let p):
             return p
+        case .lambda(let declaration):
+            return declaration.position
         case .compare(let first, _):
             return first.position
         }
     }
+}
+
+/// One `for … in …` or `if …` of a comprehension, in source order.
+enum ComprehensionClause: Sendable {
+    case `for`(target: Expr, iterable: Expr, SourcePosition)
+    case `if`(Expr)
+}
+
+/// A piece of an f-string: literal text, or `{expression!conversion:spec}`.
+enum FormattedPart: Sendable {
+    case text(String)
+    case value(Expr, conversion: Character?, spec: String)
 }
 
 enum UnaryOperator: String, Sendable { case negate = "-", plus = "+", not }
@@ -37,7 +66,11 @@ enum BinaryOperator: String, Sendable {
 }
 
 enum ComparisonOperator: String, Sendable {
-    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">=", `in`
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">=", `in`,
+         notIn = "not in", `is`, isNot = "is not"
+
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`: the comparisons of values by order (not membership or identity).
+    var isOrdering: Bool { ![.in, .notIn, .is, .isNot].contains(self) }
 }
 
 struct Argument: Sendable {
@@ -58,16 +91,27 @@ struct FunctionDeclaration: Sendable {
     var position: SourcePosition
 }
 
+/// `except KIND as name:`; no kinds means any error (but never an interrupt).
+struct ExceptClause: Sendable {
+    var kinds: [ScriptError.Kind]
+    var name: String?
+    var body: [Stmt]
+    var position: SourcePosition
+}
+
 indirect enum Stmt: Sendable {
     case expression(Expr)
-    /// Target is a `.name` or an `.index` chain rooted at a name.
+    /// Target is a `.name`, an `.index` chain rooted at a name, or a `.tuple`/`.list` of targets.
     case assign(Expr, Expr, SourcePosition)
     case augmentedAssign(Expr, BinaryOperator, Expr, SourcePosition)
     case `if`([(Expr, [Stmt])], else: [Stmt]?)
-    case `for`(String, Expr, [Stmt], SourcePosition)
+    /// The target is a name or a tuple of targets: `for i, x in enumerate(xs):`.
+    case `for`(Expr, Expr, [Stmt], SourcePosition)
     case `while`(Expr, [Stmt], SourcePosition)
     case def(FunctionDeclaration)
     case `return`(Expr?, SourcePosition)
+    case `try`([Stmt], [ExceptClause], finally: [Stmt]?, SourcePosition)
+    case assert(Expr, message: Expr?, SourcePosition)
     case pass
     case `break`(SourcePosition)
     case `continue`(SourcePosition)

@@ -3,7 +3,8 @@ import Tensor
 /// How `help()` groups the built-ins.
 enum BuiltinGroup: String, Sendable, CaseIterable {
     case output = "Output and interaction"
-    case values = "Lists, ranges and conversions"
+    case values = "Lists, dicts, strings and conversions"
+    case session = "The session"
     case tensors = "Tensors and math"
     case random = "Randomness"
     case pictures = "Pictures and files"
@@ -13,13 +14,15 @@ enum BuiltinGroup: String, Sendable, CaseIterable {
 }
 
 struct BuiltinParameter: Sendable {
-    enum Kind: Sendable { case required, optional(Value), variadic }
+    /// `variadic` takes the extra positional arguments (`*values`), `keywords` the extra keyword ones (`**names`, as a dict).
+    enum Kind: Sendable { case required, optional(Value), variadic, keywords }
     var name: String
     var kind: Kind
 
     static func required(_ name: String) -> BuiltinParameter { .init(name: name, kind: .required) }
     static func optional(_ name: String, _ value: Value) -> BuiltinParameter { .init(name: name, kind: .optional(value)) }
     static func variadic(_ name: String) -> BuiltinParameter { .init(name: name, kind: .variadic) }
+    static func keywords(_ name: String) -> BuiltinParameter { .init(name: name, kind: .keywords) }
 }
 
 /// A built-in function: its signature, documentation, and implementation.
@@ -50,6 +53,7 @@ struct Builtin: Sendable {
             case .required: return p.name
             case .optional(let value): return "\(p.name)=\(repr(value))"
             case .variadic: return "*\(p.name)"
+            case .keywords: return "**\(p.name)"
             }
         }
         return "\(name)(\(parts.joined(separator: ", ")))"
@@ -167,7 +171,7 @@ func numbers(_ value: Value, _ what: String) throws -> [Double] {
             throw ScriptError.value("\(what): the range has \(r.count) numbers (the limit is \(Interpreter.maximumListLength))")
         }
         return (0..<r.count).map { Double(r.element($0)) }
-    case .list(let items):
+    case .list(let items), .tuple(let items):
         return try items.map { item in
             guard let x = scalarNumber(item) else { throw ScriptError.type("\(what) must hold numbers, found a \(item.typeName)") }
             return x
@@ -194,11 +198,12 @@ func integerValue(_ value: Value, what: String, range: ClosedRange<Int>, functio
 
 /// Matches positional and keyword arguments to parameters (shared by built-ins and `def` functions).
 /// Parameters after a variadic one can only be given by name.
-func bindArguments(function: String, signature: String, parameters: [(String, BuiltinParameter.Kind)],
+func bindArguments(function: String, signature: @autoclosure () -> String, parameters: [(String, BuiltinParameter.Kind)],
                    positional: [Value], keywords: [(String, Value)], candidates: [String]) throws -> (values: [String: Value], rest: [Value]) {
     var values: [String: Value] = [:]
     var rest: [Value] = []
-    let hint = "signature: \(signature)"
+    // Only an error needs the signature, which takes some formatting (defaults included) to build.
+    var hint: String { "signature: \(signature())" }
     let variadicIndex = parameters.firstIndex { if case .variadic = $0.1 { return true } else { return false } }
     let positionalSlots = variadicIndex ?? parameters.count
     for (i, value) in positional.enumerated() {
@@ -211,7 +216,17 @@ func bindArguments(function: String, signature: String, parameters: [(String, Bu
             throw ScriptError.type("\(function)() takes \(takes) but \(positional.count) were given", hint: hint)
         }
     }
+    let extraKeywords = parameters.first { if case .keywords = $0.1 { return true } else { return false } }?.0
+    var extra = DictValue()
     for (label, value) in keywords {
+        if let extraKeywords, !parameters.contains(where: { $0.0 == label && !isVariadic($0.1) }) {
+            if try extra.value(for: .string(label)) != nil {
+                throw ScriptError.type("\(function)() got multiple values for argument `\(label)`", hint: hint)
+            }
+            try extra.set(value, for: .string(label))
+            values[extraKeywords] = .dict(extra)
+            continue
+        }
         guard let parameter = parameters.first(where: { $0.0 == label }), !isVariadic(parameter.1) else {
             let named = candidates.filter { name in parameters.contains { $0.0 == name && !isVariadic($0.1) } }
             let suggestion = closestName(to: label, among: named).map { "did you mean `\($0)`? " } ?? ""
@@ -227,18 +242,21 @@ func bindArguments(function: String, signature: String, parameters: [(String, Bu
         case .required: throw ScriptError.type("\(function)() missing required argument `\(name)`", hint: hint)
         case .optional(let value): values[name] = value
         case .variadic: break
+        case .keywords: values[name] = .dict(extra)
         }
     }
     return (values, rest)
 }
 
 private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
-    if case .variadic = kind { return true }
-    return false
+    switch kind {
+    case .variadic, .keywords: return true
+    default: return false
+    }
 }
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + diagnostics + detectors + datasets + plots + patterns
+    static let all: [Builtin] = output + values + python + session + tensors + random + pictures + models + attackTools + diagnostics + detectors + datasets + plots + patterns
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

@@ -42,7 +42,7 @@ extension Builtins {
                 description: "Loads an attack saved with `save(atk, \"name.attack\")`. It brings back the model (from the path it was loaded from), the layer, and every bit of the attack's state, so `step` continues exactly where the saved attack stood.",
                 example: "save(atk, \"spiral.attack\")\natk = load_attack(\"spiral.attack\")\nstep(atk, 50)") { args, _ in
             let path = try args.string("path")
-            let url = URL(fileURLWithPath: path)
+            let url = URL(fileURLWithPath: try InputFiles.resolve(path, for: "load_attack()"))
             let context = try library("load_attack(\(quote(path)))") { try OODAttack.context(in: url) }
             guard let modelPath = context.info["model"], let names = context.info["layer"]?.split(separator: "\n").map(String.init) else {
                 throw ScriptError.io("load_attack(): \(quote(path)) was not saved from the language (no model path, layer or x_in in it)")
@@ -54,7 +54,7 @@ extension Builtins {
                 normalization = nil
             }
             // The path as the notebook gave it, so a shared notebook finds the model beside it; else where it was.
-            let found = FileManager.default.fileExists(atPath: modelPath) ? modelPath : context.info["model_absolute"] ?? modelPath
+            let found = (try? InputFiles.resolve(modelPath, for: "load_attack()")) ?? context.info["model_absolute"] ?? modelPath
             let model = try library("load_attack: model \(quote(found))") { try ModelCache.shared.model(at: found) }
             let layer = try LayerObject(model: ModelObject(model: model, path: found, normalization: normalization), names: names)
             let attack = try library("load_attack(\(quote(path)))") { try OODAttack.load(from: url, encoder: layer.encoder) }

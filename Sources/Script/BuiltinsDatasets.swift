@@ -65,7 +65,7 @@ extension Builtins {
 /// Library errors of the Audit module as the language reports them.
 func auditLibrary<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as AuditError {
-        throw ScriptError(kind: "DatasetError", message: error.message)
+        throw ScriptError(kind: .datasetError, message: error.message)
     }
 }
 
@@ -142,7 +142,7 @@ func mapDataset(_ value: Value, _ what: String, _ body: (Tensor) throws -> Tenso
     for c in 0..<dataset.chunkCount {
         let chunk = try auditLibrary { try dataset.load(dataset.range(ofChunk: c)) }
         if let f = chunk.failures.first {
-            throw ScriptError(kind: "DatasetError", message: "\(what): image \(f.index) of the dataset (\(f.source)) cannot be read: \(f.message)",
+            throw ScriptError(kind: .datasetError, message: "\(what): image \(f.index) of the dataset (\(f.source)) cannot be read: \(f.message)",
                               hint: "audit(…, out=DIR) skips and records unreadable images")
         }
         let out = try body(chunk.images)
@@ -205,11 +205,11 @@ func datasetAudit(_ args: CallArguments, _ interpreter: Interpreter, detectors: 
     } catch is AuditInterrupted {
         throw ScriptError.interrupted()
     } catch let error as AuditError {
-        throw ScriptError(kind: "DatasetError", message: error.message)
+        throw ScriptError(kind: .datasetError, message: error.message)
     } catch let error as ScriptError {
         throw error
     } catch {
-        throw ScriptError(kind: "Error", message: "audit(out=\(quote(out))): \(error)")
+        throw ScriptError(kind: .internalError, message: "audit(out=\(quote(out))): \(error)")
     }
     let results = try auditLibrary { try AuditResults.load(out) }
     let object = try ResultsObject(results, convention: convention)

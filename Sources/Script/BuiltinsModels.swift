@@ -25,7 +25,8 @@ extension Builtins {
                 normalization = Normalization(mean: (0..<n).map { Float(mean[mean.count == 1 ? 0 : $0]) },
                                               std: (0..<n).map { Float(std[std.count == 1 ? 0 : $0]) })
             }
-            let model = try library("load(\(quote(path)))") { try ModelCache.shared.model(at: path) }
+            let file = try InputFiles.resolve(path, for: "load()")
+            let model = try library("load(\(quote(path)))") { try ModelCache.shared.model(at: file) }
             return .object(ModelObject(model: model, path: path, normalization: normalization))
         },
         Builtin("layer", .models, [.required("model"), .required("name")],
@@ -191,7 +192,7 @@ extension Builtins {
                 show(text, update: true)
             }
             if interrupted {
-                throw ScriptError(kind: "KeyboardInterrupt", message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
+                throw ScriptError(kind: .keyboardInterrupt, message: "interrupted after step \(done); the attack keeps it and `step` continues from there")
             }
             return .none
         },

@@ -57,7 +57,7 @@ extension Builtins {
             let folder = try args.string("folder")
             let size = try pictureSize(args)
             do {
-                return .tensor(try ImageFile.loadFolder(folder, size: size, channels: try args.bool("gray") ? .gray : .rgb))
+                return .tensor(try ImageFile.loadFolder(try InputFiles.resolve(folder, for: "images()", directory: true), size: size, channels: try args.bool("gray") ? .gray : .rgb))
             } catch let error as ImagingError {
                 throw ScriptError.io("cannot read the folder \(quote(folder)): \(error.message)")
             }
@@ -66,9 +66,8 @@ extension Builtins {
                 description: "Reads a NumPy .npy file as a tensor of its own shape. Float, integer and bool data become float32: class labels, feature batches, image batches.",
                 example: "y_test = npy(\"Examples/data/mnist/test_labels.npy\")") { args, _ in
             let path = try args.string("path")
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ScriptError.io("cannot read \(quote(path)): no such file",
-                                     hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")
+            guard let data = FileManager.default.contents(atPath: try InputFiles.resolve(path, for: "npy()")) else {
+                throw ScriptError.io("cannot read \(quote(path))")
             }
             do { return .tensor(try NPY.decode([UInt8](data))) } catch let error as ImagingError {
                 throw ScriptError.io("cannot read \(quote(path)): \(error.message)")
@@ -84,11 +83,7 @@ extension Builtins {
             guard ImageFile.supportedExtensions.contains(ext) || ext == "npy" else {
                 throw ScriptError.io("cannot read \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")", hint: "image() reads .png, .jpg and .npy files")
             }
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw ScriptError.io("cannot read \(quote(path)): no such file",
-                                     hint: "relative paths start in the kernel's working directory: \(FileManager.default.currentDirectoryPath)")
-            }
-            guard let data = FileManager.default.contents(atPath: path) else { throw ScriptError.io("cannot read \(quote(path))") }
+            guard let data = FileManager.default.contents(atPath: try InputFiles.resolve(path, for: "image()")) else { throw ScriptError.io("cannot read \(quote(path))") }
             var picture: Tensor
             do {
                 if ext != "npy" {
@@ -154,7 +149,7 @@ private func show(_ values: [Value], on host: ScriptHost) throws {
 /// The optional `size=[h, w]` of `image` and `images`.
 private func pictureSize(_ args: CallArguments) throws -> (height: Int, width: Int)? {
     if args.isNone("size") { return nil }
-    guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+    guard let items = args["size"].sequenceItems, items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
     return (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
             try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
 }

@@ -14,14 +14,15 @@ extension Builtins {
             return .range(RangeValue(start: start, stop: stop, step: step))
         },
         Builtin("len", .values, [.required("x")],
-                description: "Returns the number of items in a list, characters in a string, numbers in a range, or the size of a tensor's first axis.",
+                description: "Returns how many items a list, tuple, dict, string, range or tensor (along its first axis) has.",
                 example: "len([1, 2, 3])") { args, _ in
             switch args["x"] {
-            case .list(let items): return .number(Double(items.count))
+            case .list(let items), .tuple(let items): return .number(Double(items.count))
+            case .dict(let d): return .number(Double(d.count))
             case .string(let s): return .number(Double(s.count))
             case .range(let r): return .number(Double(r.count))
             case .tensor(let t) where t.rank >= 1: return .number(Double(t.shape[0]))
-            case let other: throw args.error("expects a list, string, range or tensor (rank ≥ 1), got \(other.typeName)")
+            case let other: throw args.error("expects a list, tuple, dict, string, range or tensor (rank ≥ 1), got \(other.typeName)")
             }
         },
         Builtin("str", .values, [.required("x")],
@@ -38,7 +39,7 @@ extension Builtins {
                 case .bool(let b): return ([], [b ? 1 : 0])
                 case .tensor(let t): return (t.shape, t.data)
                 case .range(let r): return ([r.count], (0..<r.count).map { Float(r.element($0)) })
-                case .list(let items):
+                case .list(let items), .tuple(let items):
                     let parts = try items.map(flatten)
                     guard parts.allSatisfy({ $0.shape == parts.first?.shape }) else {
                         throw ScriptError.shape("tensor() needs a rectangular list: its items have shapes \(Set(parts.map { "\($0.shape)" }).sorted().joined(separator: ", "))")
@@ -54,10 +55,11 @@ extension Builtins {
             return .tensor(Tensor(shape: shape, data: data))
         },
         Builtin("list", .values, [.required("x")],
-                description: "Returns the items of a range, string or tensor (along its first axis) as a list.",
+                description: "Returns the items of a range, string, tuple, dict (its keys) or tensor (along its first axis) as a list.",
                 example: "list(range(4))") { args, _ in
             switch args["x"] {
-            case .list(let items): return .list(items)
+            case .list(let items), .tuple(let items): return .list(items)
+            case .dict(let d): return .list(d.keys)
             case .string(let s): return .list(s.map { .string(String($0)) })
             case .range(let r):
                 guard r.count <= Interpreter.maximumListLength else {

@@ -56,9 +56,11 @@ extension Session {
         if start > 0 && scalars[start - 1] == "." { return nil }
         if let value = interpreter.globals[name] {
             if case .function(let f) = value { return RichOutput(plain: f.signature + "\n\nA function defined with `def`.") }
-            // More detail (shift-tab twice, or `x??`) also shows a tensor as a picture.
+            // The line `whos()` shows for it, then its value; more detail (shift-tab twice, or `x??`) also shows
+            // a tensor as a picture and a dict of numbers as a table.
             var output = detailLevel > 0 ? richOutput(for: value) : RichOutput(plain: "")
-            output.plain = "\(name) = \(repr(value))"
+            let description = VariableDescription(value)
+            output.plain = "\(name): \(description.line)\n\(name) = \(description.value)"
             return output
         }
         if let builtin = Builtins.byName[name] { return RichOutput(plain: builtin.documentation) }
@@ -69,7 +71,7 @@ extension Session {
     private func parameterNames(of callee: String, interpreter: Interpreter) -> [String] {
         switch interpreter.globals[callee] ?? Builtins.byName[callee].map(Value.builtin) {
         case .builtin(let builtin)?:
-            return builtin.parameters.compactMap { if case .variadic = $0.kind { return nil } else { return $0.name } }
+            return builtin.parameters.compactMap { switch $0.kind { case .variadic, .keywords: return nil; default: return $0.name } }
         case .function(let function)?:
             return function.declaration.parameters.map(\.name)
         default:
@@ -120,14 +122,20 @@ extension Session {
         return quote != nil
     }
 
+    /// Whether a console should run the cell or read another line, answered as IPython answers it: a line
+    /// ending with `:` wants an indented block (indent 4 more); an unclosed bracket or string wants more; a cell
+    /// whose last line is inside a block wants more until the user ends the line (one Enter, as in Python's
+    /// console: the line then ends with a newline or an empty indented line); a cell that fails to parse only
+    /// at its very end (`try:` without `except` yet) wants more; any other parse failure is invalid.
     func completenessOf(_ source: String) -> Completeness {
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         func isBlank(_ line: String) -> Bool {
-            let trimmed = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+            let trimmed = line.drop { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\u{0C}" }
             return trimmed.isEmpty || trimmed.hasPrefix("#")
         }
         func indentation(_ line: String) -> String { String(line.prefix { $0 == " " || $0 == "\t" }) }
-        guard let lastCode = lines.last(where: { !isBlank($0) }) else { return .complete }
+        guard let lastCodeIndex = lines.lastIndex(where: { !isBlank($0) }) else { return .complete }
+        let lastCode = lines[lastCodeIndex]
 
         let tokens: [Token]
         do {
@@ -137,18 +145,23 @@ extension Session {
         } catch {
             return .invalid
         }
-        let trailingBlankLines = lines.reversed().prefix(while: isBlank).count
-        if trailingBlankLines == 0, String(lastCode.prefix(while: { $0 != "#" })).trimmingTrailingSpaces().hasSuffix(":") {
+        if String(lastCode.prefix(while: { $0 != "#" })).trimmingTrailingSpaces().hasSuffix(":") {
             return .incomplete(indent: indentation(lastCode) + "    ")
         }
-        // As in IPython, a cell with a block needs an empty line at the end before it runs.
-        if tokens.contains(where: { $0.kind == .indent }) && trailingBlankLines < 2 {
+        // Still typing on an indented line: the console sends the cell without the Enter that ends it.
+        let endsLine = lastCodeIndex < lines.count - 1
+        if !endsLine && !indentation(lastCode).isEmpty && tokens.contains(where: { $0.kind == .indent }) {
             return .incomplete(indent: indentation(lastCode))
         }
         do {
             var parser = Parser(tokens: tokens)
             _ = try parser.parseProgram()
             return .complete
+        } catch let error as ScriptError {
+            if let end = tokens.last?.position, error.line == end.line, error.column == end.column {
+                return .incomplete(indent: indentation(lastCode))
+            }
+            return .invalid
         } catch {
             return .invalid
         }

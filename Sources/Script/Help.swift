@@ -81,6 +81,7 @@ private extension String {
 /// How a value appears as a cell's result or in `show`: tensors as pictures with a summary, others as text.
 func richOutput(for value: Value) -> RichOutput {
     if case .object(let object) = value { return object.richOutput() }
+    if case .dict(let d) = value, let table = dictTable(d) { return RichOutput(plain: repr(value), html: table.html) }
     guard case .tensor(let tensor) = value else { return RichOutput(plain: repr(value)) }
     var output = RichOutput(plain: tensorSummary(tensor))
     if PictureDisplay.isDisplayable(tensor), let rendered = try? PictureDisplay.render(tensor) {

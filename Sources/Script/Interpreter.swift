@@ -1,7 +1,9 @@
 import Foundation
 import Tensor
 
-/// Walks the syntax tree. Holds the session's state: global variables and the random generator.
+/// Walks the syntax tree, as jlox does: statements, then expressions. Holds the session's state: global
+/// variables and the random generator. Operators live in Operators.swift, attributes and indexing in
+/// Indexing.swift, string/list/dict methods in Methods.swift, format specs in Formatting.swift.
 final class Interpreter {
     // Limits that keep any input from exhausting memory or the stack.
     static let maximumTensorElements = 1 << 26
@@ -14,7 +16,7 @@ final class Interpreter {
     var host: ScriptHost = SilentHost()
     /// Source of the cell being run; functions defined in it remember it for error messages.
     var source = ""
-    /// Local variables of the user functions being called, innermost last.
+    /// Local variables of the user functions being called (and of comprehensions), innermost last.
     private var frames: [[String: Value]] = []
     private var depth = 0
 
@@ -49,7 +51,7 @@ final class Interpreter {
         depth += 1
         defer { depth -= 1 }
         guard depth <= Interpreter.maximumEvaluationDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum evaluation depth exceeded")
+            throw ScriptError(kind: .recursionError, message: "maximum evaluation depth exceeded")
         }
         for statement in statements {
             let flow = try execute(statement)
@@ -74,12 +76,12 @@ final class Interpreter {
                 return try executeBlock(body)
             }
             if let elseBody { return try executeBlock(elseBody) }
-        case .for(let name, let iterableExpr, let body, let position):
+        case .for(let target, let iterableExpr, let body, let position):
             let iterable = try evaluate(iterableExpr)
             let (count, element) = try located(iterableExpr.position) { try iteration(over: iterable) }
             for i in 0..<count {
                 try located(position) { try checkInterrupt() }
-                store(name, try element(i))
+                try assign(try element(i), to: target)
                 switch try executeBlock(body) {
                 case .breakLoop: return .normal
                 case .returned(let value): return .returned(value)
@@ -96,10 +98,16 @@ final class Interpreter {
                 }
             }
         case .def(let declaration):
-            let defaults = try declaration.parameters.map { try $0.defaultValue.map(evaluate) }
-            store(declaration.name, .function(UserFunction(declaration: declaration, defaults: defaults, source: source)))
+            store(declaration.name, .function(try makeFunction(declaration)))
         case .return(let expr, _):
             return .returned(try expr.map(evaluate) ?? .none)
+        case .try(let body, let handlers, let finallyBody, _):
+            return try executeTry(body, handlers, finallyBody)
+        case .assert(let condition, let messageExpr, let position):
+            guard try truth(condition) else {
+                let message = try messageExpr.map { str(try evaluate($0)) } ?? "the assertion is false"
+                throw ScriptError(kind: .assertionError, message: message).at(position)
+            }
         case .pass:
             break
         case .break:
@@ -110,15 +118,35 @@ final class Interpreter {
         return .normal
     }
 
+    /// `try`/`except`/`finally`: the first handler naming the error's kind (or naming none) runs with the error
+    /// bound to its `as` name; `finally` runs whatever happened. Interrupts are never caught.
+    private func executeTry(_ body: [Stmt], _ handlers: [ExceptClause], _ finallyBody: [Stmt]?) throws -> Flow {
+        var outcome: Result<Flow, any Error>
+        do { outcome = .success(try executeBlock(body)) } catch { outcome = .failure(error) }
+        if case .failure(let error as ScriptError) = outcome, error.kind != .keyboardInterrupt,
+           let handler = handlers.first(where: { $0.kinds.isEmpty || $0.kinds.contains(error.kind) }) {
+            if let name = handler.name { store(name, .object(ErrorObject(error.located(in: source)))) }
+            do { outcome = .success(try executeBlock(handler.body)) } catch { outcome = .failure(error) }
+        }
+        if let finallyBody {
+            let flow = try executeBlock(finallyBody)
+            if case .normal = flow {} else { return flow }
+        }
+        return try outcome.get()
+    }
+
     private func truth(_ condition: Expr) throws -> Bool {
         let value = try evaluate(condition)
         return try located(condition.position) { try truthiness(value) }
     }
 
     /// The element count and element accessor of a value a `for` loop walks over.
-    private func iteration(over value: Value) throws -> (Int, (Int) throws -> Value) {
+    func iteration(over value: Value) throws -> (Int, (Int) throws -> Value) {
         switch value {
-        case .list(let items): return (items.count, { items[$0] })
+        case .list(let items), .tuple(let items): return (items.count, { items[$0] })
+        case .dict(let d):
+            let keys = d.keys
+            return (keys.count, { keys[$0] })
         case .range(let r): return (r.count, { .number(Double(r.element($0))) })
         case .string(let s):
             let characters = s.map { Value.string(String($0)) }
@@ -126,8 +154,17 @@ final class Interpreter {
         case .tensor(let t) where t.rank >= 1:
             return (t.shape[0], { t.rank == 1 ? .number(widen(t.data[$0])) : .tensor(t.slice($0)) })
         default:
-            throw ScriptError.type("cannot loop over a \(value.typeName)", hint: "loop over a list, a range, a string or a tensor")
+            throw ScriptError.type("cannot loop over a \(value.typeName)", hint: "loop over a list, tuple, dict, range, string or tensor")
         }
+    }
+
+    /// All the elements of an iterable value, for unpacking and for built-ins such as `zip` and `sorted`.
+    func elements(of value: Value) throws -> [Value] {
+        if case .list(let items) = value { return items }
+        if case .tuple(let items) = value { return items }
+        let (count, element) = try iteration(over: value)
+        guard count <= Interpreter.maximumListLength else { throw tooLong(count) }
+        return try (0..<count).map(element)
     }
 
     // MARK: Variables
@@ -148,8 +185,11 @@ final class Interpreter {
     private func lookup(_ name: String, at position: SourcePosition) throws -> Value {
         if let value = frames.last?[name] ?? globals[name] { return value }
         if let builtin = Builtins.byName[name] { return .builtin(builtin) }
-        let pythonic = ["True": "true", "False": "false", "None": "none", "null": "none", "nil": "none"]
-        var hint = pythonic[name].map { "Mirage spells it `\($0)`" }
+        var hint: String?
+        if ["null", "nil"].contains(name) { hint = "Mirage spells it `none` (or `None`)" }
+        if ["np", "numpy", "math", "torch", "os", "sys"].contains(name) {
+            hint = "there are no modules to import: the built-ins (`help()`) cover tensors, math and files"
+        }
         if hint == nil, let close = closestName(to: name, among: visibleNames + Keyword.allCases.map(\.rawValue)) {
             hint = "did you mean `\(close)`?"
         }
@@ -160,6 +200,17 @@ final class Interpreter {
         switch target {
         case .name(let name, _):
             store(name, value)
+        case .tuple(let targets, let position), .list(let targets, let position):
+            let items = try located(position) { () throws -> [Value] in
+                let items = try elements(of: value)
+                guard items.count == targets.count else {
+                    throw ScriptError.value(items.count > targets.count
+                        ? "too many values to unpack (expected \(targets.count), got \(items.count))"
+                        : "not enough values to unpack (expected \(targets.count), got \(items.count))")
+                }
+                return items
+            }
+            for (target, item) in zip(targets, items) { try assign(item, to: target) }
         case .index(let baseExpr, let indexExpr, let position):
             if case .name(let name, let namePosition) = baseExpr {
                 var container = try lookup(name, at: namePosition)
@@ -193,7 +244,7 @@ final class Interpreter {
         } catch let error as ScriptError {
             throw error.at(position)
         } catch {
-            throw ScriptError(kind: "InternalError", message: "\(error)").at(position)
+            throw ScriptError(kind: .internalError, message: "\(error)").at(position)
         }
     }
 
@@ -201,7 +252,7 @@ final class Interpreter {
         depth += 1
         defer { depth -= 1 }
         guard depth <= Interpreter.maximumEvaluationDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum evaluation depth exceeded").at(expr.position)
+            throw ScriptError(kind: .recursionError, message: "maximum evaluation depth exceeded").at(expr.position)
         }
         switch expr {
         case .number(let x, _): return .number(x)
@@ -209,6 +260,47 @@ final class Interpreter {
         case .bool(let b, _): return .bool(b)
         case .none: return .none
         case .list(let items, _): return .list(try items.map(evaluate))
+        case .tuple(let items, _): return .tuple(try items.map(evaluate))
+        case .dict(let entries, _):
+            var d = DictValue()
+            for (keyExpr, valueExpr) in entries {
+                let key = try evaluate(keyExpr)
+                let value = try evaluate(valueExpr)
+                try located(keyExpr.position) { try d.set(value, for: key) }
+            }
+            return .dict(d)
+        case .listComprehension(let elementExpr, let clauses, let position):
+            var items: [Value] = []
+            try comprehension(clauses) {
+                items.append(try evaluate(elementExpr))
+                guard items.count <= Interpreter.maximumListLength else { throw tooLong(items.count).at(position) }
+            }
+            return .list(items)
+        case .dictComprehension(let keyExpr, let valueExpr, let clauses, _):
+            var d = DictValue()
+            try comprehension(clauses) {
+                let key = try evaluate(keyExpr)
+                let value = try evaluate(valueExpr)
+                try located(keyExpr.position) { try d.set(value, for: key) }
+            }
+            return .dict(d)
+        case .conditional(let condition, let then, let otherwise, _):
+            return try evaluate(try truth(condition) ? then : otherwise)
+        case .lambda(let declaration):
+            return .function(try makeFunction(declaration))
+        case .formatted(let parts, _):
+            var text = ""
+            for part in parts {
+                switch part {
+                case .text(let s): text += s
+                case .value(let valueExpr, let conversion, let spec):
+                    var value = try evaluate(valueExpr)
+                    if conversion == "r" || conversion == "a" { value = .string(repr(value)) }
+                    if conversion == "s" { value = .string(str(value)) }
+                    text += try located(valueExpr.position) { try format(value, spec: spec) }
+                }
+            }
+            return .string(text)
         case .name(let name, let position): return try lookup(name, at: position)
         case .unary(let op, let operandExpr, let position):
             let operand = try evaluate(operandExpr)
@@ -216,6 +308,15 @@ final class Interpreter {
         case .binary(let op, let leftExpr, let rightExpr, let position):
             let left = try evaluate(leftExpr)
             let right = try evaluate(rightExpr)
+            // Scalar loops spend their time here: plain number arithmetic skips the general dispatch.
+            if case .number(let a) = left, case .number(let b) = right {
+                switch op {
+                case .add: return .number(a + b)
+                case .subtract: return .number(a - b)
+                case .multiply: return .number(a * b)
+                default: break
+                }
+            }
             return try located(position) { try binary(op, left, right) }
         case .logical(let isAnd, let leftExpr, let rightExpr, _):
             // Like Python, `and`/`or` give back one of their operands.
@@ -227,16 +328,38 @@ final class Interpreter {
             var left = try evaluate(firstExpr)
             for (op, rightExpr, position) in rest {
                 let right = try evaluate(rightExpr)
-                let result = try located(position) { try compare(op, left, right) }
+                let result: Value
+                if case .number(let a) = left, case .number(let b) = right, op.isOrdering {
+                    result = .bool(compareOrdered(op, a, b))  // the scalar fast path
+                } else {
+                    result = try located(position) { try compare(op, left, right) }
+                }
                 if rest.count == 1 { return result }
                 guard try located(position, { try truthiness(result) }) else { return .bool(false) }
                 left = right
             }
             return .bool(true)
         case .call(let calleeExpr, let arguments, _):
-            let callee = try evaluate(calleeExpr)
             var positional: [Value] = []
             var keywords: [(String, Value)] = []
+            // `xs.append(v)` changes the variable `xs` (values are copied on assignment, so it has to be a name).
+            if case .attribute(.name(let name, let namePosition), let method, let position) = calleeExpr, Methods.mutating.contains(method) {
+                for argument in arguments {
+                    let value = try evaluate(argument.value)
+                    if let label = argument.label { keywords.append((label, value)) } else { positional.append(value) }
+                }
+                let container = try lookup(name, at: namePosition)
+                let methodPosition = SourcePosition(line: position.line, column: position.column + 1)
+                guard Methods.canMutate(container) else {
+                    let callee = try located(methodPosition) { try attribute(container, method) }
+                    return try located(calleeExpr.position) { try call(callee, positional, keywords) }
+                }
+                let box = Methods.Box(container)
+                storeExisting(name, .none)
+                defer { storeExisting(name, box.value) }
+                return try located(methodPosition) { try Methods.callMutating(method, on: box, positional, keywords, self) }
+            }
+            let callee = try evaluate(calleeExpr)
             for argument in arguments {
                 let value = try evaluate(argument.value)
                 if let label = argument.label { keywords.append((label, value)) } else { positional.append(value) }
@@ -254,6 +377,36 @@ final class Interpreter {
             let start = try startExpr.map(evaluate), stop = try stopExpr.map(evaluate), step = try stepExpr.map(evaluate)
             return try located(position) { try slice(of: base, from: start, to: stop, by: step) }
         }
+    }
+
+    /// Runs `body` once per combination the clauses produce, in a scope of its own: the loop variables of a
+    /// comprehension do not leak out, as in Python 3.
+    private func comprehension(_ clauses: [ComprehensionClause], _ body: () throws -> Void) throws {
+        frames.append(frames.last ?? [:])
+        defer { frames.removeLast() }
+        func run(_ clauses: ArraySlice<ComprehensionClause>) throws {
+            guard let clause = clauses.first else { return try body() }
+            switch clause {
+            case .if(let condition):
+                if try truth(condition) { try run(clauses.dropFirst()) }
+            case .for(let target, let iterableExpr, let position):
+                let iterable = try evaluate(iterableExpr)
+                let (count, element) = try located(iterableExpr.position) { try iteration(over: iterable) }
+                for i in 0..<count {
+                    try located(position) { try checkInterrupt() }
+                    try assign(try element(i), to: target)
+                    try run(clauses.dropFirst())
+                }
+            }
+        }
+        try run(clauses[...])
+    }
+
+    /// A `def` or `lambda` made here: defaults are evaluated now, and inside a function the local variables
+    /// around it are captured (by value).
+    private func makeFunction(_ declaration: FunctionDeclaration) throws -> UserFunction {
+        let defaults = try declaration.parameters.map { try $0.defaultValue.map(evaluate) }
+        return UserFunction(declaration: declaration, defaults: defaults, source: source, captured: frames.last ?? [:])
     }
 
     // MARK: Calls
@@ -274,7 +427,7 @@ final class Interpreter {
     private func callUserFunction(_ function: UserFunction, _ positional: [Value], _ keywords: [(String, Value)]) throws -> Value {
         let declaration = function.declaration
         guard frames.count < Interpreter.maximumCallDepth else {
-            throw ScriptError(kind: "RecursionError", message: "maximum recursion depth exceeded (\(Interpreter.maximumCallDepth) nested calls)",
+            throw ScriptError(kind: .recursionError, message: "maximum recursion depth exceeded (\(Interpreter.maximumCallDepth) nested calls)",
                               hint: "does `\(declaration.name)` call itself without a stopping condition?")
         }
         try checkInterrupt()
@@ -283,7 +436,7 @@ final class Interpreter {
         }
         let bound = try bindArguments(function: declaration.name, signature: function.signature, parameters: parameters,
                                       positional: positional, keywords: keywords, candidates: declaration.parameters.map(\.name))
-        frames.append(bound.values)
+        frames.append(function.captured.isEmpty ? bound.values : function.captured.merging(bound.values) { $1 })
         defer { frames.removeLast() }
         do {
             if case .returned(let value) = try executeBlock(declaration.body) { return value }
@@ -295,351 +448,6 @@ final class Interpreter {
             throw error
         }
     }
-
-    // MARK: Operators
-
-    private func unary(_ op: UnaryOperator, _ operand: Value) throws -> Value {
-        switch (op, operand) {
-        case (.not, _): return .bool(!(try truthiness(operand)))
-        case (.negate, .number(let x)): return .number(-x)
-        case (.negate, .bool(let b)): return .number(b ? -1 : 0)
-        case (.negate, .tensor(let t)): return .tensor(t.map { -$0 })
-        case (.plus, .number), (.plus, .tensor): return operand
-        case (.plus, .bool(let b)): return .number(b ? 1 : 0)
-        default: throw ScriptError.type("bad operand type for unary `\(op.rawValue)`: \(operand.typeName)")
-        }
-    }
-
-    private func tensorOperation(_ op: BinaryOperator) -> BinaryOperation {
-        switch op {
-        case .add: return .add
-        case .subtract: return .subtract
-        case .multiply: return .multiply
-        case .divide: return .divide
-        case .floorDivide: return .floorDivide
-        case .remainder: return .remainder
-        case .power: return .power
-        }
-    }
-
-    /// A flat list of numbers meeting a tensor acts as a 1-D tensor, as NumPy treats a list beside an array:
-    /// `scores - msp(logits, x)` works.
-    private func tensorOperands(_ left: Value, _ right: Value) -> (Tensor, Tensor)? {
-        func asTensor(_ v: Value) -> Tensor? {
-            switch v {
-            case .tensor(let t): return t
-            case .list(let items):
-                let values = items.compactMap(numeric)
-                return values.count == items.count ? Tensor(shape: [values.count], data: values.map { Float($0) }) : nil
-            default: return nil
-            }
-        }
-        guard case .tensor = left, let b = asTensor(right) else {
-            guard case .tensor(let b) = right, let a = asTensor(left) else { return nil }
-            return (a, b)
-        }
-        return (asTensor(left)!, b)
-    }
-
-    func binary(_ op: BinaryOperator, _ left: Value, _ right: Value) throws -> Value {
-        if let (a, b) = tensorOperands(left, right) {
-            return .tensor(try broadcast(a, b, tensorOperation(op), symbol: op.rawValue))
-        }
-        switch (left, right) {
-        case (.tensor(let a), _):
-            if let x = numeric(right) { return .tensor(a.applying(tensorOperation(op), scalar: Float(x))) }
-        case (_, .tensor(let b)):
-            if let x = numeric(left) { return .tensor(b.applying(tensorOperation(op), scalar: Float(x), scalarOnLeft: true)) }
-        default:
-            break
-        }
-        if let a = numeric(left), let b = numeric(right) { return .number(try arithmetic(op, a, b)) }
-        switch (op, left, right) {
-        case (.add, .string(let a), .string(let b)):
-            return .string(a + b)
-        case (.add, .list(let a), .list(let b)):
-            guard a.count + b.count <= Interpreter.maximumListLength else { throw tooLong(a.count + b.count) }
-            return .list(a + b)
-        case (.multiply, .string, .number), (.multiply, .list, .number), (.multiply, .number, .string), (.multiply, .number, .list):
-            return try repeated(left, right)
-        default:
-            var hint: String? = nil
-            if case .string = left, right.typeName == "number" { hint = "convert the number first: \"...\" + str(x)" }
-            if case .list = left, op == .add { hint = "to append, write `xs = xs + [value]`" }
-            throw ScriptError.type("unsupported operand types for `\(op.rawValue)`: \(left.typeName) and \(right.typeName)", hint: hint)
-        }
-    }
-
-    private func numeric(_ value: Value) -> Double? {
-        switch value {
-        case .number(let x): return x
-        case .bool(let b): return b ? 1 : 0
-        default: return nil
-        }
-    }
-
-    private func arithmetic(_ op: BinaryOperator, _ a: Double, _ b: Double) throws -> Double {
-        switch op {
-        case .add: return a + b
-        case .subtract: return a - b
-        case .multiply: return a * b
-        case .power: return Foundation.pow(a, b)
-        case .divide, .floorDivide, .remainder:
-            guard b != 0 else {
-                throw ScriptError(kind: "ZeroDivisionError", message: "division by zero",
-                                  hint: "tensors divide element-wise following IEEE rules (giving inf or nan) if that is what you want")
-            }
-            if op == .divide { return a / b }
-            let quotient = (a / b).rounded(.down)
-            return op == .floorDivide ? quotient : a - b * quotient
-        }
-    }
-
-    private func repeated(_ left: Value, _ right: Value) throws -> Value {
-        let (sequence, times) = numeric(right) != nil ? (left, right) : (right, left)
-        guard case .number(let n) = times, n == n.rounded() else {
-            throw ScriptError.type("can only repeat a \(sequence.typeName) a whole number of times")
-        }
-        let count = max(0, n)
-        switch sequence {
-        case .string(let s):
-            guard Double(s.count) * count <= Double(Interpreter.maximumListLength) else { throw tooLong(Int(min(count, 1e15))) }
-            return .string(String(repeating: s, count: Int(count)))
-        case .list(let items):
-            guard Double(items.count) * count <= Double(Interpreter.maximumListLength) else { throw tooLong(Int(min(count, 1e15))) }
-            return .list(Array([[Value]](repeating: items, count: Int(count)).joined()))
-        default:
-            throw ScriptError.type("cannot repeat a \(sequence.typeName)")
-        }
-    }
-
-    private func tooLong(_ count: Int) -> ScriptError {
-        .value("the result would be too long (the limit is \(Interpreter.maximumListLength) items)")
-    }
-
-    private func broadcast(_ a: Tensor, _ b: Tensor, _ op: BinaryOperation, symbol: String) throws -> Tensor {
-        if let shape = Tensor.broadcastShape(a.shape, b.shape) {
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
-            }
-            guard !overflow, count <= Interpreter.maximumTensorElements else {
-                throw ScriptError.value("`\(symbol)` of shapes \(a.shape) and \(b.shape) would give \(shape), too many elements (the limit is \(Interpreter.maximumTensorElements))")
-            }
-        }
-        do {
-            return try a.applying(op, b)
-        } catch {
-            throw ScriptError.shape("cannot broadcast shapes \(a.shape) and \(b.shape) for `\(symbol)`",
-                                    hint: "left operand has shape \(a.shape), right operand has shape \(b.shape); compared from the right, each pair of dimensions must be equal or 1")
-        }
-    }
-
-    private func compare(_ op: ComparisonOperator, _ left: Value, _ right: Value) throws -> Value {
-        if op == .in { return .bool(try contains(right, left)) }
-        let tensorOp: BinaryOperation
-        switch op {
-        case .equal: tensorOp = .equal
-        case .notEqual: tensorOp = .notEqual
-        case .less: tensorOp = .less
-        case .lessEqual: tensorOp = .lessEqual
-        case .greater: tensorOp = .greater
-        case .greaterEqual: tensorOp = .greaterEqual
-        case .in: fatalError("handled above")
-        }
-        if let (a, b) = tensorOperands(left, right) {
-            return .tensor(try broadcast(a, b, tensorOp, symbol: op.rawValue))
-        }
-        switch (left, right) {
-        case (.tensor(let a), _) where numeric(right) != nil:
-            return .tensor(a.applying(tensorOp, scalar: Float(numeric(right)!)))
-        case (_, .tensor(let b)) where numeric(left) != nil:
-            return .tensor(b.applying(tensorOp, scalar: Float(numeric(left)!), scalarOnLeft: true))
-        default:
-            break
-        }
-        if op == .equal { return .bool(valuesEqual(left, right)) }
-        if op == .notEqual { return .bool(!valuesEqual(left, right)) }
-        if let a = numeric(left), let b = numeric(right) { return .bool(compareOrdered(op, a, b)) }
-        if case .string(let a) = left, case .string(let b) = right { return .bool(compareOrdered(op, a, b)) }
-        throw ScriptError.type("cannot compare \(left.typeName) and \(right.typeName) with `\(op.rawValue)`")
-    }
-
-    private func compareOrdered<T: Comparable>(_ op: ComparisonOperator, _ a: T, _ b: T) -> Bool {
-        switch op {
-        case .less: return a < b
-        case .lessEqual: return a <= b
-        case .greater: return a > b
-        case .greaterEqual: return a >= b
-        case .equal: return a == b
-        case .notEqual: return a != b
-        case .in: return false
-        }
-    }
-
-    private func contains(_ container: Value, _ item: Value) throws -> Bool {
-        switch container {
-        case .list(let items): return items.contains { valuesEqual($0, item) }
-        case .range(let r):
-            guard let x = numeric(item), x == x.rounded(), abs(x) < 1e18 else { return false }
-            let n = Int(x)
-            return r.step > 0 ? (n >= r.start && n < r.stop && (n - r.start) % r.step == 0)
-                              : (n <= r.start && n > r.stop && (r.start - n) % -r.step == 0)
-        case .string(let s):
-            guard case .string(let sub) = item else { throw ScriptError.type("`in` on a string needs a string on the left, got \(item.typeName)") }
-            return sub.isEmpty || s.contains(sub)
-        case .tensor(let t):
-            guard let x = numeric(item) else { throw ScriptError.type("`in` on a tensor needs a number on the left") }
-            return t.data.contains(Float(x))
-        default:
-            throw ScriptError.type("`in` needs a list, range, string or tensor on the right, got \(container.typeName)")
-        }
-    }
-
-    // MARK: Attributes and elements
-
-    static func attributeNames(of value: Value) -> [String] {
-        switch value {
-        case .tensor: return ["shape", "rank", "size"]
-        case .range: return ["start", "stop", "step"]
-        case .object(let o): return o.attributeNames
-        default: return []
-        }
-    }
-
-    private func attribute(_ base: Value, _ name: String) throws -> Value {
-        switch (base, name) {
-        case (.tensor(let t), "shape"): return .list(t.shape.map { .number(Double($0)) })
-        case (.tensor(let t), "rank"): return .number(Double(t.rank))
-        case (.tensor(let t), "size"): return .number(Double(t.count))
-        case (.range(let r), "start"): return .number(Double(r.start))
-        case (.range(let r), "stop"): return .number(Double(r.stop))
-        case (.range(let r), "step"): return .number(Double(r.step))
-        case (.object(let o), _) where o.attributeNames.contains(name): return try o.attribute(name)
-        default:
-            let names = Interpreter.attributeNames(of: base)
-            var hint: String?
-            if let close = closestName(to: name, among: names) {
-                hint = "did you mean `\(close)`?"
-            } else if !names.isEmpty {
-                hint = "a \(base.typeName) has " + names.map { "`\($0)`" }.joined(separator: ", ")
-            }
-            if case .list = base, name == "append" { hint = "lists are values here: write `xs = xs + [value]`" }
-            if case .tensor = base, ["sum", "mean", "min", "max"].contains(name) { hint = "call it as a function: `\(name)(t)`" }
-            throw ScriptError(kind: "AttributeError", message: "a \(base.typeName) has no attribute `\(name)`", hint: hint)
-        }
-    }
-
-    private func normalizedIndex(_ index: Value, count: Int, of what: String) throws -> Int {
-        guard case .number(let x) = index else {
-            throw ScriptError.type("\(what) indices must be numbers, got \(index.typeName)")
-        }
-        guard x == x.rounded(), abs(x) < 1e15 else {
-            throw ScriptError.type("\(what) indices must be whole numbers, got \(formatNumber(x))")
-        }
-        let i = Int(x) < 0 ? Int(x) + count : Int(x)
-        guard i >= 0 && i < count else {
-            throw ScriptError.index("index \(formatNumber(x)) is out of range for a \(what) of length \(count)")
-        }
-        return i
-    }
-
-    /// The indices `[start:stop:step]` picks, as Python does: negative bounds count from the end, bounds
-    /// clip to the sequence, a negative step walks backwards, an empty result is fine.
-    private func sliceIndices(_ start: Value?, _ stop: Value?, _ step: Value?, count: Int, of what: String) throws -> [Int] {
-        func whole(_ value: Value?, _ part: String) throws -> Int? {
-            guard let value else { return nil }
-            if case .none = value { return nil }
-            guard case .number(let x) = value, x == x.rounded(), abs(x) < 1e15 else {
-                throw ScriptError.type("\(what) slice \(part) must be a whole number, got \(repr(value))")
-            }
-            return Int(x)
-        }
-        let stride = try whole(step, "step") ?? 1
-        guard stride != 0 else { throw ScriptError.value("\(what) slice step cannot be zero") }
-        func clip(_ i: Int?, _ missing: Int, _ low: Int, _ high: Int) -> Int {
-            guard let i else { return missing }
-            return min(max(i < 0 ? i + count : i, low), high)
-        }
-        if stride > 0 {
-            let lower = clip(try whole(start, "start"), 0, 0, count), upper = clip(try whole(stop, "stop"), count, 0, count)
-            return Array(Swift.stride(from: lower, to: max(lower, upper), by: stride))
-        }
-        let upper = clip(try whole(start, "start"), count - 1, -1, count - 1), lower = clip(try whole(stop, "stop"), -1, -1, count - 1)
-        return Array(Swift.stride(from: upper, to: min(upper, lower), by: stride))
-    }
-
-    private func slice(of base: Value, from start: Value?, to stop: Value?, by step: Value?) throws -> Value {
-        switch base {
-        case .list(let items):
-            return .list(try sliceIndices(start, stop, step, count: items.count, of: "list").map { items[$0] })
-        case .string(let s):
-            let characters = Array(s)
-            return .string(String(try sliceIndices(start, stop, step, count: characters.count, of: "string").map { characters[$0] }))
-        case .range(let r):
-            return .list(try sliceIndices(start, stop, step, count: r.count, of: "range").map { .number(Double(r.element($0))) })
-        case .tensor(let t):
-            guard t.rank >= 1 else { throw ScriptError.type("cannot slice a rank-0 tensor") }
-            let rows = try sliceIndices(start, stop, step, count: t.shape[0], of: "tensor (first axis)")
-            let n = t.shape[0] == 0 ? 0 : t.count / t.shape[0]
-            var data: [Float] = []
-            data.reserveCapacity(rows.count * n)
-            for r in rows { data += t.data[(r * n)..<((r + 1) * n)] }
-            return .tensor(Tensor(shape: [rows.count] + t.shape.dropFirst(), data: data))
-        default:
-            throw ScriptError.type("a \(base.typeName) cannot be sliced")
-        }
-    }
-
-    private func element(of base: Value, at index: Value) throws -> Value {
-        switch base {
-        case .list(let items):
-            return items[try normalizedIndex(index, count: items.count, of: "list")]
-        case .string(let s):
-            let characters = Array(s)
-            return .string(String(characters[try normalizedIndex(index, count: characters.count, of: "string")]))
-        case .range(let r):
-            return .number(Double(r.element(try normalizedIndex(index, count: r.count, of: "range"))))
-        case .tensor(let t):
-            guard t.rank >= 1 else { throw ScriptError.type("cannot index a rank-0 tensor") }
-            let i = try normalizedIndex(index, count: t.shape[0], of: "tensor (first axis)")
-            return t.rank == 1 ? .number(widen(t.data[i])) : .tensor(t.slice(i))
-        default:
-            throw ScriptError.type("a \(base.typeName) cannot be indexed")
-        }
-    }
-
-    private func setElement(_ container: inout Value, _ index: Value, _ value: Value) throws {
-        switch container {
-        case .list(var items):
-            let i = try normalizedIndex(index, count: items.count, of: "list")
-            container = .none
-            items[i] = value
-            container = .list(items)
-        case .tensor(var t):
-            guard t.rank >= 1 else { throw ScriptError.type("cannot index a rank-0 tensor") }
-            let i = try normalizedIndex(index, count: t.shape[0], of: "tensor (first axis)")
-            let sliceShape = Array(t.shape.dropFirst())
-            let slice: Tensor
-            switch value {
-            case .number(let x): slice = Tensor.filled(sliceShape, with: Float(x))
-            case .bool(let b): slice = Tensor.filled(sliceShape, with: b ? 1 : 0)
-            case .tensor(let v):
-                guard let s = try? Tensor.zeros(sliceShape).applying(.add, v), s.shape == sliceShape else {
-                    throw ScriptError.shape("cannot assign a tensor of shape \(v.shape) to an element of shape \(sliceShape)")
-                }
-                slice = s
-            default:
-                throw ScriptError.type("tensor elements must be numbers or tensors, got \(value.typeName)")
-            }
-            container = .none
-            t.setSlice(i, to: slice)
-            container = .tensor(t)
-        default:
-            throw ScriptError.type("a \(container.typeName) does not support element assignment",
-                                   hint: "only list and tensor elements can be assigned")
-        }
-    }
 }
 
 /// A host that drops all output; used when no cell is running.
@@ -649,7 +457,7 @@ final class SilentHost: ScriptHost {
     func clearOutput(wait: Bool) {}
     func page(_ output: RichOutput) {}
     func readInput(prompt: String, password: Bool) throws -> String {
-        throw ScriptError(kind: "IOError", message: "input is not available here")
+        throw ScriptError(kind: .ioError, message: "input is not available here")
     }
     var isInterrupted: Bool { false }
 }

@@ -9,6 +9,8 @@ enum TokenKind: Sendable, Equatable {
     case identifier(String)
     case number(Double)
     case string(String)
+    /// An f-string: literal text and `{…}` parts, each part already tokenized.
+    case formatted([FormattedToken])
     case keyword(Keyword)
     case symbol(String)      // operators and punctuation: + - * / // % ** ( ) [ ] , : . = += -= *= /= == != < <= > >=
     case newline
@@ -18,7 +20,17 @@ enum TokenKind: Sendable, Equatable {
 }
 
 enum Keyword: String, Sendable, CaseIterable {
-    case and, or, not, `if`, elif, `else`, `for`, `in`, `while`, def, `return`, pass, `break`, `continue`, `true`, `false`, none
+    case and, or, not, `if`, elif, `else`, `for`, `in`, `while`, def, `return`, pass, `break`, `continue`, `true`, `false`, none,
+         `is`, lambda, `try`, except, finally, `as`, assert
+
+    /// Python's spellings of the constants, accepted as the same keywords.
+    static let pythonSpellings: [String: Keyword] = ["True": .true, "False": .false, "None": .none]
+}
+
+/// A piece of an f-string as the lexer leaves it: text, or the tokens of one `{expression!conversion:spec}`.
+enum FormattedToken: Sendable, Equatable {
+    case text(String)
+    case value(tokens: [Token], conversion: Character?, spec: String, position: SourcePosition)
 }
 
 struct Token: Sendable, Equatable {
@@ -44,6 +56,14 @@ struct Lexer {
 
     init(_ source: String) {
         scalars = Array(source.unicodeScalars)
+    }
+
+    /// A lexer for an expression inside an f-string, with positions continuing those of the cell.
+    private init(expression: [Unicode.Scalar], at start: SourcePosition) {
+        scalars = expression
+        line = start.line
+        column = start.column
+        atLineStart = false
     }
 
     /// Throws ScriptError for malformed input, or IncompleteInput when the input ends inside a bracket or a
@@ -95,10 +115,17 @@ struct Lexer {
                 emit(.number(try lexNumber()), at: start)
             case "." where peek(1).map { ("0"..."9").contains($0) } == true:
                 emit(.number(try lexNumber()), at: start)
+            case _ where "fFrR".unicodeScalars.contains(c) && (peek(1) == "\"" || peek(1) == "'"):
+                if c == "f" || c == "F" {
+                    emit(.formatted(try lexFormatted()), at: start)
+                } else {
+                    advance()
+                    emit(.string(try lexString(raw: true)), at: start)
+                }
             case _ where isIdentifierStart(c):
                 var name = ""
                 while let n = peek(), isIdentifierContinue(n) { name.unicodeScalars.append(n); advance() }
-                emit(Keyword(rawValue: name).map { .keyword($0) } ?? .identifier(name), at: start)
+                emit((Keyword(rawValue: name) ?? Keyword.pythonSpellings[name]).map { .keyword($0) } ?? .identifier(name), at: start)
             default:
                 try lexSymbol()
             }
@@ -212,57 +239,171 @@ struct Lexer {
         return value
     }
 
-    private mutating func lexString() throws -> String {
+    private mutating func lexString(raw: Bool = false) throws -> String {
         let start = position
         let quote = scalars[index]
         let triple = peek(1) == quote && peek(2) == quote
         for _ in 0..<(triple ? 3 : 1) { advance() }
         var value = ""
         while true {
-            guard let c = peek() else {
-                if triple {
-                    throw IncompleteInput(error: .syntax("unterminated triple-quoted string", at: start), tokens: closedTokens())
-                }
-                throw ScriptError.syntax("unterminated string", at: start, hint: "close the string with \(quote)")
-            }
+            guard let c = peek() else { throw unterminated(triple: triple, quote: quote, start: start) }
             if c == quote {
                 if !triple { advance(); return value }
                 if peek(1) == quote && peek(2) == quote { advance(); advance(); advance(); return value }
             }
-            if c == "\n" && !triple {
-                throw ScriptError.syntax("unterminated string", at: start, hint: "close the string with \(quote) on the same line, or use triple quotes for several lines")
-            }
+            if c == "\n" && !triple { throw unterminated(triple: false, quote: quote, start: start, newline: true) }
             if c == "\\" {
-                let escapePosition = position
-                advance()
-                guard let e = peek() else { continue }
-                advance()
-                switch e {
-                case "n": value += "\n"
-                case "t": value += "\t"
-                case "r": value += "\r"
-                case "0": value += "\0"
-                case "\\": value += "\\"
-                case "'": value += "'"
-                case "\"": value += "\""
-                case "\n": break  // an escaped newline continues the string
-                case "u":
-                    var hex = ""
-                    for _ in 0..<4 { if let h = peek(), h.properties.isASCIIHexDigit { hex.unicodeScalars.append(h); advance() } }
-                    guard hex.count == 4, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
-                        throw ScriptError.syntax("invalid \\u escape: expected 4 hex digits", at: escapePosition)
-                    }
-                    value.unicodeScalars.append(scalar)
-                default:
-                    // Unknown escapes stay as written, as in Python.
-                    value += "\\"
-                    value.unicodeScalars.append(e)
+                if raw {
+                    value.unicodeScalars.append(c)
+                    advance()
+                    if let e = peek() { value.unicodeScalars.append(e); advance() }
+                } else {
+                    try lexEscape(into: &value)
                 }
                 continue
             }
             value.unicodeScalars.append(c)
             advance()
         }
+    }
+
+    private func unterminated(triple: Bool, quote: Unicode.Scalar, start: SourcePosition, newline: Bool = false) -> any Error {
+        if triple {
+            return IncompleteInput(error: .syntax("unterminated triple-quoted string", at: start), tokens: closedTokens())
+        }
+        if newline {
+            return ScriptError.syntax("unterminated string", at: start, hint: "close the string with \(quote) on the same line, or use triple quotes for several lines")
+        }
+        return ScriptError.syntax("unterminated string", at: start, hint: "close the string with \(quote)")
+    }
+
+    /// A backslash escape (the backslash is next), appended to `value`.
+    private mutating func lexEscape(into value: inout String) throws {
+        let escapePosition = position
+        advance()
+        guard let e = peek() else { return }
+        advance()
+        switch e {
+        case "n": value += "\n"
+        case "t": value += "\t"
+        case "r": value += "\r"
+        case "0": value += "\0"
+        case "\\": value += "\\"
+        case "'": value += "'"
+        case "\"": value += "\""
+        case "\n": break  // an escaped newline continues the string
+        case "u":
+            var hex = ""
+            for _ in 0..<4 { if let h = peek(), h.properties.isASCIIHexDigit { hex.unicodeScalars.append(h); advance() } }
+            guard hex.count == 4, let code = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(code) else {
+                throw ScriptError.syntax("invalid \\u escape: expected 4 hex digits", at: escapePosition)
+            }
+            value.unicodeScalars.append(scalar)
+        default:
+            // Unknown escapes stay as written, as in Python.
+            value += "\\"
+            value.unicodeScalars.append(e)
+        }
+    }
+
+    /// An f-string (the `f` is next): `{expression}`, `{expression:spec}`, `{expression!r}`, `{{` and `}}`.
+    private mutating func lexFormatted() throws -> [FormattedToken] {
+        let start = position
+        advance()  // the f
+        let quote = scalars[index]
+        let triple = peek(1) == quote && peek(2) == quote
+        for _ in 0..<(triple ? 3 : 1) { advance() }
+        var parts: [FormattedToken] = []
+        var text = ""
+        func flush() { if !text.isEmpty { parts.append(.text(text)); text = "" } }
+        while true {
+            guard let c = peek() else { throw unterminated(triple: triple, quote: quote, start: start) }
+            if c == quote {
+                if !triple { advance(); flush(); return parts }
+                if peek(1) == quote && peek(2) == quote { advance(); advance(); advance(); flush(); return parts }
+            }
+            if c == "\n" && !triple { throw unterminated(triple: false, quote: quote, start: start, newline: true) }
+            if c == "{" && peek(1) == "{" || c == "}" && peek(1) == "}" {
+                text.unicodeScalars.append(c)
+                advance(); advance()
+                continue
+            }
+            if c == "}" {
+                throw ScriptError.syntax("single `}` in an f-string", at: position, hint: "write `}}` for a literal brace")
+            }
+            if c == "\\" { try lexEscape(into: &text); continue }
+            if c != "{" { text.unicodeScalars.append(c); advance(); continue }
+            flush()
+            parts.append(try lexFormattedValue(quote: quote, triple: triple))
+        }
+    }
+
+    /// One `{expression!conversion:spec}` of an f-string (the `{` is next).
+    private mutating func lexFormattedValue(quote: Unicode.Scalar, triple: Bool) throws -> FormattedToken {
+        let brace = position
+        advance()
+        let expressionStart = position
+        var expression: [Unicode.Scalar] = []
+        var depth = 0
+        var innerQuote: Unicode.Scalar?
+        var conversion: Character?
+        var spec = ""
+        func notClosed() -> ScriptError {
+            .syntax("f-string: `{` was never closed", at: brace, hint: "end the expression with `}`; write `{{` for a literal brace")
+        }
+        scan: while true {
+            guard let d = peek(), d != "\n" || triple else { throw notClosed() }
+            if let q = innerQuote {
+                if d == q { innerQuote = nil }
+                expression.append(d); advance(); continue
+            }
+            switch d {
+            case quote where !triple:
+                throw ScriptError.syntax("f-string: the expression in `{}` uses the string's own quote", at: position,
+                                         hint: "use the other kind of quote inside the braces")
+            case "\"", "'":
+                innerQuote = d
+            case "(", "[", "{":
+                depth += 1
+            case ")", "]":
+                depth -= 1
+            case "}":
+                if depth == 0 { advance(); break scan }
+                depth -= 1
+            case "!" where depth == 0 && peek(1) != "=":
+                advance()
+                guard let k = peek(), k == "r" || k == "s" || k == "a" else {
+                    throw ScriptError.syntax("f-string: expected `r`, `s` or `a` after `!`", at: position)
+                }
+                conversion = Character(k)
+                advance()
+                if peek() == ":" { continue scan }
+                guard peek() == "}" else { throw ScriptError.syntax("f-string: expected `}` after `!\(k)`", at: position) }
+                advance()
+                break scan
+            case ":" where depth == 0:
+                advance()
+                while let s = peek(), s != "}" {
+                    guard s != "\n" || triple, s != quote || triple else { throw notClosed() }
+                    spec.unicodeScalars.append(s)
+                    advance()
+                }
+                guard peek() == "}" else { throw notClosed() }
+                advance()
+                break scan
+            default:
+                break
+            }
+            expression.append(d)
+            advance()
+        }
+        guard expression.contains(where: { !$0.properties.isWhitespace }) else {
+            throw ScriptError.syntax("f-string: empty expression in `{}`", at: brace, hint: "write `{{}}` for literal braces")
+        }
+        var sub = Lexer(expression: expression, at: expressionStart)
+        let tokens: [Token]
+        do { tokens = try sub.run() } catch let incomplete as IncompleteInput { throw incomplete.error }
+        return .value(tokens: tokens, conversion: conversion, spec: spec, position: expressionStart)
     }
 }
 

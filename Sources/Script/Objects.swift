@@ -12,15 +12,15 @@ func library<T>(_ what: String, _ body: () throws -> T) throws -> T {
     } catch let error as ScriptError {
         throw error
     } catch let error as ModelError {
-        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+        throw ScriptError(kind: .modelError, message: "\(what): \(error)")
     } catch let error as EngineError {
-        throw ScriptError(kind: "ModelError", message: "\(what): \(error)")
+        throw ScriptError(kind: .modelError, message: "\(what): \(error)")
     } catch let error as AttackError {
-        throw ScriptError(kind: "AttackError", message: "\(what): \(error)")
+        throw ScriptError(kind: .attackError, message: "\(what): \(error)")
     } catch let error as MemoryError {
-        throw ScriptError(kind: "MemoryError", message: "\(what): \(error)")
+        throw ScriptError(kind: .memoryError, message: "\(what): \(error)")
     } catch {
-        throw ScriptError(kind: "Error", message: "\(what): \(error)")
+        throw ScriptError(kind: .internalError, message: "\(what): \(error)")
     }
 }
 
@@ -64,7 +64,8 @@ final class ModelObject: ScriptObject, @unchecked Sendable {
     /// A table of the named tensors: what `layer` can pick.
     func richOutput() -> RichOutput {
         guard let info = info() else { return RichOutput(plain: summary) }
-        var plain = summary + "\n"
+        let digest = InputFiles.sha256(of: path)
+        var plain = summary + "\n" + (digest.map { "sha256 \($0)\n" } ?? "")
         var rows = ""
         // Columns as wide as the longest name, so long layer names (stage2.0.branch2.1) stay whole and distinct.
         let nameWidth = max(16, info.tensors.map(\.name.count).max() ?? 0)
@@ -74,7 +75,8 @@ final class ModelObject: ScriptObject, @unchecked Sendable {
             rows += "<tr><td><code>\(escape(t.name))</code></td><td>\(t.operation)</td><td>\(t.shape)</td><td style=\"text-align:right\">\(t.parameters)</td><td style=\"text-align:right\">\(t.flops)</td></tr>"
         }
         let html = "<p><b>\(escape((path as NSString).lastPathComponent))</b>: input <code>\(escape(info.input.name))</code>, "
-            + "\(info.parameterCount) parameters, \(info.totalFLOPs) FLOPs per sample</p>"
+            + "\(info.parameterCount) parameters, \(info.totalFLOPs) FLOPs per sample"
+            + (digest.map { "<br><small>sha256 <code>\($0)</code></small>" } ?? "") + "</p>"
             + "<table><thead><tr><th>tensor</th><th>op</th><th>shape (batch 1)</th><th>params</th><th>FLOPs</th></tr></thead><tbody>\(rows)</tbody></table>"
         return RichOutput(plain: plain, html: html)
     }

@@ -2,15 +2,23 @@
 ///
 /// Grammar, loosest binding first:
 ///
-///     statement  := if | for | while | def | simple NEWLINE
-///     simple     := pass | break | continue | return [expr] | expr [('=' | '+=' | '-=' | '*=' | '/=') expr]
+///     statement  := if | for | while | def | try | simple NEWLINE
+///     simple     := pass | break | continue | return [exprs] | assert expr [',' expr]
+///                 | exprs [('=' | '+=' | '-=' | '*=' | '/=') exprs]
 ///     block      := ':' (simple NEWLINE | NEWLINE INDENT statement+ DEDENT)
-///     expr       := or;   or := and ('or' and)*;   and := not ('and' not)*;   not := 'not' not | comparison
-///     comparison := sum (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in') sum)*
+///     try        := 'try' block ('except' [NAME | '(' NAME (',' NAME)* ')'] ['as' NAME] block)* ['finally' block]
+///     targets    := target (',' target)*;   target := NAME | '(' targets ')' | '[' targets ']'   (after `for`)
+///     exprs      := expr (',' expr)* [',']      (a tuple when there is a comma)
+///     expr       := 'lambda' [params] ':' expr | or ['if' or 'else' expr]
+///     or := and ('or' and)*;   and := not ('and' not)*;   not := 'not' not | comparison
+///     comparison := sum (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in' | 'is' | 'is' 'not') sum)*
 ///     sum        := product (('+' | '-') product)*;   product := unary (('*' | '/' | '//' | '%') unary)*
 ///     unary      := ('-' | '+') unary | power;         power := postfix ['**' unary]
-///     postfix    := primary ('(' arguments ')' | '[' expr ']' | '.' NAME)*
-///     primary    := NUMBER | STRING | true | false | none | NAME | '(' expr ')' | '[' [expr (',' expr)* [',']] ']'
+///     postfix    := primary ('(' arguments ')' | '[' expr ']' | '[' [expr] ':' [expr] [':' [expr]] ']' | '.' NAME)*
+///     primary    := NUMBER | STRING | FSTRING | true | false | none | NAME | '(' [exprs] ')' | '(' expr clauses ')'
+///                 | '[' [exprs] ']' | '[' expr clauses ']' | '{' [expr ':' expr (',' expr ':' expr)*] '}'
+///                 | '{' expr ':' expr clauses '}'
+///     clauses    := ('for' targets 'in' or ('if' or)*)+
 struct Parser {
     /// Deeper nesting is refused with a SyntaxError rather than risking the stack.
     static let maximumNesting = 200
@@ -85,8 +93,7 @@ struct Parser {
     private func unexpected(_ expected: String) -> ScriptError {
         let token = peek
         var hint: String? = nil
-        if case .symbol("{") = token.kind { hint = "dictionaries `{...}` are not part of the language; use keyword arguments or lists" }
-        if case .keyword(.if) = token.kind { hint = "conditional expressions `a if c else b` are not supported; use an `if` statement" }
+        if case .keyword(.if) = token.kind { hint = "a conditional expression needs `else`: `a if condition else b`" }
         if case .identifier = token.kind, case .identifier = previous.kind { hint = "two names in a row: is an operator or a comma missing?" }
         return .syntax("expected \(expected), found \(describe(token))", at: token.position, hint: hint)
     }
@@ -95,7 +102,7 @@ struct Parser {
         switch token.kind {
         case .identifier(let name): return "name `\(name)`"
         case .number(let n): return "number `\(formatNumber(n))`"
-        case .string: return "a string"
+        case .string, .formatted: return "a string"
         case .keyword(let k): return "keyword `\(k.rawValue)`"
         case .symbol(let s): return "`\(s)`"
         case .newline: return "the end of the line"
@@ -124,9 +131,13 @@ struct Parser {
         case .keyword(.for): _ = advance(); return try forStatement(token.position)
         case .keyword(.while): _ = advance(); return try whileStatement(token.position)
         case .keyword(.def): _ = advance(); return try functionDefinition(token.position)
+        case .keyword(.try): _ = advance(); return try tryStatement(token.position)
         case .keyword(.elif), .keyword(.else):
-            throw ScriptError.syntax("`\(describe(token))` without a matching `if`", at: token.position,
+            throw ScriptError.syntax("\(describe(token)) without a matching `if`", at: token.position,
                                      hint: "`elif` and `else` must line up with their `if`")
+        case .keyword(.except), .keyword(.finally):
+            throw ScriptError.syntax("\(describe(token)) without a matching `try`", at: token.position,
+                                     hint: "`except` and `finally` must line up with their `try`")
         case .indent:
             throw ScriptError.syntax("unexpected indent", at: token.position,
                                      hint: "only lines inside a block (after a line ending with `:`) are indented")
@@ -158,15 +169,27 @@ struct Parser {
             _ = advance()
             guard functionDepth > 0 else { throw ScriptError.syntax("`return` outside a function", at: token.position) }
             if peek.kind == .newline || peek.kind == .end { return .return(nil, token.position) }
-            return .return(try expression(), token.position)
+            return .return(try expressions(), token.position)
+        case .keyword(.assert):
+            _ = advance()
+            let condition = try expression()
+            return .assert(condition, message: match(symbol: ",") ? try expression() : nil, token.position)
+        case .identifier(let name) where Parser.pythonStatements[name] != nil:
+            switch tokens[current + 1].kind {
+            case .identifier, .number, .string, .formatted, .newline, .end:
+                let (message, hint) = Parser.pythonStatements[name]!
+                throw ScriptError.syntax(message, at: token.position, hint: hint)
+            default:
+                break
+            }
         default:
             break
         }
-        let target = try expression()
+        let target = try expressions()
         if case .symbol(let s) = peek.kind, ["=", "+=", "-=", "*=", "/="].contains(s) {
             let opToken = advance()
-            try checkAssignable(target, opToken.position)
-            let value = try expression()
+            try checkAssignable(target, opToken.position, augmented: s != "=")
+            let value = try expressions()
             switch s {
             case "=": return .assign(target, value, opToken.position)
             case "+=": return .augmentedAssign(target, .add, value, opToken.position)
@@ -178,10 +201,29 @@ struct Parser {
         return .expression(target)
     }
 
-    private func checkAssignable(_ target: Expr, _ position: SourcePosition) throws {
+    /// Python statements Mirage leaves out, each with why and the Mirage way.
+    static let pythonStatements: [String: (String, String)] = [
+        "import": ("`import` is not part of Mirage", "every built-in is always there (`help()` lists them); models come in with load(\"model.onnx\")"),
+        "from": ("`from … import` is not part of Mirage", "every built-in is always there (`help()` lists them); models come in with load(\"model.onnx\")"),
+        "class": ("classes are not part of Mirage", "use functions and dicts: `def point(x, y): return {\"x\": x, \"y\": y}`"),
+        "global": ("`global` is not part of Mirage", "functions read globals already; to change one, return the new value and assign it outside"),
+        "nonlocal": ("`nonlocal` is not part of Mirage", "return the new value and assign it in the enclosing function"),
+        "yield": ("generators (`yield`) are not part of Mirage", "build and return a list; a comprehension is often shortest"),
+        "with": ("`with` is not part of Mirage", "files are opened and closed by the built-ins that read them (load, image, npy)"),
+        "raise": ("`raise` is not part of Mirage", "stop with an error using `assert condition, \"message\"` (an AssertionError)"),
+        "del": ("`del` is not part of Mirage", "assign a new value instead, e.g. `xs = xs[:i] + xs[i + 1:]`"),
+    ]
+
+    private func checkAssignable(_ target: Expr, _ position: SourcePosition, augmented: Bool = false) throws {
         switch target {
         case .name: return
         case .index(let base, _, _): try checkAssignable(base, position)
+        case .tuple(let items, _), .list(let items, _):
+            if augmented {
+                throw ScriptError.syntax("cannot use an augmented assignment on several targets", at: target.position,
+                                         hint: "assign each one: `a += 1` then `b += 1`")
+            }
+            for item in items { try checkAssignable(item, position) }
         case .attribute(_, let name, _):
             throw ScriptError.syntax("cannot assign to attribute `\(name)`", at: target.position,
                                      hint: "attributes such as `t.shape` are read-only")
@@ -229,13 +271,96 @@ struct Parser {
     }
 
     private mutating func forStatement(_ position: SourcePosition) throws -> Stmt {
-        guard case .identifier(let name) = peek.kind else { throw unexpected("a loop variable name after `for`") }
-        _ = advance()
+        let target = try targets()
         guard match(.in) else { throw unexpected("`in` after the loop variable") }
-        let iterable = try expression()
+        let iterable = try expressions()
         loopDepth += 1
         defer { loopDepth -= 1 }
-        return .for(name, iterable, try block(after: "the `for` header"), position)
+        return .for(target, iterable, try block(after: "the `for` header"), position)
+    }
+
+    /// Loop variables: `x`, `i, x`, `(i, (a, b))`.
+    private mutating func targets() throws -> Expr {
+        let first = try target()
+        guard case .symbol(",") = peek.kind else { return first }
+        var items = [first]
+        while match(symbol: ",") {
+            if peek.kind == .keyword(.in) { break }
+            items.append(try target())
+        }
+        return .tuple(items, first.position)
+    }
+
+    private mutating func target() throws -> Expr {
+        let token = peek
+        switch token.kind {
+        case .identifier(let name):
+            _ = advance()
+            return .name(name, token.position)
+        case .symbol("("), .symbol("["):
+            _ = advance()
+            let inner = try nested { try $0.targets() }
+            try expect(symbol: token.kind == .symbol("(") ? ")" : "]", "to close the loop variables")
+            if case .tuple = inner { return inner }
+            return .tuple([inner], token.position)
+        default:
+            throw unexpected("a loop variable name")
+        }
+    }
+
+    private mutating func tryStatement(_ position: SourcePosition) throws -> Stmt {
+        let body = try block(after: "`try`")
+        var handlers: [ExceptClause] = []
+        while case .keyword(.except) = peek.kind {
+            let exceptPosition = advance().position
+            var kinds: [(String, SourcePosition)] = []
+            if case .identifier(let kind) = peek.kind {
+                kinds.append((kind, advance().position))
+            } else if match(symbol: "(") {
+                repeat {
+                    guard case .identifier(let kind) = peek.kind else { throw unexpected("an error kind such as `ValueError`") }
+                    kinds.append((kind, advance().position))
+                } while match(symbol: ",") && peek.kind != .symbol(")")
+                try expect(symbol: ")", "to close the error kinds")
+            }
+            let caught = try kinds.map { try Parser.catchable($0.0, at: $0.1) }
+            var name: String?
+            if match(.as) {
+                guard case .identifier(let bound) = peek.kind else { throw unexpected("a name after `as`") }
+                _ = advance()
+                name = bound
+            }
+            let catchesAll = caught.isEmpty || caught.contains { $0 == nil }
+            handlers.append(ExceptClause(kinds: catchesAll ? [] : caught.compactMap { $0 }, name: name,
+                                         body: try block(after: "`except`"), position: exceptPosition))
+        }
+        var finallyBody: [Stmt]?
+        if match(.finally) { finallyBody = try block(after: "`finally`") }
+        guard !handlers.isEmpty || finallyBody != nil else {
+            throw ScriptError.syntax("`try` needs an `except` or a `finally` block", at: peek.position,
+                                     hint: "line `except ValueError as e:` up with the `try`")
+        }
+        return .try(body, handlers, finally: finallyBody, position)
+    }
+
+    /// The kind an `except` names: one Mirage throws, or nil for `Exception` (all of them).
+    static func catchable(_ kind: String, at position: SourcePosition) throws -> ScriptError.Kind? {
+        if kind == "Exception" || kind == "BaseException" { return nil }
+        if kind == "KeyboardInterrupt" {
+            throw ScriptError.syntax("an interrupt cannot be caught", at: position,
+                                     hint: "interrupting always stops the cell, keeping what was computed before")
+        }
+        if kind == "SyntaxError" {
+            throw ScriptError.syntax("a SyntaxError cannot be caught", at: position,
+                                     hint: "it is raised before any of the cell runs; fix the cell instead")
+        }
+        guard let caught = ScriptError.Kind(rawValue: kind) else {
+            let kinds = ScriptError.Kind.catchable.map(\.rawValue)
+            let close = closestName(to: kind, among: kinds).map { "did you mean `\($0)`? " } ?? ""
+            throw ScriptError.syntax("`\(kind)` is not an error kind Mirage raises", at: position,
+                                     hint: close + "the kinds are " + kinds.joined(separator: ", ") + ", and `Exception` for all")
+        }
+        return caught
     }
 
     private mutating func whileStatement(_ position: SourcePosition) throws -> Stmt {
@@ -279,7 +404,62 @@ struct Parser {
     // MARK: Expressions
 
     mutating func expression() throws -> Expr {
-        try nested { try $0.or() }
+        try nested { parser in
+            if case .keyword(.lambda) = parser.peek.kind { return try parser.lambda() }
+            let value = try parser.or()
+            guard case .keyword(.if) = parser.peek.kind else { return value }
+            let position = parser.advance().position
+            let condition = try parser.or()
+            guard parser.match(.else) else { throw parser.unexpected("`else` in the conditional expression `a if condition else b`") }
+            return .conditional(condition: condition, then: value, otherwise: try parser.expression(), position)
+        }
+    }
+
+    /// One expression, or several separated by commas (a tuple), as statements allow: `a, b = b, a`.
+    private mutating func expressions() throws -> Expr {
+        let first = try expression()
+        guard case .symbol(",") = peek.kind else { return first }
+        var items = [first]
+        while match(symbol: ",") {
+            if [.symbol("="), .newline, .end, .symbol(")")].contains(peek.kind) { break }
+            if case .symbol(let s) = peek.kind, ["+=", "-=", "*=", "/="].contains(s) { break }
+            items.append(try expression())
+        }
+        return .tuple(items, first.position)
+    }
+
+    private mutating func lambda() throws -> Expr {
+        let position = advance().position
+        var parameters: [Parameter] = []
+        while !match(symbol: ":") {
+            guard case .identifier(let parameter) = peek.kind else { throw unexpected("a parameter name or `:` in the lambda") }
+            let parameterPosition = advance().position
+            if parameters.contains(where: { $0.name == parameter }) {
+                throw ScriptError.syntax("duplicate parameter `\(parameter)`", at: parameterPosition)
+            }
+            var defaultValue: Expr?
+            if match(symbol: "=") { defaultValue = try or() }
+            parameters.append(Parameter(name: parameter, defaultValue: defaultValue))
+            if !match(symbol: ",") {
+                try expect(symbol: ":", "after the lambda's parameters")
+                break
+            }
+        }
+        let body = try expression()
+        return .lambda(FunctionDeclaration(name: "<lambda>", parameters: parameters, body: [.return(body, body.position)], position: position))
+    }
+
+    /// The `for … in … if …` clauses of a comprehension (the first `for` is next).
+    private mutating func comprehensionClauses() throws -> [ComprehensionClause] {
+        var clauses: [ComprehensionClause] = []
+        while case .keyword(.for) = peek.kind {
+            let position = advance().position
+            let target = try targets()
+            guard match(.in) else { throw unexpected("`in` after the comprehension's variable") }
+            clauses.append(.for(target: target, iterable: try or(), position))
+            while match(.if) { clauses.append(.if(try or())) }
+        }
+        return clauses
     }
 
     private mutating func or() throws -> Expr {
@@ -316,9 +496,12 @@ struct Parser {
             switch peek.kind {
             case .symbol(let s) where ComparisonOperator(rawValue: s) != nil: op = ComparisonOperator(rawValue: s)!
             case .keyword(.in): op = .in
+            case .keyword(.is): op = tokens[current + 1].kind == .keyword(.not) ? .isNot : .is
+            case .keyword(.not) where tokens[current + 1].kind == .keyword(.in): op = .notIn
             default: return rest.isEmpty ? first : .compare(first, rest)
             }
             let position = advance().position
+            if op == .isNot || op == .notIn { _ = advance() }
             rest.append((op, try sum(), position))
         }
     }
@@ -400,7 +583,11 @@ struct Parser {
                 }
                 arguments.append(Argument(label: label, value: try expression(), position: position))
             } else {
-                let value = try expression()
+                var value = try expression()
+                if case .keyword(.for) = peek.kind {
+                    // A generator expression, evaluated as a list: `any(x > 0 for x in xs)`.
+                    value = .listComprehension(value, try comprehensionClauses(), position)
+                }
                 if arguments.last?.label != nil {
                     throw ScriptError.syntax("positional argument follows keyword argument", at: position,
                                              hint: "put positional arguments first: f(a, b, name=value)")
@@ -424,28 +611,81 @@ struct Parser {
         case .keyword(.false): _ = advance(); return .bool(false, token.position)
         case .keyword(.none): _ = advance(); return .none(token.position)
         case .identifier(let name): _ = advance(); return .name(name, token.position)
+        case .formatted(let parts): _ = advance(); return .formatted(try formattedParts(parts), token.position)
         case .symbol("("):
             _ = advance()
+            if match(symbol: ")") { return .tuple([], token.position) }
             let inner = try expression()
-            if case .symbol(",") = peek.kind {
-                throw ScriptError.syntax("tuples are not supported", at: peek.position, hint: "use a list: [a, b]")
+            if case .keyword(.for) = peek.kind {
+                let clauses = try comprehensionClauses()
+                try expect(symbol: ")", "to close the parenthesis")
+                return .listComprehension(inner, clauses, token.position)
             }
-            try expect(symbol: ")", "to close the parenthesis")
-            return inner
+            guard case .symbol(",") = peek.kind else {
+                try expect(symbol: ")", "to close the parenthesis")
+                return inner
+            }
+            var items = [inner]
+            while match(symbol: ",") && peek.kind != .symbol(")") { items.append(try expression()) }
+            try expect(symbol: ")", "to close the tuple")
+            return .tuple(items, token.position)
         case .symbol("["):
             _ = advance()
             // Each element is an expression, which counts one level of nesting.
             var elements: [Expr] = []
             while !match(symbol: "]") {
                 elements.append(try expression())
+                if elements.count == 1, case .keyword(.for) = peek.kind {
+                    let clauses = try comprehensionClauses()
+                    try expect(symbol: "]", "to close the list comprehension")
+                    return .listComprehension(elements[0], clauses, token.position)
+                }
                 if !match(symbol: ",") {
                     try expect(symbol: "]", "to close the list")
                     break
                 }
             }
             return .list(elements, token.position)
+        case .symbol("{"):
+            _ = advance()
+            var entries: [(Expr, Expr)] = []
+            while !match(symbol: "}") {
+                let key = try expression()
+                guard match(symbol: ":") else {
+                    throw ScriptError.syntax("sets are not part of Mirage", at: peek.position,
+                                             hint: "write `key: value` for a dict; for a set of items use a list")
+                }
+                let value = try expression()
+                if entries.isEmpty, case .keyword(.for) = peek.kind {
+                    let clauses = try comprehensionClauses()
+                    try expect(symbol: "}", "to close the dict comprehension")
+                    return .dictComprehension(key, value, clauses, token.position)
+                }
+                entries.append((key, value))
+                if !match(symbol: ",") {
+                    try expect(symbol: "}", "to close the dict")
+                    break
+                }
+            }
+            return .dict(entries, token.position)
         default:
             throw unexpected("an expression")
+        }
+    }
+
+    /// Parses the expressions inside an f-string's braces.
+    private func formattedParts(_ parts: [FormattedToken]) throws -> [FormattedPart] {
+        try parts.map { part in
+            switch part {
+            case .text(let text): return .text(text)
+            case .value(let tokens, let conversion, let spec, _):
+                var parser = Parser(tokens: tokens)
+                parser.nesting = nesting
+                let expr = try parser.expression()
+                while parser.match(.newline) {}
+                guard parser.peek.kind == .end else { throw parser.unexpected("`}` after the f-string's expression") }
+                return .value(expr, conversion: conversion, spec: spec)
+            }
         }
     }
 }

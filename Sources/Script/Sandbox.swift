@@ -12,7 +12,7 @@ extension Interpreter {
     /// Refuses a built-in that touches files when the host does not allow file access.
     func checkSandbox(_ builtin: Builtin) throws {
         guard !host.allowsFileAccess, builtin.parameters.contains(where: { Self.fileParameterNames.contains($0.name) }) else { return }
-        throw ScriptError(kind: "PermissionError", message: "\(builtin.name)() reads or writes files, and file access is off here")
+        throw ScriptError(kind: .permissionError, message: "\(builtin.name)() reads or writes files, and file access is off here")
     }
 }
 
@@ -45,7 +45,7 @@ public final class SandboxHost: ScriptHost {
     public func page(_ output: RichOutput) { keep(output.plain) }
     /// Always refused: a sandbox has no one to ask.
     public func readInput(prompt: String, password: Bool) throws -> String {
-        throw ScriptError(kind: "StdinNotAvailable", message: "input is not available in a sandbox")
+        throw ScriptError(kind: .ioError, message: "input is not available in a sandbox")
     }
     /// Off: built-ins that read or write files throw a PermissionError.
     public var allowsFileAccess: Bool { false }

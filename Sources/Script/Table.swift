@@ -36,7 +36,7 @@ final class TableObject: ScriptObject, @unchecked Sendable {
         default:
             if let plot = plots.first(where: { $0.name == name }) { return .object(plot.plot) }
             guard let k = columns.firstIndex(where: { $0.key == name }) else {
-                throw ScriptError(kind: "AttributeError", message: "a table has no column `\(name)`",
+                throw ScriptError(kind: .attributeError, message: "a table has no column `\(name)`",
                                   hint: "columns: \(columns.map(\.key).joined(separator: ", "))")
             }
             return .list(rows.map { $0[k] })

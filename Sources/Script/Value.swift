@@ -9,6 +9,10 @@ enum Value: Sendable {
     case bool(Bool)
     case none
     case list([Value])
+    /// `(1, "a")`: a fixed sequence, from tuple syntax, unpacking and functions such as `enumerate`.
+    case tuple([Value])
+    /// `{"msp": 0.5}`: keys in insertion order.
+    case dict(DictValue)
     case range(RangeValue)
     case tensor(Tensor)
     case builtin(Builtin)
@@ -17,6 +21,14 @@ enum Value: Sendable {
     /// the attack every name for it sees.
     case object(any ScriptObject)
 
+    /// The items of a list or a tuple (which built-ins accept alike: `size=[28, 28]` or `size=(28, 28)`).
+    var sequenceItems: [Value]? {
+        switch self {
+        case .list(let items), .tuple(let items): return items
+        default: return nil
+        }
+    }
+
     var typeName: String {
         switch self {
         case .number: return "number"
@@ -24,10 +36,64 @@ enum Value: Sendable {
         case .bool: return "bool"
         case .none: return "none"
         case .list: return "list"
+        case .tuple: return "tuple"
+        case .dict: return "dict"
         case .range: return "range"
         case .tensor: return "tensor"
         case .builtin, .function: return "function"
         case .object(let o): return o.typeName
+        }
+    }
+}
+
+/// What a dict key can be: numbers (booleans count as 0 and 1, as in Python), strings, none and tuples of these.
+enum DictKey: Hashable, Sendable {
+    case number(Double)
+    case string(String)
+    case none
+    case tuple([DictKey])
+
+    init(_ value: Value) throws {
+        switch value {
+        case .number(let x): self = .number(x == 0 ? 0 : x)
+        case .bool(let b): self = .number(b ? 1 : 0)
+        case .string(let s): self = .string(s)
+        case .none: self = .none
+        case .tuple(let items): self = .tuple(try items.map(DictKey.init))
+        default:
+            throw ScriptError.type("a \(value.typeName) cannot be a dict key", hint: "keys are numbers, strings, none or tuples of these")
+        }
+    }
+}
+
+/// A dict's entries in insertion order, with a hash index from key to position.
+struct DictValue: Sendable {
+    private(set) var keys: [Value] = []
+    private(set) var values: [Value] = []
+    private var positions: [DictKey: Int] = [:]
+
+    init() {}
+
+    /// Later duplicates replace earlier values, keeping the first key's place, as Python's dict literal does.
+    init(_ entries: [(Value, Value)]) throws {
+        for (key, value) in entries { try set(value, for: key) }
+    }
+
+    var count: Int { keys.count }
+    var entries: [(key: Value, value: Value)] { Array(zip(keys, values)).map { (key: $0.0, value: $0.1) } }
+
+    func value(for key: Value) throws -> Value? {
+        try positions[DictKey(key)].map { values[$0] }
+    }
+
+    mutating func set(_ value: Value, for key: Value) throws {
+        let k = try DictKey(key)
+        if let i = positions[k] {
+            values[i] = value
+        } else {
+            positions[k] = keys.count
+            keys.append(key)
+            values.append(value)
         }
     }
 }
@@ -46,11 +112,13 @@ struct RangeValue: Sendable, Equatable {
     func element(_ i: Int) -> Int { start + i * step }
 }
 
-/// A function defined with `def`. It remembers the source of its cell so errors inside it can quote the right line.
+/// A function defined with `def` or `lambda`. It remembers the source of its cell so errors inside it can quote the
+/// right line, and the local variables around it when it was made inside another function (a closure, by value).
 struct UserFunction: Sendable {
     var declaration: FunctionDeclaration
     var defaults: [Value?]
     var source: String
+    var captured: [String: Value] = [:]
 
     var signature: String {
         let parameters = zip(declaration.parameters, defaults).map { parameter, value in
@@ -107,10 +175,18 @@ func repr(_ value: Value) -> String {
     switch value {
     case .string(let s): return quote(s)
     case .list(let items):
-        let shown = items.prefix(100).map(repr)
-        return "[" + shown.joined(separator: ", ") + (items.count > 100 ? ", … (\(items.count) items)" : "") + "]"
+        return "[" + reprItems(items) + "]"
+    case .tuple(let items):
+        return "(" + reprItems(items) + (items.count == 1 ? ",)" : ")")
+    case .dict(let d):
+        let shown = d.entries.prefix(100).map { repr($0.key) + ": " + repr($0.value) }
+        return "{" + shown.joined(separator: ", ") + (d.count > 100 ? ", … (\(d.count) items)" : "") + "}"
     default: return str(value)
     }
+}
+
+private func reprItems(_ items: [Value]) -> String {
+    items.prefix(100).map(repr).joined(separator: ", ") + (items.count > 100 ? ", … (\(items.count) items)" : "")
 }
 
 /// The form `print` uses: strings as they are.
@@ -120,11 +196,12 @@ func str(_ value: Value) -> String {
     case .string(let s): return s
     case .bool(let b): return b ? "true" : "false"
     case .none: return "none"
-    case .list: return repr(value)
+    case .list, .tuple, .dict: return repr(value)
     case .range(let r): return r.step == 1 ? "range(\(r.start), \(r.stop))" : "range(\(r.start), \(r.stop), \(r.step))"
     case .tensor(let t): return tensorSummary(t)
     case .builtin(let b): return b.signature
     case .function(let f): return f.signature
+    case .object(let o as ErrorObject): return o.error.message
     case .object(let o): return o.summary
     }
 }
@@ -138,7 +215,11 @@ func valuesEqual(_ a: Value, _ b: Value) -> Bool {
     case (.number(let x), .bool(let y)), (.bool(let y), .number(let x)): return x == (y ? 1 : 0)
     case (.string(let x), .string(let y)): return x == y
     case (.none, .none): return true
-    case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy(valuesEqual)
+    case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)): return x.count == y.count && zip(x, y).allSatisfy(valuesEqual)
+    case (.dict(let x), .dict(let y)):
+        return x.count == y.count && x.entries.allSatisfy { entry in
+            (try? y.value(for: entry.key)).flatMap { $0 }.map { valuesEqual($0, entry.value) } ?? false
+        }
     case (.range(let x), .range(let y)): return x == y
     case (.tensor(let x), .tensor(let y)): return x == y
     case (.builtin(let x), .builtin(let y)): return x.name == y.name
@@ -156,7 +237,8 @@ func truthiness(_ value: Value) throws -> Bool {
     case .string(let s): return !s.isEmpty
     case .bool(let b): return b
     case .none: return false
-    case .list(let items): return !items.isEmpty
+    case .list(let items), .tuple(let items): return !items.isEmpty
+    case .dict(let d): return d.count > 0
     case .range(let r): return r.count > 0
     case .tensor(let t):
         guard t.count == 1 else {

@@ -54,6 +54,17 @@ public struct Tensor: Sendable, Equatable {
         return Tensor(shape: Array(shape.dropFirst()), data: Array(data[(index * n)..<((index + 1) * n)]))
     }
 
+    /// The sub-tensors at `indices` along the first axis, stacked in that order (rank kept). Requires rank ≥ 1
+    /// and valid indices; repeats and any order are fine.
+    public func rows(_ indices: [Int]) -> Tensor {
+        precondition(rank >= 1 && indices.allSatisfy { $0 >= 0 && $0 < shape[0] }, "row index out of range")
+        let n = sliceCount
+        var out: [Float] = []
+        out.reserveCapacity(indices.count * n)
+        for r in indices { out += data[(r * n)..<((r + 1) * n)] }
+        return Tensor(shape: [indices.count] + shape.dropFirst(), data: out)
+    }
+
     /// Replaces the sub-tensor at `index` along the first axis; `value` must have shape `shape.dropFirst()`.
     public mutating func setSlice(_ index: Int, to value: Tensor) {
         precondition(rank >= 1 && index >= 0 && index < shape[0], "slice index out of range")

@@ -5,9 +5,12 @@ import Foundation
 struct Mirage: ParsableCommand {
     /// oneDNN runs on libgomp, which by default spins and then yields while waiting at barriers;
     /// on a busy 2-core machine that turns a 0.5 ms attack step into 200 ms. Passive waiting avoids
-    /// it. libgomp reads its environment before `main`, so set it and start again, once.
+    /// it. libgomp reads its environment before `main`, so the command-line tools set it and start
+    /// again, once. The kernel does not: its kernelspec's `env` sets OMP_WAIT_POLICY already, and a
+    /// second start would double the time to the first reply.
     static func main() {
-        if ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] == nil {
+        let isKernel = CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "kernel"
+        if !isKernel, ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] == nil {
             setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
             let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
             execv("/proc/self/exe", arguments)

@@ -64,9 +64,9 @@ final class MirageBackend: KernelBackend {
 
     private static func outcome(_ error: any Error) -> ExecutionOutcome {
         let scriptError = error as? ScriptError
-            ?? ScriptError(kind: "InternalError", message: String(describing: error))
+            ?? ScriptError(kind: .internalError, message: String(describing: error))
         return .error(
-            name: scriptError.kind, value: scriptError.message,
+            name: scriptError.kind.rawValue, value: scriptError.message,
             traceback: scriptError.rendered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
     }
 }
@@ -103,7 +103,7 @@ final class KernelScriptHost: ScriptHost {
         do {
             return try context.input(prompt: prompt, password: password)
         } catch .notAllowed {
-            throw ScriptError(kind: "StdinNotAvailable", message: "this client does not accept input requests")
+            throw ScriptError(kind: .ioError, message: "this client does not accept input requests", hint: "run the cell from a front end that allows input, such as JupyterLab")
         } catch .interrupted {
             throw ScriptError.interrupted()
         }

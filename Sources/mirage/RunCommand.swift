@@ -45,7 +45,7 @@ struct ReplCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repl",
         abstract: "An interactive Mirage prompt in the terminal (for quick checks without Jupyter).",
-        discussion: "Line editing and history through libedit; the history is kept in ~/.mirage_history. Ctrl-C interrupts a running statement, Ctrl-D quits.")
+        discussion: "Line editing and history through libedit; the history is kept in ~/.mirage_history. Ctrl-C interrupts a running statement; Ctrl-D, exit or quit leaves.")
 
     @Option(name: .long, help: "Where displayed images go.") var out: String?
 
@@ -57,7 +57,7 @@ struct ReplCommand: ParsableCommand {
         let interactive = isatty(0) != 0
         let historyFile = (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()) + "/.mirage_history"
         if interactive {
-            print("Mirage \(Mirage.version). help() lists the built-ins; Ctrl-D quits.")
+            print("Mirage \(Mirage.version). help() lists the built-ins; exit, quit or Ctrl-D leaves.")
             _ = read_history(historyFile)
         }
         defer { if interactive { _ = write_history(historyFile) } }
@@ -68,6 +68,8 @@ struct ReplCommand: ParsableCommand {
                 if interactive { print("") }
                 return
             }
+            // `exit` and `quit` (with or without parentheses) leave, as in Python's console.
+            if pending.isEmpty, let word = line?.trimmingCharacters(in: .whitespaces), Self.exitWords.contains(word) { return }
             // An empty line ends a block, as at Python's prompt; end of input runs what is pending.
             let endsBlock = line == nil || (line!.trimmingCharacters(in: .whitespaces).isEmpty && !pending.isEmpty)
             pending += (pending.isEmpty ? "" : "\n") + (line ?? "")
@@ -82,6 +84,8 @@ struct ReplCommand: ParsableCommand {
             pending = ""
         }
     }
+
+    static let exitWords: Set<String> = ["exit", "quit", "exit()", "quit()"]
 
     /// libedit's line editor on a terminal; plain lines from a pipe.
     static func readLine(prompt: String, interactive: Bool) -> String? {
@@ -154,7 +158,7 @@ final class TerminalHost: ScriptHost {
 
     func readInput(prompt: String, password: Bool) throws -> String {
         write(prompt, to: .stdout)
-        guard let line = readLine() else { throw ScriptError(kind: "EOFError", message: "end of input") }
+        guard let line = readLine() else { throw ScriptError(kind: .eofError, message: "end of input") }
         return line
     }
 

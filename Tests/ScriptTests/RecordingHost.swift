@@ -26,7 +26,7 @@ final class RecordingHost: ScriptHost, @unchecked Sendable {
     func page(_ output: RichOutput) { pages.append(output) }
     func readInput(prompt: String, password: Bool) throws -> String {
         prompts.append(prompt)
-        guard !inputs.isEmpty else { throw ScriptError(kind: "StdinNotImplementedError", message: "input is not allowed") }
+        guard !inputs.isEmpty else { throw ScriptError(kind: .ioError, message: "input is not allowed") }
         return inputs.removeFirst()
     }
     var isInterrupted: Bool {
@@ -49,6 +49,6 @@ func error(of source: String, in session: Session = Session(), host: RecordingHo
     } catch let error as ScriptError {
         return error
     } catch {
-        return ScriptError(kind: "NotAScriptError", message: "\(error)")
+        return ScriptError(kind: .internalError, message: "\(error)")
     }
 }

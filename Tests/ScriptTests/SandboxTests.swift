@@ -10,7 +10,7 @@ import Testing
                 _ = try Session().execute(cell, host: SandboxHost())
                 Issue.record("\(cell) ran in the sandbox")
             } catch let error as ScriptError {
-                #expect(error.kind == "PermissionError", "\(cell): \(error.kind) \(error.message)")
+                #expect(error.kind == .permissionError, "\(cell): \(error.kind) \(error.message)")
                 #expect(error.message.contains("file access is off"))
             } catch {
                 Issue.record("\(cell): \(error)")

@@ -65,7 +65,8 @@ def test_notebook_reruns_to_the_same_results(path):
     for cell in fresh.cells:
         if cell.cell_type == "code":
             cell.outputs = []
-    NotebookClient(fresh, kernel_name="mirage", timeout=600, resources={"metadata": {"path": str(ROOT)}}).execute()
+    # In the notebook's own folder, as JupyterLab runs it (the paths in the notebooks are found from there).
+    NotebookClient(fresh, kernel_name="mirage", timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
     images = 0
     for cell in fresh.cells:
         for out in cell.get("outputs", []):
