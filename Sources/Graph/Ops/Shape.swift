@@ -175,6 +175,9 @@ final class Transpose: Operator {
     init(node: Node) { self.node = node }
 
     static func permute<T>(_ data: [T], shape: [Int], perm: [Int], zero: T) -> [T] {
+        // Moving only axes of size 1 keeps the element order: the same storage serves (a view).
+        let moved = perm.filter { shape[$0] != 1 }
+        if moved == moved.sorted() { return data }
         let rank = shape.count
         var strides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
