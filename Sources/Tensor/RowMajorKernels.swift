@@ -203,7 +203,10 @@ public final class LayerNormKernel {
         scale = try DNNLMemory(vector, owning: false)
         shift = try DNNLMemory(vector, owning: false)
         gradient = try DNNLMemory(data, owning: false)
+        unusedScaleGradient = try DNNLMemory(vector, owning: true)
     }
+
+    private let unusedScaleGradient: DNNLMemory
 
     /// y = (x − μ)/√(σ² + ε)·scale + shift per row, with each row's μ and σ².
     public func forward(_ input: Tensor, scale s: Tensor, shift b: Tensor) throws -> (y: Tensor, mean: [Float], variance: [Float]) {
@@ -234,7 +237,9 @@ public final class LayerNormKernel {
         if backwardPrimitive == nil {
             var d = data, diff = data, st = statistics
             var descriptor = dnnl_layer_normalization_desc_t()
-            try check(dnnl_layer_normalization_backward_desc_init(&descriptor, dnnl_backward_data, &diff, &d, &st, epsilon, Self.flags),
+            // oneDNN 2.6 implements only the full backward pass (it also writes the scale's
+            // gradient, to a buffer of ours that nobody reads: see the type's note).
+            try check(dnnl_layer_normalization_backward_desc_init(&descriptor, dnnl_backward, &diff, &d, &st, epsilon, UInt32(dnnl_use_scale.rawValue)),
                       "describing a layer normalization's backward pass")
             backwardPrimitive = try withUnsafePointer(to: &descriptor) {
                 try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(rows * size), what: "a layer normalization's backward pass")
@@ -247,7 +252,8 @@ public final class LayerNormKernel {
                 y.point(at: p[0]); x.point(at: p[1]); scale.point(at: p[2]); mean.point(at: p[3]); variance.point(at: p[4])
                 gradient.point(at: dx)
                 try backwardPrimitive!.execute([(DNNL_ARG_DIFF_DST, y), (DNNL_ARG_SRC, x), (DNNL_ARG_SCALE, scale),
-                                                (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance), (DNNL_ARG_DIFF_SRC, gradient)])
+                                                (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance), (DNNL_ARG_DIFF_SRC, gradient),
+                                                (DNNL_ARG_DIFF_SCALE, unusedScaleGradient)])
             }
         }
     }

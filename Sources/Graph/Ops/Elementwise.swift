@@ -227,6 +227,15 @@ final class Binary: Operator {
         if case .laidOut(let x) = a, case .laidOut(let y) = b, x.sharesLayout(with: y) {
             return [.laidOut(try operation == .add ? sum.sum(x, y) : sum.product(x, y))]
         }
+        // A laid-out tensor times (or plus) a small broadcast one (a squeeze-and-excitation gate, a
+        // per-channel scale) keeps its layout.
+        if case .laidOut(let x) = a, b.isFloat, b.shape.reduce(1, *) < x.shape.reduce(1, *), BinaryKernel.supports(operation, x.shape, b.shape) {
+            if let z = try broadcast(x, b.floats, &forwardBroadcast) { return [.laidOut(z)] }
+        }
+        if operation == .add || operation == .multiply, case .laidOut(let y) = b, a.isFloat, a.shape.reduce(1, *) < y.shape.reduce(1, *),
+           BinaryKernel.supports(operation, y.shape, a.shape) {
+            if let z = try broadcast(y, a.floats, &forwardBroadcast) { return [.laidOut(z)] }
+        }
         if case .int(let x) = a, case .int(let y) = b {
             let op = operation
             return [.int(try broadcastIntegers(x, y) { p, q in
@@ -250,6 +259,16 @@ final class Binary: Operator {
 
     /// oneDNN's binary kernels, per (operation, shapes).
     private var kernels: [[Int]: BinaryKernel] = [:]
+    private var forwardBroadcast: LaidOutBroadcastKernel?, backwardBroadcast: LaidOutBroadcastKernel?
+
+    /// x ∘ t (t broadcasting into x, x laid out), in x's layout; nil when oneDNN has no fast
+    /// kernel for x's layout (the row-major path then serves).
+    private func broadcast(_ x: DNNLTensor, _ t: Tensor, _ kernel: inout LaidOutBroadcastKernel?) throws -> DNNLTensor? {
+        if kernel?.fits(x, t) != true {
+            do { kernel = try LaidOutBroadcastKernel(operation, x, other: t.shape) } catch { kernel = nil; return nil }
+        }
+        do { return try kernel!.run(x, t) } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+    }
 
     /// x ∘ y through oneDNN when one operand broadcasts into the other's shape (for + and ×, either
     /// one: they commute exactly); nil otherwise.
@@ -272,6 +291,23 @@ final class Binary: Operator {
         guard let dy = g[0] else { return [:] }
         if operation == .add, case .laidOut = dy, inputs.count >= 2, inputs[0]?.shape == dy.shape, inputs[1]?.shape == dy.shape {
             return Dictionary(uniqueKeysWithValues: wanted.map { ($0, dy) })
+        }
+        if operation == .multiply, case .laidOut(let d) = dy, inputs.count >= 2, let a = inputs[0], let b = inputs[1] {
+            // A laid-out operand times a small broadcast one: the laid-out one's gradient dy·(small)
+            // stays laid out; the small one's is a sum over the broadcast axes.
+            let pair = [a, b]
+            for (big, small) in [(0, 1), (1, 0)] {
+                guard case .laidOut(let x) = pair[big], x.shape == d.shape, pair[small].isFloat,
+                      pair[small].shape.reduce(1, *) < d.shape.reduce(1, *), BinaryKernel.supports(.multiply, d.shape, pair[small].shape) else { continue }
+                let t = pair[small].floats
+                var result: [Int: RuntimeValue] = [:]
+                if wanted.contains(big) {
+                    guard let z = try broadcast(d, t, &backwardBroadcast) else { break }
+                    result[big] = .laidOut(z)
+                }
+                if wanted.contains(small) { result[small] = .float(d.plain().zipped(x.plain(), *).summed(to: t.shape)) }
+                return result
+            }
         }
         if operation == .multiply, case .laidOut(let d) = dy, inputs.count >= 2, case .laidOut(let a)? = inputs[0], case .laidOut(let b)? = inputs[1],
            d.sharesLayout(with: a), d.sharesLayout(with: b) {
