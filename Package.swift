@@ -7,6 +7,7 @@ import PackageDescription
 //   Imaging (codecs, transforms, plots)
 //   JupyterKernel (protocol, sockets, signing, display; knows nothing of attacks)
 //   Script (the Mirage language) binds the libraries; `mirage` wires Script to JupyterKernel and the CLI.
+// Every target lists each module it imports (tests too), not only what reaches it through another module.
 /// The numeric modules are compiled with optimisation in debug builds too: `swift test`, the kernel the Python
 /// suites drive and the notebooks CI re-executes all run attacks, whose per-element loops are 10-50× slower
 /// unoptimised. (The other modules keep -Onone for debugging.)
@@ -35,7 +36,8 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "Graph", dependencies: ["Tensor", "ONNXProto"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Graph", dependencies: ["Tensor", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: optimizedEvenInDebug),
         .target(name: "Attack", dependencies: ["Tensor", "Graph"], swiftSettings: optimizedEvenInDebug),
         .target(name: "Imaging", dependencies: ["Tensor", "CPNG", "CJPEG", "CCairo", "CZlib"], swiftSettings: optimizedEvenInDebug),
         .target(name: "JupyterKernel", dependencies: [
@@ -44,15 +46,15 @@ let package = Package(
         ]),
         .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack"]),
         .executableTarget(name: "mirage", dependencies: [
-            "JupyterKernel", "Script", "Imaging", "Graph", "CEditLine",
+            "JupyterKernel", "Script", "Attack", "Graph", "Imaging", "Tensor", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph"], exclude: ["Fixtures"]),
-        .testTarget(name: "AttackTests", dependencies: ["Attack", "Imaging"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging", "Tensor"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor"], exclude: ["Fixtures"]),
     ]
 )

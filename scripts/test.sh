@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full test run: set-up, `swift build`, `swift test` (Swift Testing + XCTest), then the
+# The full test run: set-up, the source checks (doc comments, declared imports), `swift build`, `swift test` (Swift Testing + XCTest), then the
 # Python suites in Tests/python (real Jupyter clients driving the debug `mirage` kernel).
 # Exits non-zero if anything fails. Extra arguments are passed to pytest, e.g.
 #   scripts/test.sh -k conformance        scripts/test.sh Tests/python/test_protocol.py -x
@@ -16,6 +16,16 @@ bash scripts/setup.sh || { echo "[test] setup failed" >&2; exit 1; }
 
 section() { printf '\n===== %s =====\n' "$*"; }
 status=0
+
+section "source checks (doc comments on public declarations; every import declared in Package.swift)"
+if ! "$ROOT/.venv/bin/python" scripts/check_docs.py; then
+  echo "[test] documentation check FAILED" >&2
+  status=1
+fi
+if ! "$ROOT/.venv/bin/python" scripts/check_imports.py; then
+  echo "[test] import check FAILED" >&2
+  status=1
+fi
 
 section "swift build"
 if ! swift build; then

@@ -115,23 +115,10 @@ public final class Model: @unchecked Sendable {
 
 /// Candidate names close to a misspelt one (edit distance), for error hints.
 func closestNames(to name: String, in candidates: [String]) -> [String] {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return row[b.count]
-    }
-    let target = Array(name.lowercased())
-    let scored = candidates.map { ($0, distance(target, Array($0.lowercased()))) }
+    let target = name.lowercased()
+    let scored = candidates.map { ($0, editDistance(target, $0.lowercased())) }
     let best = scored.map(\.1).min() ?? .max
-    guard best <= max(2, target.count / 3) else { return [] }
+    guard best <= max(2, target.unicodeScalars.count / 3) else { return [] }
     return scored.filter { $0.1 == best }.prefix(2).map(\.0)
 }
 

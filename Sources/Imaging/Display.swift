@@ -7,13 +7,19 @@ import Tensor
 /// sampling so that the shorter side of each picture is at least 128 px (without letting the whole grid grow
 /// past 1024 px), which keeps MNIST-sized inputs visible and their pixels crisp.
 public enum PictureDisplay {
+    /// Small pictures are magnified until each one's shorter side is at least this many pixels.
     public static let minimumShortSide = 128
+    /// Magnification stops before the whole grid's longer side passes this many pixels.
     public static let maximumSide = 1024
     static let gap = 2
 
+    /// A picture (or grid of pictures) ready for a notebook: PNG bytes and the size in pixels.
     public struct Rendered: Sendable, Equatable {
+        /// The PNG file's bytes.
         public var png: [UInt8]
+        /// Width of the PNG in pixels.
         public var width: Int
+        /// Height of the PNG in pixels.
         public var height: Int
     }
 
@@ -48,8 +54,8 @@ public enum PictureDisplay {
             throw ImagingError("cannot show a tensor of shape \(p.shape) as a picture")
         }
         let channels = pictures.contains { $0.shape[0] == 3 } ? 3 : 1
-        let cellH = pictures.map { $0.shape[1] }.max()!
-        let cellW = pictures.map { $0.shape[2] }.max()!
+        let cellH = pictures.reduce(0) { max($0, $1.shape[1]) }
+        let cellW = pictures.reduce(0) { max($0, $1.shape[2]) }
         let n = pictures.count
         let columns = max(1, min(n, columns ?? (n <= 8 ? n : Int(Double(n).squareRoot().rounded(.up)))))
         let rows = (n + columns - 1) / columns

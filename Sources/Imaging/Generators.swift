@@ -1,44 +1,14 @@
 import Foundation
 import Tensor
 
-/// Seeded out-of-distribution source pictures ([C, H, W] tensors in [0, 1]). Every generator draws all its
-/// randomness from the `SeededGenerator` it is given, so a seed reproduces a picture bit for bit.
+/// Seeded out-of-distribution source pictures ([C, H, W] tensors in [0, 1]): the Script built-ins `spiral`,
+/// `checkerboard` and `gradient`. Every generator draws all its randomness from the `SeededGenerator` it is
+/// given, so a seed reproduces a picture bit for bit.
 public enum Generators {
-    public enum Kind: String, Sendable, CaseIterable {
-        case uniform, gaussian, spiral, checkerboard, linearGradient, radialGradient
-    }
-
-    /// Any generator by kind, from a seed.
-    public static func make(_ kind: Kind, channels: Int, height: Int, width: Int, seed: UInt64) throws -> Tensor {
-        var g = SeededGenerator(seed: seed)
-        switch kind {
-        case .uniform: return try uniformNoise(channels: channels, height: height, width: width, using: &g)
-        case .gaussian: return try gaussianNoise(channels: channels, height: height, width: width, using: &g)
-        case .spiral: return try spiral(channels: channels, height: height, width: width, using: &g)
-        case .checkerboard: return try checkerboard(channels: channels, height: height, width: width, using: &g)
-        case .linearGradient: return try linearGradient(channels: channels, height: height, width: width, using: &g)
-        case .radialGradient: return try radialGradient(channels: channels, height: height, width: width, using: &g)
-        }
-    }
-
     static func check(_ channels: Int, _ height: Int, _ width: Int) throws {
         guard channels >= 1, channels <= 4, height > 0, width > 0, height * width <= ImageLimits.maximumPixels else {
             throw ImagingError("cannot make a \(channels)x\(height)x\(width) picture (1 to 4 channels, positive size)")
         }
-    }
-
-    /// Independent uniform samples in [low, high).
-    public static func uniformNoise(channels: Int, height: Int, width: Int, low: Float = 0, high: Float = 1,
-                                    using g: inout SeededGenerator) throws -> Tensor {
-        try check(channels, height, width)
-        return .uniform([channels, height, width], low: low, high: high, using: &g)
-    }
-
-    /// Gaussian samples N(mean, std²), clipped to [0, 1].
-    public static func gaussianNoise(channels: Int, height: Int, width: Int, mean: Float = 0.5, std: Float = 0.25,
-                                     using g: inout SeededGenerator) throws -> Tensor {
-        try check(channels, height, width)
-        return Tensor.normal([channels, height, width], mean: mean, std: std, using: &g).map { Swift.min(1, Swift.max(0, $0)) }
     }
 
     /// A bright Archimedean spiral r = b·θ on black, drawn as an anti-aliased stroke whose intensity falls off
@@ -61,7 +31,7 @@ public enum Generators {
         // About 2 px wide at 28 px, scaling with the picture, but thinner than the gap between arms.
         let halfWidth = Swift.min(Swift.max(0.6, short / 28), 0.3 * 2 * Double.pi * b)
         var tint = (0..<channels).map { _ in 0.4 + 0.6 * generator.nextUniform() }
-        if channels == 1 { tint = [1] } else { let m = tint.max()!; tint = tint.map { $0 / m } }
+        if channels == 1 { tint = [1] } else { let m = tint.reduce(0, Swift.max); tint = tint.map { $0 / m } }
 
         func point(_ theta: Double) -> (Double, Double) {
             let angle = direction * theta + phase
@@ -145,7 +115,7 @@ public enum Generators {
         let cy = Double(height - 1) * (0.25 + 0.5 * g.nextUniform())
         let (a, b) = colourPair(channels, &g)
         let corners = [(0.0, 0.0), (Double(width - 1), 0), (0, Double(height - 1)), (Double(width - 1), Double(height - 1))]
-        let radius = Swift.max(1e-9, corners.map { (($0.0 - cx) * ($0.0 - cx) + ($0.1 - cy) * ($0.1 - cy)).squareRoot() }.max()!)
+        let radius = corners.reduce(1e-9) { Swift.max($0, (($1.0 - cx) * ($1.0 - cx) + ($1.1 - cy) * ($1.1 - cy)).squareRoot()) }
         return fill(channels, height, width, a, b) { x, y in
             ((Double(x) - cx) * (Double(x) - cx) + (Double(y) - cy) * (Double(y) - cy)).squareRoot() / radius
         }

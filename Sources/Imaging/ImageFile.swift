@@ -3,6 +3,7 @@ import Tensor
 
 /// Reading pictures from files and folders, whatever their format (PNG or JPEG, recognised by content).
 public enum ImageFile {
+    /// File extensions (lower case) that `loadFolder` reads and `decode` understands.
     public static let supportedExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
     /// Decodes PNG or JPEG bytes into a CxHxW tensor in [0, 1].

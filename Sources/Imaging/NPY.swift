@@ -2,6 +2,7 @@ import Tensor
 
 /// NumPy's .npy format (versions 1 and 2; C order; float32, float64 and uint8, either byte order).
 public enum NPY {
+    /// The element types `encode` can write, named by their .npy `descr` strings (little-endian).
     public enum DType: String, Sendable, CaseIterable {
         case float32 = "<f4", float64 = "<f8", uint8 = "|u1"
     }

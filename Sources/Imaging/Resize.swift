@@ -1,5 +1,6 @@
 import Tensor
 
+/// Resampling kernels for [C, H, W] pictures; `Transforms.resize` chooses between them.
 public enum Resize {
     /// Bilinear resampling of a CxHxW tensor to CxheightXwidth (pixel centres aligned, as in most image libraries).
     public static func bilinear(_ tensor: Tensor, height: Int, width: Int) throws -> Tensor {

@@ -4,6 +4,7 @@ import Tensor
 public enum Transforms {
     // MARK: Resizing
 
+    /// The resampling filter of `resize`.
     public enum Filter: Sendable, Equatable {
         /// Bilinear interpolation (pixel centres aligned): right for enlarging, aliases when shrinking a lot.
         case bilinear
@@ -223,16 +224,21 @@ public enum Transforms {
 
 /// Per-channel normalisation x ↦ (x − mean) / std, e.g. ImageNet's.
 public struct Normalization: Sendable, Equatable, CustomStringConvertible {
+    /// Per-channel means (one value applies to every channel).
     public var mean: [Float]
+    /// Per-channel standard deviations (one value applies to every channel).
     public var std: [Float]
 
+    /// ImageNet's RGB statistics, which torchvision and timm models expect.
     public static let imageNet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
+    /// A normalisation by `mean` and `std`, per channel or one value for all.
     public init(mean: [Float], std: [Float]) {
         self.mean = mean
         self.std = std
     }
 
+    /// "Normalization(mean: …, std: …)".
     public var description: String { "Normalization(mean: \(mean), std: \(std))" }
 
     /// Normalises a [C, H, W] picture or [N, C, H, W] batch. One mean/std value applies to every channel.

@@ -2,23 +2,36 @@ import Foundation
 
 /// The connection file a Jupyter client writes before starting the kernel.
 public struct ConnectionInfo: Sendable, Equatable {
+    /// How the channels are reached: "tcp" (ports on `ip`) or "ipc" (Unix sockets at `ip`-port paths).
     public var transport: String        // "tcp" or "ipc"
+    /// The address to bind for tcp, or the socket path prefix for ipc.
     public var ip: String
+    /// Port of the shell channel (execute, complete, inspect, … requests).
     public var shellPort: Int
+    /// Port of the iopub channel (outputs and status, broadcast to every client).
     public var iopubPort: Int
+    /// Port of the stdin channel (input requests from a running cell).
     public var stdinPort: Int
+    /// Port of the control channel (interrupt and shutdown, answered while a cell runs).
     public var controlPort: Int
+    /// Port of the heartbeat channel (echoes, so the client knows the kernel is alive).
     public var heartbeatPort: Int
+    /// The HMAC key that signs every message; empty means messages are not signed.
     public var key: [UInt8]
+    /// The signing scheme; only "hmac-sha256" is supported.
     public var signatureScheme: String
     /// CurveZMQ server key pair (Z85 text, 40 characters each), present when the client asks for encryption.
     public var curvePublicKey: String?
+    /// The CurveZMQ server's secret key, matching `curvePublicKey`.
     public var curveSecretKey: String?
 
+    /// Why a connection file was rejected: the file and the field at fault.
     public struct Invalid: Error, CustomStringConvertible {
+        /// The message, starting with the file it is about.
         public var description: String
     }
 
+    /// Reads a parsed connection file, checking ports, transport, signature scheme and Curve keys; `source` names it in errors.
     public init(json: JSON, source: String = "connection file") throws(Invalid) {
         guard case .object = json else { throw Invalid(description: "\(source): expected a JSON object") }
         func port(_ name: String) throws(Invalid) -> Int {
@@ -49,6 +62,7 @@ public struct ConnectionInfo: Sendable, Equatable {
         }
     }
 
+    /// Reads and checks the connection file at `path`.
     public static func load(path: String) throws -> ConnectionInfo {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return try ConnectionInfo(json: try JSON.parse(Array(data)), source: path)

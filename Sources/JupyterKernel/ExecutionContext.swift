@@ -2,6 +2,7 @@
 /// (optionally under a display id, updated in place), clear output, page help, ask for input,
 /// and look at the interrupt flag. Given to the backend for one execute_request.
 public final class ExecutionContext {
+    /// The execution count of this request (shown as In [n]).
     public let executionCount: Int
     /// silent=true: nothing goes to iopub (the spec's "as quietly as possible").
     public let isSilent: Bool
@@ -23,6 +24,7 @@ public final class ExecutionContext {
     /// Long work checks this at safe points and stops there (interrupt_request or SIGINT).
     public var isInterrupted: Bool { Interruption.isRequested }
 
+    /// Writes `text` to the cell's stdout or stderr (nothing when the request is silent).
     public func stream(_ name: StreamName, _ text: String) {
         guard !isSilent, !text.isEmpty else { return }
         publisher.publish("stream", ["name": .string(name.rawValue), "text": .string(text)], parent: parent)
@@ -37,6 +39,7 @@ public final class ExecutionContext {
         publisher.publish(update && displayID != nil ? "update_display_data" : "display_data", .object(content), parent: parent)
     }
 
+    /// Clears the cell's output; with `wait`, only when the next output arrives (no flicker).
     public func clearOutput(wait: Bool = false) {
         guard !isSilent else { return }
         publisher.publish("clear_output", ["wait": .bool(wait)], parent: parent)

@@ -10,16 +10,19 @@ public enum JSON: Sendable, Equatable {
     case array([JSON])
     case object([String: JSON])
 
+    /// The field `key` of an object; nil for a missing field or a value that is not an object.
     public subscript(key: String) -> JSON? {
         if case .object(let fields) = self { return fields[key] }
         return nil
     }
 
+    /// The string, if this is one.
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
+    /// The Boolean, if this is one.
     public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
@@ -34,11 +37,13 @@ public enum JSON: Sendable, Equatable {
         }
     }
 
+    /// The fields, if this is an object.
     public var objectValue: [String: JSON]? {
         if case .object(let fields) = self { return fields }
         return nil
     }
 
+    /// The items, if this is an array.
     public var arrayValue: [JSON]? {
         if case .array(let items) = self { return items }
         return nil
@@ -48,12 +53,19 @@ public enum JSON: Sendable, Equatable {
 extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
 {
+    /// A string literal is a JSON string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An integer literal is a JSON integer.
     public init(integerLiteral value: Int) { self = .int(value) }
+    /// `true` and `false` are JSON Booleans.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A floating-point literal is a JSON number.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// `nil` is JSON null.
     public init(nilLiteral: ()) { self = .null }
+    /// An array literal is a JSON array.
     public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    /// A dictionary literal is a JSON object (the last of repeated keys wins).
     public init(dictionaryLiteral elements: (String, JSON)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
@@ -70,6 +82,7 @@ extension JSON {
         return out
     }
 
+    /// Compact serialisation as a String.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     private func write(to out: inout [UInt8]) {
@@ -125,9 +138,13 @@ extension JSON {
 
 // MARK: - Parsing
 
+/// Why some bytes are not JSON: where and what.
 public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    /// Byte offset of the fault in the input.
     public var offset: Int
+    /// What was wrong there.
     public var reason: String
+    /// "invalid JSON at byte N: reason".
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
@@ -135,6 +152,7 @@ extension JSON {
     /// Deep enough for any real message, shallow enough that hostile nesting cannot overflow the stack.
     public static let maximumDepth = 256
 
+    /// Parses UTF-8 bytes holding exactly one JSON value, nested at most `maximumDepth` deep.
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSON in
             var parser = JSONParser(bytes: buffer)
@@ -146,6 +164,7 @@ extension JSON {
         }
     }
 
+    /// Parses a string holding exactly one JSON value.
     public static func parse(_ text: String) throws(JSONParseError) -> JSON {
         try parse(Array(text.utf8))
     }

@@ -8,6 +8,7 @@ import Synchronization
 /// the control channel has its own thread so that interrupt and shutdown are answered while a cell runs;
 /// one thread owns iopub (see `IOPubForwarder`); heartbeat echoes in libzmq's proxy on another.
 public final class Kernel: @unchecked Sendable {
+    /// How `run` ended: a shutdown, or a shutdown the client asked to be followed by a restart.
     public enum Ending: Sendable { case shutdown, restart }
 
     let backend: KernelBackend
@@ -26,6 +27,7 @@ public final class Kernel: @unchecked Sendable {
     var history = History()
     private let ending = Mutex<Ending?>(nil)
 
+    /// Binds the five channels of `connection` (signing with its key, with CurveZMQ when it has keys); `run` then serves `backend`.
     public init(connection: ConnectionInfo, backend: KernelBackend, log: Log = Log()) throws {
         self.connection = connection
         self.backend = backend
@@ -178,22 +180,44 @@ public final class Kernel: @unchecked Sendable {
             }
             guard let message = decode(frames, channel: "control") else { continue }
             publisher.status("busy", parent: message)
-            switch message.type {
-            case "kernel_info_request":
-                reply(on: control, to: message, kernelInfo)
-            case "interrupt_request":
+            switch answerOnEitherChannel(message, on: control) {
+            case .ending(let how)?:
+                publisher.status("idle", parent: message)
+                requestEnding(how, waker: waker)
+                return
+            case .answered?:
+                break
+            case nil where message.type == "interrupt_request":
                 Interruption.request()
                 reply(on: control, to: message, ["status": "ok"])
-            case "shutdown_request":
-                let restart = message.content["restart"]?.boolValue ?? false
-                reply(on: control, to: message, ["status": "ok", "restart": .bool(restart)])
-                publisher.status("idle", parent: message)
-                requestEnding(restart ? .restart : .shutdown, waker: waker)
-                return
-            default:
+            case nil:
                 unknownRequest(message, socket: control)
             }
             publisher.status("idle", parent: message)
+        }
+    }
+
+    /// What `answerOnEitherChannel` did with a request.
+    enum EitherChannelAnswer {
+        /// Replied; nothing else to do.
+        case answered
+        /// Replied to a shutdown_request: the caller passes this to `requestEnding` when its idle status is out.
+        case ending(Ending)
+    }
+
+    /// Answers the requests the protocol allows on both shell and control, kernel_info and shutdown, the same
+    /// way on either (`socket` nil is the shell). Returns nil for any other request, which the caller handles.
+    func answerOnEitherChannel(_ message: Message, on socket: ZMQSocket?) -> EitherChannelAnswer? {
+        switch message.type {
+        case "kernel_info_request":
+            reply(on: socket, to: message, kernelInfo)
+            return .answered
+        case "shutdown_request":
+            let restart = message.content["restart"]?.boolValue ?? false
+            reply(on: socket, to: message, ["status": "ok", "restart": .bool(restart)])
+            return .ending(restart ? .restart : .shutdown)
+        default:
+            return nil
         }
     }
 

@@ -2,17 +2,24 @@ import Foundation
 
 /// A kernelspec directory: kernel.json plus logos, as `jupyter kernelspec list` finds them.
 public struct KernelSpec: Sendable {
+    /// The kernelspec's directory name, which clients select the kernel by.
     public var name: String
+    /// The command line that starts the kernel; `{connection_file}` is replaced by the client.
     public var argv: [String]
+    /// The name clients show in their kernel menus.
     public var displayName: String
+    /// The language's name.
     public var language: String
+    /// "message" (interrupt_request on the control channel) or "signal" (SIGINT).
     public var interruptMode: String
+    /// kernel.json's `metadata` object.
     public var metadata: JSON
     /// Environment variables the client sets for the kernel process (kernel.json `env`).
     public var environment: [String: String]
     /// File name → PNG bytes (logo-32x32.png, logo-64x64.png).
     public var logos: [String: [UInt8]]
 
+    /// A kernelspec; interrupts are messages unless said otherwise.
     public init(name: String, argv: [String], displayName: String, language: String,
                 interruptMode: String = "message", metadata: JSON = [:], environment: [String: String] = [:],
                 logos: [String: [UInt8]] = [:]) {
@@ -26,6 +33,7 @@ public struct KernelSpec: Sendable {
         self.logos = logos
     }
 
+    /// The kernel.json document.
     public var kernelJSON: JSON {
         var fields: [String: JSON] = [
             "argv": .array(argv.map { .string($0) }),
@@ -42,6 +50,7 @@ public struct KernelSpec: Sendable {
     public enum Scope: Sendable {
         case user, prefix(String)
 
+        /// The `kernels` directory of this scope (~/.local/share/jupyter/kernels for the user, PREFIX/share/jupyter/kernels for a prefix).
         public var kernelsDirectory: String {
             switch self {
             case .user:

@@ -5,14 +5,22 @@ public let protocolVersion = "5.4"
 
 /// One Jupyter message: routing identities, the four JSON dictionaries and raw buffers.
 public struct Message: Sendable {
+    /// ZeroMQ routing identities of the sender, echoed on replies.
     public var identities: [[UInt8]]
+    /// The header: msg_id, msg_type, session, username, date, version.
     public var header: JSON
+    /// The header of the request this message answers, or {}.
     public var parentHeader: JSON
+    /// Message metadata (free-form).
     public var metadata: JSON
+    /// The message body, whose shape depends on msg_type.
     public var content: JSON
+    /// Raw binary frames after the four dictionaries (used by comms).
     public var buffers: [[UInt8]]
 
+    /// The msg_type, or "" when the header has none.
     public var type: String { header["msg_type"]?.stringValue ?? "" }
+    /// The msg_id, or "" when the header has none.
     public var id: String { header["msg_id"]?.stringValue ?? "" }
 }
 

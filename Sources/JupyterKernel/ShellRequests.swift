@@ -8,8 +8,6 @@ extension Kernel {
         switch message.type {
         case "execute_request":
             execute(message)
-        case "kernel_info_request":
-            reply(to: message, kernelInfo)
         case "complete_request":
             let code = content["code"]?.stringValue ?? ""
             let cursor = content["cursor_pos"]?.intValue ?? code.unicodeScalars.count
@@ -40,12 +38,12 @@ extension Kernel {
             break
         case "connect_request":
             reply(to: message, ["status": "ok"])
-        case "shutdown_request":
-            let restart = content["restart"]?.boolValue ?? false
-            reply(to: message, ["status": "ok", "restart": .bool(restart)])
-            requestEnding(restart ? .restart : .shutdown, waker: nil)
         default:
-            unknownRequest(message)
+            switch answerOnEitherChannel(message, on: nil) {
+            case .ending(let how)?: requestEnding(how, waker: nil)
+            case .answered?: break
+            case nil: unknownRequest(message)
+            }
         }
     }
 

@@ -5,8 +5,11 @@ import Glibc
 
 /// An error from libzmq, with the operation that failed and libzmq's own words.
 public struct ZMQError: Error, CustomStringConvertible, Sendable {
+    /// What was being done, e.g. "bind tcp://127.0.0.1:5555".
     public var operation: String
+    /// libzmq's errno value.
     public var code: Int32
+    /// The operation and libzmq's message for the code.
     public var description: String { "\(operation): \(String(cString: zmq_strerror(code)))" }
 
     static func last(_ operation: String) -> ZMQError { ZMQError(operation: operation, code: zmq_errno()) }
@@ -68,14 +71,6 @@ final class ZMQSocket: @unchecked Sendable {
 
     func connect(_ endpoint: String) throws(ZMQError) {
         guard zmq_connect(handle, endpoint) == 0 else { throw .last("connect \(endpoint)") }
-    }
-
-    /// The endpoint actually bound (resolves port 0 and wildcard binds).
-    func lastEndpoint() -> String? {
-        var buffer = [CChar](repeating: 0, count: 1024)
-        var size = buffer.count
-        guard zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Sends a multipart message. Retries on EINTR (SIGINT is one of our interrupt paths).

@@ -95,12 +95,8 @@ struct CallArguments {
     }
 
     func number(_ name: String) throws -> Double {
-        switch self[name] {
-        case .number(let x): return x
-        case .bool(let b): return b ? 1 : 0
-        case .tensor(let t) where t.count == 1: return widen(t.data[0])
-        case let other: throw error("expects a number for `\(name)`, got \(other.typeName)")
-        }
+        guard let x = scalarNumber(self[name]) else { throw error("expects a number for `\(name)`, got \(self[name].typeName)") }
+        return x
     }
 
     func integer(_ name: String, range: ClosedRange<Int> = Int(Int32.min)...Int(Int32.max)) throws -> Int {
@@ -148,6 +144,36 @@ struct CallArguments {
             throw ScriptError.value("\(builtin.name)(): shape \(dims) has too many elements (the limit is \(Interpreter.maximumTensorElements))")
         }
         return dims
+    }
+}
+
+/// A number from a number, a Boolean (1 or 0) or a one-element tensor; nil for anything else.
+func scalarNumber(_ value: Value) -> Double? {
+    switch value {
+    case .number(let x): return x
+    case .bool(let b): return b ? 1 : 0
+    case .tensor(let t) where t.count == 1: return widen(t.data[0])
+    default: return nil
+    }
+}
+
+/// Numbers from a tensor (flattened), a range, a list of numbers (or Booleans, or one-element tensors) or one
+/// number. `what` names the argument in errors, e.g. "plot() values".
+func numbers(_ value: Value, _ what: String) throws -> [Double] {
+    switch value {
+    case .tensor(let t): return t.data.map(widen)
+    case .range(let r):
+        guard r.count <= Interpreter.maximumListLength else {
+            throw ScriptError.value("\(what): the range has \(r.count) numbers (the limit is \(Interpreter.maximumListLength))")
+        }
+        return (0..<r.count).map { Double(r.element($0)) }
+    case .list(let items):
+        return try items.map { item in
+            guard let x = scalarNumber(item) else { throw ScriptError.type("\(what) must hold numbers, found a \(item.typeName)") }
+            return x
+        }
+    case .number(let x): return [x]
+    default: throw ScriptError.type("\(what) must be a list, range or tensor of numbers, got a \(value.typeName)")
     }
 }
 
@@ -213,6 +239,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + detectors + plots
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + detectors + plots + patterns
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

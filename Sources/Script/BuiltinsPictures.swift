@@ -55,12 +55,7 @@ extension Builtins {
                 description: "Reads every .png and .jpg picture of a folder, sorted by name, as one [N, C, H, W] batch in [0, 1]. Pictures of different sizes need `size=[h, w]`; mixed gray and colour files need `gray=true` or are made RGB.",
                 example: "batch = images(\"Examples/data/ood\", size=[28, 28], gray=true)") { args, _ in
             let folder = try args.string("folder")
-            var size: (height: Int, width: Int)? = nil
-            if !args.isNone("size") {
-                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
-                size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
-                        try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
-            }
+            let size = try pictureSize(args)
             do {
                 return .tensor(try ImageFile.loadFolder(folder, size: size, channels: try args.bool("gray") ? .gray : .rgb))
             } catch let error as ImagingError {
@@ -84,12 +79,7 @@ extension Builtins {
                 example: "x_in = image(\"Examples/data/mnist/7.png\", gray=true, size=[28, 28])") { args, _ in
             let path = try args.string("path")
             let gray = try args.bool("gray")
-            var size: (Int, Int)? = nil
-            if !args.isNone("size") {
-                guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
-                size = (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
-                        try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
-            }
+            let size = try pictureSize(args)
             let ext = (path as NSString).pathExtension.lowercased()
             guard ImageFile.supportedExtensions.contains(ext) || ext == "npy" else {
                 throw ScriptError.io("cannot read \(quote(path)): unknown format \(ext.isEmpty ? "(no extension)" : "`.\(ext)`")", hint: "image() reads .png, .jpg and .npy files")
@@ -120,9 +110,7 @@ extension Builtins {
         Builtin("spiral", .pictures, [.required("h"), .required("w"), .optional("channels", .number(1)), .optional("seed", .none)],
                 description: "Returns a [channels, h, w] picture of a bright spiral on black. The spiral is Archimedean, drawn with a smooth anti-aliased stroke: the kind of out-of-distribution image the attacks start from. The number of turns, phase, direction and (for 3 channels) colour are random, taken from `seed=` or the session's generator.",
                 example: "x_out = spiral(28, 28, channels=1, seed=1)") { args, interpreter in
-            let h = try args.integer("h", range: 1...4096), w = try args.integer("w", range: 1...4096)
-            let channels = try args.integer("channels", range: 1...3)
-            guard channels == 1 || channels == 3 else { throw args.error("expects channels=1 or channels=3, got \(channels)") }
+            let (h, w, channels) = try patternSize(args)
             return .tensor(try withGenerator(args, interpreter) {
                 try Generators.spiral(channels: channels, height: h, width: w, using: &$0, checkInterrupt: interpreter.checkInterrupt)
             })
@@ -161,6 +149,14 @@ private func show(_ values: [Value], on host: ScriptHost) throws {
         }
     }
     try flush()
+}
+
+/// The optional `size=[h, w]` of `image` and `images`.
+private func pictureSize(_ args: CallArguments) throws -> (height: Int, width: Int)? {
+    if args.isNone("size") { return nil }
+    guard case .list(let items) = args["size"], items.count == 2 else { throw args.error("expects `size` as a list [height, width]") }
+    return (try integerValue(items[0], what: "the height in `size`", range: 1...16384, function: args.builtin),
+            try integerValue(items[1], what: "the width in `size`", range: 1...16384, function: args.builtin))
 }
 
 /// Drops alpha; gray=true gives one luma channel (ITU-R BT.601 weights), otherwise three colour channels.

@@ -26,24 +26,6 @@ final class PlotObject: ScriptObject, @unchecked Sendable {
     }
 }
 
-/// Numbers from a list, a range or a tensor (flattened).
-func numbers(_ value: Value, _ what: String) throws -> [Double] {
-    switch value {
-    case .tensor(let t): return t.data.map(widen)
-    case .range(let r): return (0..<r.count).map { Double(r.element($0)) }
-    case .list(let items):
-        return try items.map { item -> Double in
-            switch item {
-            case .number(let x): return x
-            case .bool(let b): return b ? 1 : 0
-            case .tensor(let t) where t.count == 1: return widen(t.data[0])
-            default: throw ScriptError.type("\(what) must hold numbers, found a \(item.typeName)")
-            }
-        }
-    default: throw ScriptError.type("\(what) must be a list or tensor of numbers, got a \(value.typeName)")
-    }
-}
-
 /// Optional label list: `labels=["a", "b"]`.
 func labels(_ value: Value, _ what: String) throws -> [String]? {
     switch value {

@@ -46,7 +46,7 @@ extension Builtins {
                 description: "Returns the sum of all elements of a tensor, or of a list or range of numbers.",
                 example: "sum(ones(2, 3))") { args, _ in
             if case .tensor(let t) = args["x"] { return .number(widen(t.sum())) }
-            return .number(try numbers(args["x"], args).reduce(0, +))
+            return .number(try numbers(args["x"], "\(args.builtin.name)() x").reduce(0, +))
         },
         Builtin("argmax", .tensors, [.required("x")],
                 description: "Returns the index of the largest element of a list or 1-D tensor. Ties give the first; a tensor [N, …] gives one index per row, as a list.",
@@ -63,7 +63,7 @@ extension Builtins {
                 return .list((0..<t.shape[0]).map { index(t.data[($0 * width)..<(($0 + 1) * width)]) })
             case .tensor: throw ScriptError.value("argmax() of an empty tensor")
             default:
-                let xs = try numbers(args["x"], args)
+                let xs = try numbers(args["x"], "\(args.builtin.name)() x")
                 guard !xs.isEmpty else { throw ScriptError.value("argmax() of an empty list") }
                 return index(xs.map { Float($0) }[...])
             }
@@ -74,7 +74,7 @@ extension Builtins {
             let q = try args.number("q")
             guard q >= 0, q <= 1 else { throw ScriptError.value("quantile(): q must lie in [0, 1], got \(formatNumber(q))") }
             let xs: [Double]
-            if case .tensor(let t) = args["x"] { xs = t.data.map(Double.init).sorted() } else { xs = try numbers(args["x"], args).sorted() }
+            if case .tensor(let t) = args["x"] { xs = t.data.map(Double.init).sorted() } else { xs = try numbers(args["x"], "\(args.builtin.name)() x").sorted() }
             guard !xs.isEmpty else { throw ScriptError.value("quantile() of nothing") }
             let position = q * Double(xs.count - 1)
             let low = Int(position.rounded(.down)), high = min(low + 1, xs.count - 1)
@@ -87,7 +87,7 @@ extension Builtins {
                 guard t.count > 0 else { throw ScriptError.value("mean() of an empty tensor") }
                 return .number(widen(t.mean()))
             }
-            let xs = try numbers(args["x"], args)
+            let xs = try numbers(args["x"], "\(args.builtin.name)() x")
             guard !xs.isEmpty else { throw ScriptError.value("mean() of an empty list") }
             return .number(xs.reduce(0, +) / Double(xs.count))
         },
@@ -144,24 +144,6 @@ extension Builtins {
         return try body(&interpreter.random)
     }
 
-    private static func numbers(_ value: Value, _ args: CallArguments) throws -> [Double] {
-        switch value {
-        case .range(let r):
-            guard r.count <= Interpreter.maximumListLength else { throw ScriptError.value("\(args.builtin.name)(): the range is too long") }
-            return (0..<r.count).map { Double(r.element($0)) }
-        case .list(let items):
-            return try items.map { item in
-                switch item {
-                case .number(let x): return x
-                case .bool(let b): return b ? 1 : 0
-                default: throw args.error("expects numbers in the list, found a \(item.typeName)")
-                }
-            }
-        case .number(let x): return [x]
-        case let other: throw args.error("expects a tensor, a list of numbers or a range, got \(other.typeName)")
-        }
-    }
-
     private static func extremum(_ name: String, _ op: BinaryOperation, description: String, example: String) -> Builtin {
         Builtin(name, .tensors, [.variadic("values")], description: description, example: example) { args, _ in
             let pick: (Double, Double) -> Double = op == .minimum ? { Swift.min($0, $1) } : { Swift.max($0, $1) }
@@ -170,7 +152,7 @@ extension Builtins {
                     guard let m = op == .minimum ? t.min() : t.max() else { throw ScriptError.value("\(name)() of an empty tensor") }
                     return .number(widen(m))
                 }
-                let xs = try numbers(args.rest[0], args)
+                let xs = try numbers(args.rest[0], "\(name)() values")
                 guard let first = xs.first else { throw ScriptError.value("\(name)() of an empty list") }
                 return .number(xs.dropFirst().reduce(first, pick))
             }

@@ -1,3 +1,5 @@
+import Graph
+
 /// An error a cell reports to the user: a kind (as in Python: NameError, TypeError, …), a message,
 /// the 1-based line and column in the cell, an optional hint, and a rendered multi-line text.
 public struct ScriptError: Error, Sendable, Equatable {
@@ -106,28 +108,6 @@ struct IncompleteInput: Error {
             return nil
         }
     }
-}
-
-/// Optimal-string-alignment edit distance (a transposition counts as one edit), for did-you-mean hints.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous2 = [Int](repeating: 0, count: b.count + 1)
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            let cost = a[i - 1] == b[j - 1] ? 0 : 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                current[j] = min(current[j], previous2[j - 2] + 1)
-            }
-        }
-        (previous2, previous, current) = (previous, current, previous2)
-    }
-    return previous[b.count]
 }
 
 /// The closest candidate to `name`, if it is close enough to be a plausible typo.

@@ -29,11 +29,12 @@ enum Gallery {
         let scoresIn = (0..<2000).map { _ in normal() }
         let scoresOut = (0..<2000).map { _ in 2 + 1.2 * normal() }
         let scoresAdv = (0..<2000).map { _ in 0.6 + 1.1 * normal() }
-        let xOut = try Generators.make(.spiral, channels: 3, height: 28, width: 28, seed: 5)
+        var g5 = SeededGenerator(seed: 5), g9 = SeededGenerator(seed: 9)
+        let xOut = try Generators.spiral(channels: 3, height: 28, width: 28, using: &g5)
         var noise = Tensor.normal([3, 28, 28], std: 0.03, using: &g)
         noise = noise.map { Swift.max(-0.06, Swift.min(0.06, $0)) }
         let xAdv = (try xOut + noise).map { Swift.max(0, Swift.min(1, $0)) }
-        let xIn = try Generators.make(.radialGradient, channels: 3, height: 28, width: 28, seed: 9)
+        let xIn = try Generators.radialGradient(channels: 3, height: 28, width: 28, using: &g9)
         let delta = try xAdv - xOut
         return Data(steps: steps, lossAttack: lossAttack, lossDetector: lossDetector, zIn: zIn, zAdv: zAdv, zOutX: zOutX, zOutY: zOutY,
                     scoresIn: scoresIn, scoresOut: scoresOut, scoresAdv: scoresAdv, delta: delta, xOut: xOut, xAdv: xAdv, xIn: xIn)

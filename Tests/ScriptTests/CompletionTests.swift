@@ -36,7 +36,7 @@ import Testing
     @Test func completesParameterNamesInsideCalls() throws {
         let session = Session()
         #expect(session.complete("noise(3, ki", cursor: 11).matches == ["kind="])
-        #expect(session.complete("x = image(\"a.png\", gr", cursor: 20).matches == ["gray="])
+        #expect(session.complete("x = image(\"a.png\", gra", cursor: 21).matches == ["gradient", "gray="])
         try run("def f(alpha, beta=1):\n    return alpha", in: session)
         #expect(session.complete("f(1, be", cursor: 7).matches == ["beta="])
     }

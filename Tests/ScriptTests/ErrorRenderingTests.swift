@@ -94,9 +94,7 @@ import Testing
         #expect(ScriptError(kind: "ValueError", message: "bad", line: 3, hint: "fix it").rendered == "ValueError: bad\nline 3:\nhint: fix it")
     }
 
-    @Test func editDistanceCountsTranspositionsOnce() {
-        #expect(editDistance("undefinde_name", "undefined_name") == 1)
-        #expect(editDistance("kitten", "sitting") == 3)
+    @Test func closestNameIsAPlausibleTypo() {
         #expect(closestName(to: "shpae", among: ["shape", "rank", "size"]) == "shape")
         #expect(closestName(to: "zzz", among: ["shape", "rank"]) == nil)
     }

@@ -694,6 +694,36 @@ def test_shutdown_request_with_restart_flag(fresh):
     assert wait_exit(km) == 0
 
 
+# kernel_info_request and shutdown_request are allowed on shell and on control, and answered alike.
+
+
+def test_kernel_info_is_the_same_on_control_and_shell(fresh):
+    km, kc = fresh
+    on_shell = shell_reply(kc, kc.kernel_info())
+    msg = kc.session.msg("kernel_info_request", {})
+    kc.control_channel.send(msg)
+    on_control = kc.get_control_msg(timeout=mt.TIMEOUT)
+    assert on_control["msg_type"] == "kernel_info_reply"
+    assert on_control["parent_header"]["msg_id"] == msg["header"]["msg_id"]
+    assert on_control["content"] == on_shell["content"]
+    assert on_control["content"]["language_info"]["name"] == "mirage"
+    statuses = [m["content"]["execution_state"] for m in iopub_for(kc, msg["header"]["msg_id"]) if m["msg_type"] == "status"]
+    assert statuses == ["busy", "idle"]
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_shutdown_on_the_shell_channel(fresh, restart):
+    km, kc = fresh
+    msg = kc.session.msg("shutdown_request", {"restart": restart})
+    kc.shell_channel.send(msg)
+    reply = shell_reply(kc, msg["header"]["msg_id"])
+    assert reply["msg_type"] == "shutdown_reply"
+    assert reply["content"] == {"status": "ok", "restart": restart}
+    statuses = [m["content"]["execution_state"] for m in iopub_for(kc, msg["header"]["msg_id"]) if m["msg_type"] == "status"]
+    assert statuses == ["busy", "idle"]
+    assert wait_exit(km) == 0, "kernel did not exit cleanly after a shutdown_request on the shell channel"
+
+
 def test_restart_kernel(fresh):
     km, kc = fresh
     assert execute(kc, "before = 1")[0]["content"]["status"] == "ok"

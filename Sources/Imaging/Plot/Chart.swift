@@ -14,11 +14,14 @@ public enum LegendPlacement: String, Sendable, Equatable {
 
 /// One axis of a chart.
 public struct Axis: Sendable, Equatable {
+    /// Axis label, or nil for none.
     public var label: String?
+    /// Linear or logarithmic; a log axis skips non-positive values.
     public var scale: AxisScale
     /// Fixed limits; nil fits the data with a 5 % margin.
     public var limits: ClosedRange<Double>?
 
+    /// An axis with an optional label, scale and fixed limits.
     public init(_ label: String? = nil, scale: AxisScale = .linear, limits: ClosedRange<Double>? = nil) {
         self.label = label; self.scale = scale; self.limits = limits
     }
@@ -137,7 +140,34 @@ enum ChartRenderer {
     static let tickFont = 10.0, labelFont = 11.0, titleFont = 12.5, legendFont = 10.0
     static let tickLength = 4.0
 
+    /// Where everything of a chart goes in its frame: limits, ticks, the plot area and its data-to-point maps,
+    /// and the sizes of the text, legend and colour bar around it.
+    struct Layout {
+        var xl: ClosedRange<Double>, yl: ClosedRange<Double>
+        var xTicks: (major: [Ticks.Tick], minor: [Double]), yTicks: (major: [Ticks.Tick], minor: [Double])
+        /// The labelled x ticks: the category names for a bar plot, else `xTicks.major`.
+        var xMajor: [Ticks.Tick]
+        var yTickWidth: Double
+        var colorBarWidth: Double
+        var legendOutside: Bool
+        var legendSize: (width: Double, height: Double)
+        var area: Rect
+        var mx: AxisMap, my: AxisMap
+    }
+
     static func draw(_ chart: Chart, in frame: Rect, canvas c: Canvas) {
+        let layout = self.layout(chart, in: frame, canvas: c)
+        if chart.grid { drawGrid(chart, layout, c) }
+        // Layers, clipped to the plot area.
+        c.save(); c.clip(layout.area)
+        for layer in chart.layers { drawLayer(layer, layout.mx, layout.my, c) }
+        c.restore()
+        drawAxes(chart, layout, c)
+        drawAnnotations(chart, layout, frame: frame, c)
+    }
+
+    /// Measures ticks, labels, colour bar and legend to find the plot area (margins from the text around it).
+    static func layout(_ chart: Chart, in frame: Rect, canvas c: Canvas) -> Layout {
         let xl = chart.limits(xAxis: true), yl = chart.limits(xAxis: false)
         let xTicks = ticks(for: chart.x.scale, xl, target: Swift.max(3, Int(frame.width / 90)))
         let yTicks = ticks(for: chart.y.scale, yl, target: Swift.max(3, Int(frame.height / 60)))
@@ -146,7 +176,6 @@ enum ChartRenderer {
             xMajor = categories.enumerated().map { Ticks.Tick(value: Double($0.offset), label: $0.element) }
         }
 
-        // Margins from the text that surrounds the plot area.
         c.font(size: tickFont)
         let yTickWidth = yTicks.major.map { c.textWidth($0.label) }.max() ?? 0
         var left = 8 + yTickWidth + 5 + tickLength
@@ -179,50 +208,53 @@ enum ChartRenderer {
         let my = chart.yInverted
             ? AxisMap(low: yl.lowerBound, high: yl.upperBound, start: area.y, end: area.maxY, log: chart.y.scale == .log)
             : AxisMap(low: yl.lowerBound, high: yl.upperBound, start: area.maxY, end: area.y, log: chart.y.scale == .log)
+        return Layout(xl: xl, yl: yl, xTicks: xTicks, yTicks: yTicks, xMajor: xMajor, yTickWidth: yTickWidth,
+                      colorBarWidth: colorBarWidth, legendOutside: legendOutside, legendSize: legendSize, area: area, mx: mx, my: my)
+    }
 
-        // Grid.
-        if chart.grid {
-            c.setColor(.gridLine); c.lineWidth(0.8); c.dash([])
-            for t in yTicks.major where yl.contains(t.value) { let v = c.snap(my(t.value), width: 0.8); c.line(area.x, v, area.maxX, v) }
-            if chart.xCategories == nil {
-                for t in xMajor where xl.contains(t.value) { let v = c.snap(mx(t.value), width: 0.8); c.line(v, area.y, v, area.maxY) }
-            }
+    /// Grid lines at the major ticks (vertical ones only for numeric x axes).
+    static func drawGrid(_ chart: Chart, _ l: Layout, _ c: Canvas) {
+        c.setColor(.gridLine); c.lineWidth(0.8); c.dash([])
+        for t in l.yTicks.major where l.yl.contains(t.value) { let v = c.snap(l.my(t.value), width: 0.8); c.line(l.area.x, v, l.area.maxX, v) }
+        if chart.xCategories == nil {
+            for t in l.xMajor where l.xl.contains(t.value) { let v = c.snap(l.mx(t.value), width: 0.8); c.line(v, l.area.y, v, l.area.maxY) }
         }
+    }
 
-        // Layers, clipped to the plot area.
-        c.save(); c.clip(area)
-        for layer in chart.layers { drawLayer(layer, mx, my, c) }
-        c.restore()
-
-        // Spines and ticks.
+    /// The frame around the plot area, major ticks with their labels, and minor ticks.
+    static func drawAxes(_ chart: Chart, _ l: Layout, _ c: Canvas) {
         c.setColor(.spine); c.lineWidth(0.8); c.dash([])
-        let (l, r) = (c.snap(area.x, width: 0.8), c.snap(area.maxX, width: 0.8))
-        let (t, b) = (c.snap(area.y, width: 0.8), c.snap(area.maxY, width: 0.8))
-        c.moveTo(l, t); c.lineTo(r, t); c.lineTo(r, b); c.lineTo(l, b); cairo_close_path(c.cr); c.stroke()
+        let (left, right) = (c.snap(l.area.x, width: 0.8), c.snap(l.area.maxX, width: 0.8))
+        let (top, bottom) = (c.snap(l.area.y, width: 0.8), c.snap(l.area.maxY, width: 0.8))
+        c.moveTo(left, top); c.lineTo(right, top); c.lineTo(right, bottom); c.lineTo(left, bottom); cairo_close_path(c.cr); c.stroke()
         c.font(size: tickFont)
-        for tick in xMajor where xl.contains(tick.value) || chart.xCategories != nil {
-            let v = c.snap(mx(tick.value), width: 0.8)
-            c.setColor(.spine); c.line(v, b, v, b + tickLength)
-            c.setColor(.ink); c.text(tick.label, v, b + tickLength + 3, h: .center, v: .top)
+        for tick in l.xMajor where l.xl.contains(tick.value) || chart.xCategories != nil {
+            let v = c.snap(l.mx(tick.value), width: 0.8)
+            c.setColor(.spine); c.line(v, bottom, v, bottom + tickLength)
+            c.setColor(.ink); c.text(tick.label, v, bottom + tickLength + 3, h: .center, v: .top)
         }
-        for tick in yTicks.major where yl.contains(tick.value) {
-            let v = c.snap(my(tick.value), width: 0.8)
-            c.setColor(.spine); c.line(l - tickLength, v, l, v)
-            c.setColor(.ink); c.text(tick.label, l - tickLength - 3, v, h: .right, v: .middle)
+        for tick in l.yTicks.major where l.yl.contains(tick.value) {
+            let v = c.snap(l.my(tick.value), width: 0.8)
+            c.setColor(.spine); c.line(left - tickLength, v, left, v)
+            c.setColor(.ink); c.text(tick.label, left - tickLength - 3, v, h: .right, v: .middle)
         }
         c.setColor(.spine); c.lineWidth(0.6)
-        for v in xTicks.minor where xl.contains(v) { let p = c.snap(mx(v), width: 0.6); c.line(p, b, p, b + tickLength * 0.55) }
-        for v in yTicks.minor where yl.contains(v) { let p = c.snap(my(v), width: 0.6); c.line(l - tickLength * 0.55, p, l, p) }
+        for v in l.xTicks.minor where l.xl.contains(v) { let p = c.snap(l.mx(v), width: 0.6); c.line(p, bottom, p, bottom + tickLength * 0.55) }
+        for v in l.yTicks.minor where l.yl.contains(v) { let p = c.snap(l.my(v), width: 0.6); c.line(left - tickLength * 0.55, p, left, p) }
+    }
 
-        // Labels and title.
+    /// Axis labels, title, colour bar and legend.
+    static func drawAnnotations(_ chart: Chart, _ l: Layout, frame: Rect, _ c: Canvas) {
+        let area = l.area
+        let bottom = c.snap(area.maxY, width: 0.8)
         c.setColor(.ink)
         if let label = chart.x.label {
             c.font(size: labelFont)
-            c.text(label, area.x + area.width / 2, b + tickLength + 4 + tickFont * 0.95 + 6, h: .center, v: .top)
+            c.text(label, area.x + area.width / 2, bottom + tickLength + 4 + tickFont * 0.95 + 6, h: .center, v: .top)
         }
         if let label = chart.y.label {
             c.font(size: labelFont)
-            c.text(label, area.x - tickLength - 3 - yTickWidth - 8 - labelFont * 0.3, area.y + area.height / 2, h: .center, v: .bottom, rotated: true)
+            c.text(label, area.x - tickLength - 3 - l.yTickWidth - 8 - labelFont * 0.3, area.y + area.height / 2, h: .center, v: .bottom, rotated: true)
         }
         if let title = chart.title {
             c.font(size: titleFont)
@@ -233,12 +265,12 @@ enum ChartRenderer {
         }
         if !chart.legend.isEmpty && chart.legendPlacement != .none {
             let origin: (Double, Double)
-            if legendOutside {
-                origin = (frame.maxX - legendSize.width - 6 - (chart.colorBar != nil ? colorBarWidth + 8 : 0), area.y)
+            if l.legendOutside {
+                origin = (frame.maxX - l.legendSize.width - 6 - (chart.colorBar != nil ? l.colorBarWidth + 8 : 0), area.y)
             } else {
-                origin = legendOrigin(chart, area: area, size: legendSize, mx: mx, my: my)
+                origin = legendOrigin(chart, area: area, size: l.legendSize, mx: l.mx, my: l.my)
             }
-            drawLegend(chart.legend, at: origin, size: legendSize, c)
+            drawLegend(chart.legend, at: origin, size: l.legendSize, c)
         }
     }
 
@@ -328,17 +360,16 @@ enum ChartRenderer {
 
     static func legendOrigin(_ chart: Chart, area: Rect, size: (width: Double, height: Double), mx: AxisMap, my: AxisMap) -> (Double, Double) {
         let pad = 7.0
-        let corners: [LegendPlacement: (Double, Double)] = [
-            .upperRight: (area.maxX - size.width - pad, area.y + pad),
-            .upperLeft: (area.x + pad, area.y + pad),
-            .lowerRight: (area.maxX - size.width - pad, area.maxY - size.height - pad),
-            .lowerLeft: (area.x + pad, area.maxY - size.height - pad),
+        let corners: [(placement: LegendPlacement, origin: (Double, Double))] = [
+            (.upperRight, (area.maxX - size.width - pad, area.y + pad)),
+            (.upperLeft, (area.x + pad, area.y + pad)),
+            (.lowerRight, (area.maxX - size.width - pad, area.maxY - size.height - pad)),
+            (.lowerLeft, (area.x + pad, area.maxY - size.height - pad)),
         ]
-        if let fixed = corners[chart.legendPlacement] { return fixed }
+        if let fixed = corners.first(where: { $0.placement == chart.legendPlacement }) { return fixed.origin }
         // Best: the corner whose box covers the fewest (sampled) data points; ties keep the order below.
-        var best = LegendPlacement.upperRight, fewest = Int.max
-        for placement in [LegendPlacement.upperRight, .upperLeft, .lowerRight, .lowerLeft] {
-            let o = corners[placement]!
+        var best = corners[0].origin, fewest = Int.max
+        for (_, o) in corners {
             let box = Rect(x: o.0 - 4, y: o.1 - 4, width: size.width + 8, height: size.height + 8)
             var count = 0
             for layer in chart.layers {
@@ -365,9 +396,9 @@ enum ChartRenderer {
                 case .image: break
                 }
             }
-            if count < fewest { fewest = count; best = placement }
+            if count < fewest { fewest = count; best = o }
         }
-        return corners[best]!
+        return best
     }
 
     static func drawLegend(_ entries: [LegendEntry], at origin: (Double, Double), size: (width: Double, height: Double), _ c: Canvas) {

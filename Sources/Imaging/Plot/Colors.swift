@@ -2,8 +2,10 @@ import Foundation
 
 /// An sRGB colour with components in [0, 1].
 public struct PlotColor: Sendable, Equatable, Hashable {
+    /// Red, green, blue and opacity, each in [0, 1].
     public var red, green, blue, alpha: Double
 
+    /// A colour from its components (opaque unless `alpha` is given).
     public init(red: Double, green: Double, blue: Double, alpha: Double = 1) {
         self.red = red; self.green = green; self.blue = blue; self.alpha = alpha
     }
@@ -15,6 +17,7 @@ public struct PlotColor: Sendable, Equatable, Hashable {
         self.init(red: Double(v >> 16 & 0xFF) / 255, green: Double(v >> 8 & 0xFF) / 255, blue: Double(v & 0xFF) / 255)
     }
 
+    /// "#RRGGBB" (alpha is left out).
     public var hex: String {
         func b(_ v: Double) -> String {
             let s = String(Int((Swift.max(0, Swift.min(1, v)) * 255).rounded()), radix: 16, uppercase: true)
@@ -33,7 +36,9 @@ public struct PlotColor: Sendable, Equatable, Hashable {
                   blue: blue + (other.blue - blue) * t, alpha: alpha + (other.alpha - alpha) * t)
     }
 
+    /// Opaque white.
     public static let white = PlotColor(red: 1, green: 1, blue: 1)
+    /// Opaque black.
     public static let black = PlotColor(red: 0, green: 0, blue: 0)
     static let ink = PlotColor(hex: "#262626")        // text
     static let spine = PlotColor(hex: "#4D4D4D")
@@ -48,9 +53,11 @@ public struct PlotColor: Sendable, Equatable, Hashable {
 
 /// A colour map from [0, 1] to colours, by linear interpolation between evenly spaced anchors.
 public struct ColorMap: Sendable, Equatable {
+    /// The map's name, as plot summaries mention it.
     public var name: String
     var anchors: [PlotColor]
 
+    /// The colour at `t` in [0, 1] (clamped; NaN gives the colour at 0).
     public func color(at t: Double) -> PlotColor {
         let u = t.isNaN ? 0 : Swift.max(0, Swift.min(1, t)) * Double(anchors.count - 1)
         let i = Swift.min(Int(u), anchors.count - 2)

@@ -3,6 +3,7 @@ import Tensor
 
 /// Pictures in a grid with captions, e.g. x_out | x_adv | x_in | |δ| ×10 for each attacked example.
 public struct ImageGrid: Plot {
+    /// How an item's values become grey levels or colours.
     public enum Scaling: Sendable, Equatable {
         /// Values clamped to [0, 1].
         case clamp
@@ -12,19 +13,29 @@ public struct ImageGrid: Plot {
         case magnify(Float)
     }
 
+    /// One picture of the grid and its caption.
     public struct Item: Sendable {
+        /// The picture: [H, W], or [C, H, W] with C = 1 or 3.
         public var image: Tensor
+        /// Text under the picture, or nil for none.
         public var caption: String?
+        /// How values map to pixel intensities.
         public var scaling: Scaling
+        /// An item showing `image`, clamped to [0, 1] unless `scaling` says otherwise.
         public init(_ image: Tensor, caption: String? = nil, scaling: Scaling = .clamp) {
             self.image = image; self.caption = caption; self.scaling = scaling
         }
     }
 
+    /// The pictures, row by row.
     public var items: [Item]
+    /// Pictures per row.
     public var columns: Int
+    /// Title above the grid, or nil for none.
     public var title: String?
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
     /// `columns` nil: all in one row up to 8, else about square. Size nil: about 150 points per cell.
@@ -51,7 +62,7 @@ public struct ImageGrid: Plot {
                                   title: String? = nil) throws -> ImageGrid {
         func batch(_ t: Tensor) -> [Tensor] { t.rank == 4 ? (0..<t.shape[0]).map { t.slice($0) } : [t] }
         let outs = batch(xOut), advs = batch(xAdv), ins = xIn.map(batch)
-        guard outs.count == advs.count, ins == nil || ins!.count == outs.count else {
+        guard outs.count == advs.count, (ins?.count ?? outs.count) == outs.count else {
             throw ImagingError("comparison needs as many x_out, x_adv (and x_in) pictures")
         }
         var items: [Item] = []
@@ -71,9 +82,10 @@ public struct ImageGrid: Plot {
     var summary: String {
         let shapes = Set(items.map { $0.image.shape.description })
         return "image grid: \(items.count) picture\(items.count == 1 ? "" : "s") in \(columns) column\(columns == 1 ? "" : "s")"
-            + (shapes.count == 1 ? ", each \(shapes.first!)" : "")
+            + (shapes.count == 1 ? shapes.map { ", each \($0)" }.joined() : "")
     }
 
+    /// Lays the grid out; throws when there is no picture or one is not [H, W] or [C, H, W] with C = 1 or 3.
     public func panel() throws -> Panel {
         guard !items.isEmpty else { throw ImagingError("an image grid needs at least one picture") }
         for item in items {
@@ -141,13 +153,20 @@ public struct ImageGrid: Plot {
 
 /// Several plots in a grid of rows × columns (row-major; missing cells stay empty).
 public struct Figure: Plot {
+    /// Rows of the layout.
     public var rows: Int
+    /// Columns of the layout.
     public var columns: Int
+    /// The plots, row by row; fewer than rows × columns leaves the last cells empty.
     public var plots: [any Plot]
+    /// Title above the whole figure, or nil for none.
     public var title: String?
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A figure of `plots`; without a size, 420 × 300 points per cell (plus the title).
     public init(rows: Int, columns: Int, _ plots: [any Plot], title: String? = nil, width: Double? = nil, height: Double? = nil) {
         self.rows = Swift.max(1, rows); self.columns = Swift.max(1, columns); self.plots = plots; self.title = title
         self.width = width ?? Double(self.columns) * 420
@@ -158,6 +177,7 @@ public struct Figure: Plot {
         "figure: \(rows)x\(columns), " + plots.map { ($0.summary) }.joined(separator: "; ")
     }
 
+    /// Lays the figure out; throws when it has no plot, more plots than cells, or a plot that cannot be drawn.
     public func panel() throws -> Panel {
         guard plots.count <= rows * columns else { throw ImagingError("\(plots.count) plots do not fit \(rows)x\(columns)") }
         guard !plots.isEmpty else { throw ImagingError("a figure needs at least one plot") }

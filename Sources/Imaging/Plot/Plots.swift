@@ -3,10 +3,15 @@ import Tensor
 
 /// A rendered plot: a PNG drawn at `scale` × its logical size, the size to display it at, and a text summary.
 public struct RenderedPlot: Sendable, Equatable {
+    /// The PNG file's bytes.
     public var png: [UInt8]
+    /// Width of the PNG in pixels (the logical width times the scale).
     public var pixelWidth: Int
+    /// Height of the PNG in pixels (the logical height times the scale).
     public var pixelHeight: Int
+    /// Width to display the PNG at, in points: the plot's `width`, rounded.
     public var logicalWidth: Int
+    /// Height to display the PNG at, in points: the plot's `height`, rounded.
     public var logicalHeight: Int
     /// text/plain for the notebook, e.g. "line plot: 2 series, 100 points, y from 0.0012 to 3.4 (log)".
     public var summary: String
@@ -33,7 +38,9 @@ public struct Panel: Sendable {
 public protocol Plot: Sendable {
     /// Logical (display) size in points; rendering multiplies it by the scale.
     var width: Double { get }
+    /// Logical height in points.
     var height: Double { get }
+    /// Lays the plot out for drawing; throws `ImagingError` when its data cannot be drawn (no series, mismatched lengths, too large).
     func panel() throws -> Panel
 }
 
@@ -69,16 +76,26 @@ private func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 
 
 // MARK: Line
 
+/// Lines through (x, y) points, one per series: loss curves against steps, say.
 public struct LinePlot: Plot {
+    /// One line: its points and how it is drawn.
     public struct Series: Sendable {
+        /// Legend label; nil leaves the series out of the legend.
         public var name: String?
+        /// x coordinates, one per point.
         public var x: [Double]
+        /// y coordinates, one per point; non-finite values (and non-positive ones on a log axis) break the line.
         public var y: [Double]
+        /// Line colour; nil takes the next colour of `PlotColor.palette`.
         public var color: PlotColor?
+        /// A marker drawn at every point, or nil for the line alone.
         public var marker: Marker?
+        /// Draws the line dashed instead of solid.
         public var dashed: Bool
+        /// Line width in points.
         public var lineWidth: Double
 
+        /// A series through the points (x[i], y[i]).
         public init(_ name: String? = nil, x: [Double], y: [Double], color: PlotColor? = nil, marker: Marker? = nil,
                     dashed: Bool = false, lineWidth: Double = 1.75) {
             self.name = name; self.x = x; self.y = y; self.color = color; self.marker = marker
@@ -91,20 +108,29 @@ public struct LinePlot: Plot {
         }
     }
 
+    /// The lines, drawn in order (later ones on top).
     public var series: [Series]
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// The horizontal axis: label, scale and limits.
     public var x: Axis
+    /// The vertical axis: label, scale and limits.
     public var y: Axis
+    /// Where the legend goes; it lists the named series.
     public var legend: LegendPlacement
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A line plot of `series`, 640 × 400 points by default.
     public init(_ series: [Series], title: String? = nil, x: Axis = Axis(), y: Axis = Axis(),
                 legend: LegendPlacement = .best, width: Double = 640, height: Double = 400) {
         self.series = series; self.title = title; self.x = x; self.y = y; self.legend = legend
         self.width = width; self.height = height
     }
 
+    /// Lays the lines out; throws when there is no series or a series' x and y differ in length.
     public func panel() throws -> Panel {
         guard !series.isEmpty else { throw ImagingError("a line plot needs at least one series") }
         var chart = Chart(title: title, x: x, y: y, legendPlacement: legend, summary: "")
@@ -123,34 +149,51 @@ public struct LinePlot: Plot {
 
 // MARK: Scatter
 
+/// Points at (x, y), one marker per point and one colour per series: features of attacked images against their targets, say.
 public struct ScatterPlot: Plot {
+    /// One set of points and the marker drawn for them.
     public struct Series: Sendable {
+        /// Legend label; nil leaves the series out of the legend.
         public var name: String?
+        /// x coordinates, one per point.
         public var x: [Double]
+        /// y coordinates, one per point.
         public var y: [Double]
+        /// Marker colour; nil takes the next colour of `PlotColor.palette`.
         public var color: PlotColor?
+        /// The marker's shape.
         public var marker: Marker
+        /// A series of the points (x[i], y[i]).
         public init(_ name: String? = nil, x: [Double], y: [Double], color: PlotColor? = nil, marker: Marker = .circle) {
             self.name = name; self.x = x; self.y = y; self.color = color; self.marker = marker
         }
     }
 
+    /// The point sets, drawn in order (later ones on top).
     public var series: [Series]
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// The horizontal axis: label, scale and limits.
     public var x: Axis
+    /// The vertical axis: label, scale and limits.
     public var y: Axis
     /// Draw the line y = x (e.g. z_adv against z_in).
     public var identityLine: Bool
+    /// Where the legend goes; it lists the named series.
     public var legend: LegendPlacement
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A scatter plot of `series`, 640 × 400 points by default; markers shrink and fade as the number of points grows.
     public init(_ series: [Series], title: String? = nil, x: Axis = Axis(), y: Axis = Axis(), identityLine: Bool = false,
                 legend: LegendPlacement = .best, width: Double = 640, height: Double = 400) {
         self.series = series; self.title = title; self.x = x; self.y = y; self.identityLine = identityLine
         self.legend = legend; self.width = width; self.height = height
     }
 
+    /// Lays the points out; throws when there is no series or a series' x and y differ in length.
     public func panel() throws -> Panel {
         guard !series.isEmpty else { throw ImagingError("a scatter plot needs at least one series") }
         var chart = Chart(title: title, x: x, y: y, legendPlacement: legend, summary: "")
@@ -178,30 +221,45 @@ public struct ScatterPlot: Plot {
 
 /// A named list of values: one histogram distribution, or one group of bars.
 public struct ValueSeries: Sendable {
+    /// Legend label; nil leaves the series out of the legend.
     public var name: String?
+    /// The values; non-finite ones are skipped.
     public var values: [Double]
+    /// Fill colour; nil takes the next colour of `PlotColor.palette`.
     public var color: PlotColor?
+    /// A series of `values`, optionally named and coloured.
     public init(_ name: String? = nil, values: [Double], color: PlotColor? = nil) {
         self.name = name; self.values = values; self.color = color
     }
 }
 
+/// Step histograms of one or more value series over shared bins, translucent so that overlapping distributions stay visible: detector scores of in-distribution against OOD images, say.
 public struct Histogram: Plot {
+    /// A histogram's series: a named list of values.
     public typealias Series = ValueSeries
 
+    /// The distributions, all binned over the same edges.
     public var series: [Series]
     /// Number of bins shared by all series; nil chooses (NumPy's "auto": the larger of Sturges and Freedman–Diaconis).
     public var bins: Int?
     /// Heights integrate to 1 instead of counting.
     public var density: Bool
+    /// The span the bins cover; nil uses the finite values' minimum and maximum.
     public var range: ClosedRange<Double>?
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// The horizontal (value) axis.
     public var x: Axis
+    /// The vertical axis: "Count", or "Density" with `density`, unless given.
     public var y: Axis
+    /// Where the legend goes; it lists the named series.
     public var legend: LegendPlacement
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A histogram of `series`, 640 × 400 points by default.
     public init(_ series: [Series], bins: Int? = nil, density: Bool = false, range: ClosedRange<Double>? = nil, title: String? = nil,
                 x: Axis = Axis(), y: Axis? = nil, legend: LegendPlacement = .best, width: Double = 640, height: Double = 400) {
         self.series = series; self.bins = bins; self.density = density; self.range = range; self.title = title
@@ -248,6 +306,7 @@ public struct Histogram: Plot {
         return counts
     }
 
+    /// Lays the bins out; throws when there is no series.
     public func panel() throws -> Panel {
         guard !series.isEmpty else { throw ImagingError("a histogram needs at least one series") }
         let e = edges()
@@ -270,13 +329,20 @@ public struct Histogram: Plot {
 
 // MARK: ROC
 
+/// Receiver operating characteristic curves of detectors, each with its AUROC in the legend, against the chance diagonal.
 public struct ROCPlot: Plot {
+    /// One ROC curve: false against true positive rates, from the strictest threshold to the loosest.
     public struct Curve: Sendable {
+        /// Legend label (the AUROC is appended).
         public var name: String
+        /// False positive rates, rising from 0 to 1.
         public var falsePositiveRate: [Double]
+        /// True positive rates at the same thresholds.
         public var truePositiveRate: [Double]
+        /// Line colour; nil takes the next colour of `PlotColor.palette`.
         public var color: PlotColor?
 
+        /// A curve through given rates (both arrays the same length, at least 2 points).
         public init(_ name: String, falsePositiveRate: [Double], truePositiveRate: [Double], color: PlotColor? = nil) {
             self.name = name; self.falsePositiveRate = falsePositiveRate; self.truePositiveRate = truePositiveRate; self.color = color
         }
@@ -316,19 +382,26 @@ public struct ROCPlot: Plot {
         return (fpr, tpr)
     }
 
+    /// The area under the ROC curve of these scores (higher = positive), ties counted half.
     public static func auroc(positives: [Double], negatives: [Double]) -> Double {
         Curve("", positives: positives, negatives: negatives).auroc
     }
 
+    /// The curves, drawn in order.
     public var curves: [Curve]
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A ROC plot of `curves`, 480 × 440 points by default (square axes).
     public init(_ curves: [Curve], title: String? = nil, width: Double = 480, height: Double = 440) {
         self.curves = curves; self.title = title; self.width = width; self.height = height
     }
 
+    /// Lays the curves out; throws when there is no curve or a curve's rates do not match.
     public func panel() throws -> Panel {
         guard !curves.isEmpty else { throw ImagingError("a ROC plot needs at least one curve") }
         var chart = Chart(title: title, x: Axis("False positive rate", limits: -0.01...1.01), y: Axis("True positive rate", limits: -0.01...1.01),
@@ -350,25 +423,36 @@ public struct ROCPlot: Plot {
 
 // MARK: Bar
 
+/// Bars, one per category, grouped side by side when there are several series: detector AUROC per attack, say.
 public struct BarPlot: Plot {
+    /// A bar plot's series: one value per category.
     public typealias Series = ValueSeries
 
+    /// The category labels along the x axis.
     public var categories: [String]
     /// Several series are drawn as grouped bars.
     public var series: [Series]
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// The vertical (value) axis; its limits default to the data with 0 included.
     public var y: Axis
+    /// Label under the categories, or nil for none.
     public var xLabel: String?
+    /// Where the legend goes; it lists the named series.
     public var legend: LegendPlacement
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A bar plot of `series` over `categories`, 640 × 400 points by default.
     public init(categories: [String], _ series: [Series], title: String? = nil, xLabel: String? = nil, y: Axis = Axis(),
                 legend: LegendPlacement = .best, width: Double = 640, height: Double = 400) {
         self.categories = categories; self.series = series; self.title = title; self.xLabel = xLabel; self.y = y
         self.legend = legend; self.width = width; self.height = height
     }
 
+    /// Lays the bars out; throws when there are no categories or series, or a series has a value count other than the category count.
     public func panel() throws -> Panel {
         guard !series.isEmpty, !categories.isEmpty else { throw ImagingError("a bar plot needs categories and at least one series") }
         for s in series where s.values.count != categories.count {
@@ -398,17 +482,24 @@ public struct BarPlot: Plot {
 
 // MARK: Heat map
 
+/// A matrix of values drawn as coloured cells with a colour bar: a perturbation δ, say.
 public struct HeatMap: Plot {
     /// Values, [H, W] (or [1, H, W]); row 0 is drawn at the top.
     public var values: Tensor
+    /// How values map to colours.
     public var colorMap: ColorMap
     /// Colour range; nil uses the data range, or ±max|v| for the diverging map.
     public var range: ClosedRange<Double>?
+    /// Title above the chart, or nil for none.
     public var title: String?
+    /// Label beside the colour bar, or nil for none.
     public var colorBarLabel: String?
+    /// Logical width in points.
     public var width: Double
+    /// Logical height in points.
     public var height: Double
 
+    /// A heat map of `values`, 520 × 440 points by default.
     public init(_ values: Tensor, colorMap: ColorMap = .viridis, range: ClosedRange<Double>? = nil, title: String? = nil,
                 colorBarLabel: String? = nil, width: Double = 520, height: Double = 440) {
         self.values = values; self.colorMap = colorMap; self.range = range; self.title = title
@@ -427,6 +518,7 @@ public struct HeatMap: Plot {
         return HeatMap(d, colorMap: .diverging, title: title, colorBarLabel: "δ", width: width, height: height)
     }
 
+    /// Lays the cells out; throws when the values are not [H, W] (or [1, H, W]) or have more than 2²⁴ cells.
     public func panel() throws -> Panel {
         var v = values
         if v.rank == 3 && v.shape[0] == 1 { v = Tensor(shape: Array(v.shape.dropFirst()), data: v.data) }

@@ -7,8 +7,11 @@ public enum AxisScale: String, Sendable, Equatable {
 
 /// Tick placement and number formatting.
 public enum Ticks {
+    /// One tick mark: where it goes and what it reads.
     public struct Tick: Sendable, Equatable {
+        /// Position in data coordinates.
         public var value: Double
+        /// The text drawn beside the tick.
         public var label: String
     }
 
