@@ -5,7 +5,9 @@ import CDNNL
 /// row-major and broadcasting into a's shape (a squeeze-and-excitation gate [N, C, 1, 1], a
 /// per-channel scale [C, 1, 1]); the result keeps a's layout. One IEEE operation per element.
 public final class LaidOutBroadcastKernel {
+    /// The operation, a ∘ b.
     public let operation: BinaryOperation
+    /// a's shape (the result's) and b's.
     public let shape: [Int], other: [Int]
     private let layout: dnnl_memory_desc_t
     private let primitive: DNNLPrimitive
@@ -52,6 +54,7 @@ public final class LaidOutBroadcastKernel {
         a.shape == shape && b.shape == other && DNNLLayout.equal(a.layout, layout)
     }
 
+    /// a ∘ b in a's layout.
     public func run(_ a: DNNLTensor, _ b: Tensor) throws -> DNNLTensor {
         guard fits(a, b) else { throw KernelError("binary \(operation) expected \(shape) and \(other), got \(a.shape) and \(b.shape)") }
         let y = try output.take(shape: shape, layout: layout)

@@ -4,7 +4,9 @@ import CDNNL
 /// input arrives in (no reorder inside a blocked chain): ReLU after a convolution, HardSwish,
 /// Sigmoid and GELU after a convolution or a normalization. Results depend on each element alone.
 public class LaidOutEltwiseKernel {
+    /// The shape inputs come in.
     public let shape: [Int]
+    /// The function (nil: ReLU).
     public let function: EltwiseFunction?
     private let parameters: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float, usesOutput: Bool)
     private let forwardPrimitive: DNNLPrimitive
@@ -41,6 +43,7 @@ public class LaidOutEltwiseKernel {
         return (try? DNNLLayout.plain(shape)).map { DNNLLayout.equal($0, source.layout) } ?? false
     }
 
+    /// f(x), in the primitive's layout (x's, when it came laid out).
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
         let y = try output.take(shape: shape, layout: forwardPrimitive.layout(dnnl_query_dst_md))
         try x.withMemory(source) { try forwardPrimitive.execute([(DNNL_ARG_SRC, $0), (DNNL_ARG_DST, y.memory)]) }

@@ -60,13 +60,16 @@ public enum EltwiseFunction: Hashable, Sendable {
 /// core for large tensors. Each element's result depends on that element only, so results do not
 /// depend on the thread count.
 public final class EltwiseKernel {
+    /// The function computed.
     public let function: EltwiseFunction
+    /// How many elements each tensor holds.
     public let count: Int
     private let forwardPrimitive: DNNLPrimitive
     private var backwardPrimitive: DNNLPrimitive?
     private let a, b, c: DNNLMemory
     private let data: dnnl_memory_desc_t
 
+    /// A kernel for tensors of `count` elements.
     public init(_ function: EltwiseFunction, count: Int) throws {
         self.function = function
         self.count = count
@@ -82,6 +85,7 @@ public final class EltwiseKernel {
     /// Whether the backward pass reads the forward's output (else its input).
     public var backwardUsesOutput: Bool { function.parameters.usesOutput }
 
+    /// f(x), element by element.
     public func forward(_ x: Tensor) throws -> Tensor {
         guard x.count == count else { throw KernelError("\(function) expected \(count) elements, got \(x.count)") }
         if count == 0 { return x }
@@ -119,7 +123,9 @@ public final class EltwiseKernel {
 /// forward and backward (from the output), through oneDNN. Each softmax runs on one thread from
 /// start to end, so results do not depend on the thread count.
 public final class SoftmaxKernel {
+    /// [outer, length, inner].
     public let dims: [Int]
+    /// Log-softmax instead of softmax.
     public let isLog: Bool
     private let forwardPrimitive: DNNLPrimitive
     private var backwardPrimitive: DNNLPrimitive?
@@ -140,6 +146,7 @@ public final class SoftmaxKernel {
         (a, b, c) = (try DNNLMemory(data, owning: false), try DNNLMemory(data, owning: false), try DNNLMemory(data, owning: false))
     }
 
+    /// The softmax of each row along `length`.
     public func forward(_ x: Tensor) throws -> Tensor {
         guard x.count == dims.reduce(1, *) else { throw KernelError("softmax expected \(dims), got \(x.shape)") }
         return try withReadPointers([x]) { p in
@@ -177,7 +184,9 @@ public final class SoftmaxKernel {
 /// the thread count. (The scale's and shift's gradients, sums over rows, are the caller's: oneDNN
 /// splits those sums by thread.)
 public final class LayerNormKernel {
+    /// How many rows are normalised, and their length.
     public let rows: Int, size: Int
+    /// Added to the variance.
     public let epsilon: Float
     private let forwardPrimitive: DNNLPrimitive
     private var backwardPrimitive: DNNLPrimitive?
@@ -185,6 +194,7 @@ public final class LayerNormKernel {
     private let x, y, mean, variance, scale, shift, gradient: DNNLMemory
     private static let flags = UInt32(dnnl_use_scale.rawValue | dnnl_use_shift.rawValue)
 
+    /// A kernel for [rows, size] tensors.
     public init(rows: Int, size: Int, epsilon: Float) throws {
         guard rows > 0, size > 0 else { throw KernelError("layer normalization needs a non-empty [rows, size], got [\(rows), \(size)]") }
         (self.rows, self.size, self.epsilon) = (rows, size, epsilon)
@@ -264,7 +274,9 @@ public final class LayerNormKernel {
 /// a residual sum, a scale. Every element is one IEEE operation on the same two numbers whichever
 /// thread computes it, so results equal the scalar loop's and do not depend on the thread count.
 public final class BinaryKernel {
+    /// The operation, a ∘ b.
     public let operation: BinaryOperation
+    /// a's shape (the result's) and b's.
     public let a: [Int], b: [Int]
     private let primitive: DNNLPrimitive
     private let x, y, z: DNNLMemory
@@ -287,6 +299,7 @@ public final class BinaryKernel {
         return zip(a.suffix(b.count), b).allSatisfy { $0 == $1 || $1 == 1 }
     }
 
+    /// A kernel for a ∘ b with these shapes (see `supports`).
     public init(_ operation: BinaryOperation, _ a: [Int], _ b: [Int]) throws {
         guard Self.supports(operation, a, b), let algorithm = Self.algorithm(operation) else {
             throw KernelError("no oneDNN binary \(operation) for \(a) and \(b)")
@@ -301,6 +314,7 @@ public final class BinaryKernel {
         (x, y, z) = (try DNNLMemory(left, owning: false), try DNNLMemory(right, owning: false), try DNNLMemory(result, owning: false))
     }
 
+    /// p ∘ q, p of shape `a` and q of shape `b`.
     public func run(_ p: Tensor, _ q: Tensor) throws -> Tensor {
         guard p.shape == a, q.count == b.reduce(1, *) else { throw KernelError("binary \(operation) expected \(a) and \(b), got \(p.shape) and \(q.shape)") }
         return try withReadPointers([p, q]) { pointers in

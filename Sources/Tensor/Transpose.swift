@@ -6,7 +6,9 @@ import CDNNL
 /// row-major result, so the source may come in any layout (a convolution's blocked output
 /// included) without first being made row-major.
 public final class TransposeKernel {
+    /// The input's shape, and the permutation (output axis i is input axis permutation[i]).
     public let shape: [Int], permutation: [Int]
+    /// The output's shape.
     public let output: [Int]
     private let conformer: LayoutConformer
     private let reorder: DNNLReorder

@@ -37,12 +37,11 @@ def main() -> None:
     import torch
     rss_import = rss_mib()
     from common import SEED, OODAttack
-    from export_torchvision import build
     sys.path.insert(0, str(REPO / "scripts" / "engine"))
-    from export_zoo import CALIBRATE
+    from export_zoo import zoo_model
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
-    model = build(args.arch, None, SEED, CALIBRATE)
+    model = zoo_model(args.arch)
     g = torch.Generator().manual_seed(SEED)
     x_in = torch.rand(args.batch, 3, 224, 224, generator=g)
     x_start = torch.rand(args.batch, 3, 224, 224, generator=g)

@@ -21,12 +21,27 @@ sys.path.insert(0, str(REPO / "scripts" / "model"))
 import torch  # noqa: E402
 
 from common import SEED, seed_everything  # noqa: E402
-from export_torchvision import build, export  # noqa: E402
+from export_torchvision import ClassifierEncoder, calibrate_batchnorm, export  # noqa: E402
 
 ZOO = ["resnet18", "resnet50", "densenet121", "mobilenet_v3_large", "efficientnet_b0",
        "convnext_tiny", "vit_b_16", "swin_t"]
 ZOO_DIR = REPO / ".zoo"
 CALIBRATE = 2  # batches of 16 synthetic pictures for the BatchNorm statistics (and the head)
+
+
+def zoo_model(arch: str) -> ClassifierEncoder:
+    """The benchmark's network for `arch`: seeded random weights, BatchNorm statistics calibrated
+    (export_torchvision.build without its head re-centring, which `features` does not read and
+    which divides by zero on ViT's zero-initialised head)."""
+    import torchvision
+
+    torch.manual_seed(SEED)
+    net = torchvision.models.get_model(arch, weights=None)
+    calibrate_batchnorm(net, CALIBRATE, 16, SEED)
+    model = ClassifierEncoder(net).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
 def main() -> None:
@@ -42,7 +57,7 @@ def main() -> None:
             continue
         seed_everything(SEED, threads=2)
         with torch.no_grad():
-            export(build(arch, None, SEED, CALIBRATE), out, opset=20)
+            export(zoo_model(arch), out, opset=20)
         print(f"{out}  {out.stat().st_size >> 20} MB")
 
 
