@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
@@ -44,9 +45,15 @@ let package = Package(
             "CZeroMQ",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack"]),
+        /// Datasets streamed in chunks, and the SQLite results store of dataset-scale audits (resumable, sharded).
+        .target(name: "Audit", dependencies: [
+            "Tensor", "Attack", "Imaging",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Script", dependencies: ["Tensor", "Imaging", "Graph", "Attack", "Audit"]),
         .executableTarget(name: "mirage", dependencies: [
-            "JupyterKernel", "Script", "Attack", "Graph", "Imaging", "Tensor", "CEditLine",
+            "JupyterKernel", "Script", "Attack", "Audit", "Graph", "Imaging", "Tensor", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -55,6 +62,7 @@ let package = Package(
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging", "Tensor"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Imaging", "Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor"], exclude: ["Fixtures"]),
     ]
 )

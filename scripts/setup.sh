@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # libgcc-12-dev: libgomp.so, which CDNNL links to run small oneDNN primitives on one OpenMP thread.
-APT_PACKAGES=(libzmq3-dev libpng-dev libjpeg-dev libdnnl-dev libgcc-12-dev libcairo2-dev zlib1g-dev libedit-dev fonts-dejavu-core pkg-config protobuf-compiler)
+# slurm-wlm, munge: the real single-node Slurm cluster of Tests/python/test_slurm.py (scripts/slurm/local_cluster.sh).
+APT_PACKAGES=(libzmq3-dev libpng-dev libjpeg-dev libdnnl-dev libgcc-12-dev libcairo2-dev zlib1g-dev libedit-dev fonts-dejavu-core pkg-config protobuf-compiler slurm-wlm munge)
 REQUIREMENTS="$ROOT/requirements-test.txt"
 VENV="${MIRAGE_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"

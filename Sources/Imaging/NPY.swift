@@ -32,8 +32,20 @@ public enum NPY {
         return out
     }
 
-    /// Reads a .npy file into a Float tensor.
-    public static func decode(_ bytes: [UInt8]) throws -> Tensor {
+    /// What a .npy header says: the element type, the shape, and where the data starts.
+    public struct Header: Sendable, Equatable {
+        /// NumPy's type string, e.g. "<f4" or "|u1".
+        public var descr: String
+        /// The array's shape.
+        public var shape: [Int]
+        /// The byte offset of the first element.
+        public var dataOffset: Int
+        /// Bytes per element.
+        public var elementSize: Int
+    }
+
+    /// Reads the header from the first bytes of a .npy file (at most the first 64 KiB are needed).
+    public static func header(_ bytes: [UInt8]) throws -> Header {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw ImagingError("not a .npy file (missing the \\x93NUMPY magic)")
         }
@@ -61,31 +73,41 @@ public enum NPY {
         guard let shapeText = field("shape", in: header), let shape = parseShape(shapeText) else {
             throw ImagingError(".npy header has no readable 'shape': \(header)")
         }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }), count <= 1 << 30 else {
-            throw ImagingError(".npy shape \(shape) is too large")
-        }
-        let body = bytes[(headerStart + headerLength)...]
-        let order = descr.first
-        let kind = String(descr.dropFirst())
-        let bigEndian = order == ">"
+        guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw ImagingError(".npy shape \(shape) is too large") }
         let width: Int
-        switch kind {
-        case "f4": width = 4
-        case "f8": width = 8
+        switch String(descr.dropFirst()) {
+        case "f4", "i4", "u4": width = 4
+        case "f8", "i8", "u8": width = 8
         case "u1", "i1", "b1": width = 1
         case "i2", "u2": width = 2
-        case "i4", "u4": width = 4
-        case "i8", "u8": width = 8
         default: throw ImagingError(".npy dtype '\(descr)' is not supported (use float, integer or bool data)")
         }
-        guard body.count >= count * width else {
-            throw ImagingError("truncated .npy data: expected \(count * width) bytes, found \(body.count)")
+        return Header(descr: descr, shape: shape, dataOffset: headerStart + headerLength, elementSize: width)
+    }
+
+    /// Reads a .npy file into a Float tensor.
+    public static func decode(_ bytes: [UInt8]) throws -> Tensor {
+        let header = try header(bytes)
+        let count = header.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        guard count <= 1 << 30 else { throw ImagingError(".npy shape \(header.shape) is too large") }
+        let body = bytes[header.dataOffset...]
+        guard body.count >= count * header.elementSize else {
+            throw ImagingError("truncated .npy data: expected \(count * header.elementSize) bytes, found \(body.count)")
         }
+        return try body.withUnsafeBytes { try elements(UnsafeRawBufferPointer(rebasing: $0[0..<(count * header.elementSize)]), descr: header.descr, shape: header.shape) }
+    }
+
+    /// Decodes raw element bytes of type `descr` (as in a .npy file) into a Float tensor of `shape`;
+    /// `body` holds exactly the elements. Memory-mapped readers decode row ranges with it.
+    public static func elements(_ body: UnsafeRawBufferPointer, descr: String, shape: [Int]) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        let kind = String(descr.dropFirst())
+        let bigEndian = descr.first == ">"
+        let width = count == 0 ? 1 : body.count / count
+        guard body.count == count * width else { throw ImagingError("truncated .npy data") }
         var data = [Float](repeating: 0, count: count)
-        let base = body.startIndex
         for i in 0..<count {
-            let start = base + i * width
+            let start = i * width
             switch kind {
             case "f4":
                 var bits: UInt32 = 0

@@ -239,6 +239,6 @@ private func isVariadic(_ kind: BuiltinParameter.Kind) -> Bool {
 
 /// Every built-in, in the order `help()` lists them.
 enum Builtins {
-    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + detectors + plots + patterns
+    static let all: [Builtin] = output + values + tensors + random + pictures + models + attackTools + detectors + datasets + plots + patterns
     static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }

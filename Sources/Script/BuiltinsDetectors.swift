@@ -83,6 +83,7 @@ extension Builtins {
                 description: "Scores images with a detector: one score per image, higher = more out-of-distribution. `x` is an image, a batch, or an attack (its current images); the result is a tensor.",
                 example: "s_in = score(det, x_test)\ns_adv = score(det, atk)") { args, _ in
             let detector = try detectorArgument(args["detector"], args)
+            if let scores = try mapDataset(args["x"], "score", { try Tensor(shape: [$0.shape[0]], data: detector.score($0)) }) { return .tensor(scores) }
             let scores = try detector.score(try images(args["x"], args, "x"))
             return .tensor(Tensor(shape: [scores.count], data: scores))
         },
@@ -100,19 +101,24 @@ extension Builtins {
             return .object(TableObject(columns: metricColumns, rows: [metricCells(metrics)], note: convention.label))
         },
         Builtin("audit", .detectors, [.required("detectors"), .required("in_dist"), .required("ood"), .optional("attacked", .none),
-                                      .optional("fpr", .string("in")), .optional("show", .bool(true))],
+                                      .optional("fpr", .string("in")), .optional("show", .bool(true)), .optional("out", .none),
+                                      .optional("steps", .none), .optional("chunk", .none), .optional("images", .bool(false))],
                 description: """
                 Scores in-distribution, raw OOD and attacked OOD images with several detectors. The attacked images \
                 (optional) are a batch or an attack; the result is the table of AUROC, AUPR and FPR95 per detector and OOD set. With \
                 `show=true` it also shows the ROC curves and score histograms per detector (the table keeps them as \
-                `.plot` and `.histograms`).
+                `.plot` and `.histograms`). Over datasets (see `dataset`) it needs `out=DIR`: it runs chunk by chunk (`chunk` \
+                samples each) into a SQLite results store there, attacking each OOD chunk for `steps` steps when `attacked` is \
+                an `ood_attack` over the datasets (`images=true` also stores the attacked images); a rerun resumes after the last completed chunk, and `mirage run --shard I/N` \
+                (or a Slurm/Kubernetes array) runs every N-th chunk. It returns the results (see `results`).
                 """,
-                example: "audit([msp, energy, maha], x_test, x_ood, attacked=atk)") { args, interpreter in
+                example: "audit([msp, energy, maha], x_test, x_ood, attacked=atk)\naudit(dets, test, ood, attacked=ood_attack(feat, source=ood, target=test, eps=15), steps=100, out=\"runs/a\")") { args, interpreter in
             var detectorValues = [args["detectors"]]
             if case .list(let items) = args["detectors"] { detectorValues = items }
             let detectors = try detectorValues.map { try detectorArgument($0, args) }
             guard !detectors.isEmpty else { throw args.error("needs at least one detector") }
             let convention = try fprConvention(args)
+            if let stored = try datasetAudit(args, interpreter, detectors: detectors, convention: convention) { return stored }
             let inDist = try images(args["in_dist"], args, "in_dist"), ood = try images(args["ood"], args, "ood")
             let attacked = args.isNone("attacked") ? nil : try images(args["attacked"], args, "attacked")
             var rows: [[Value]] = []
@@ -152,6 +158,9 @@ extension Builtins {
                 description: "The class a logits layer predicts (argmax) for an image (a number) or a batch or attack (a list).",
                 example: "predict(logits, x_in)\npredict(logits, atk)") { args, _ in
             let layer = try layerArgument(args, "layer")
+            if let logits = try mapDataset(args["x"], "predict", { try layer.outputs($0, "predict")[0] }) {
+                return .list(try library("predict") { try predictedClasses(logits) }.map { .number(Double($0)) })
+            }
             let x = try images(args["x"], args, "x")
             let logits = try layer.outputs(x, "predict")[0]
             let classes = try library("predict") { try predictedClasses(logits) }
@@ -178,7 +187,7 @@ func detectorArgument(_ value: Value, _ args: CallArguments) throws -> DetectorO
     return detector
 }
 
-private func fprConvention(_ args: CallArguments) throws -> FPRConvention {
+func fprConvention(_ args: CallArguments) throws -> FPRConvention {
     switch try args.string("fpr").lowercased() {
     case "in", "id": return .inDistributionPositive
     case "ood", "out", "openood": return .oodPositive

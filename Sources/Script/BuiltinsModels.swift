@@ -50,6 +50,7 @@ extension Builtins {
                 description: "Runs a model up to a layer and returns the features. One image gives [d], a batch [N, C, H, W] (or an attack's current images) gives [N, d].",
                 example: "z_in = encode(feat, x_in)") { args, _ in
             let layer = try layerArgument(args, "layer")
+            if let z = try mapDataset(args["x"], "encode", { try layer.encode($0) }) { return .tensor(z) }
             return .tensor(try layer.encode(try images(args["x"], args, "x")))
         },
         Builtin("ood_attack", .models, [.required("layer"), .required("source"), .required("target"), .optional("norm", .string("L2")),
@@ -70,8 +71,6 @@ extension Builtins {
                 """,
                 example: "atk = ood_attack(feat, source=x_out, target=x_in, norm=\"L2\", eps=10, lr=0.1, seed=0)\natk = ood_attack(feat, source=batch, target=x_in, preset=\"cifar10\")") { args, interpreter in
             let layer = try layerArgument(args, "layer")
-            let (source, single) = layer.batched(try args.tensor("source"))
-            let (target, _) = layer.batched(try args.tensor("target"))
             var preset: AttackConfiguration?
             if !args.isNone("preset") {
                 switch try args.string("preset").lowercased() {
@@ -126,9 +125,15 @@ extension Builtins {
             let configuration = AttackConfiguration(norm: norm, epsilon: epsilon, iterations: preset?.iterations ?? 100, learningRate: lr,
                                                     schedule: schedule, optimizer: OptimizerSettings(kind: optimizer),
                                                     initialization: initialization, trackBest: try args.bool("best"))
+            let outputs = zip(layer.names, weights).map { OutputWeight($0, weight: $1) }
+            if let plan = try DatasetAttackObject.make(args, layer: layer, configuration: configuration, outputs: outputs, seed: seed) {
+                return .object(plan)
+            }
+            let (source, single) = layer.batched(try args.tensor("source"))
+            let (target, _) = layer.batched(try args.tensor("target"))
             let attack = try library("ood_attack") {
                 try OODAttack(encoder: layer.encoder, xIn: target, xOut: source, configuration: configuration,
-                              outputs: zip(layer.names, weights).map { OutputWeight($0, weight: $1) })
+                              outputs: outputs)
             }
             return .object(AttackObject(attack: attack, layer: layer, xIn: target, singleImage: single))
         },

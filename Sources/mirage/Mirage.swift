@@ -27,6 +27,6 @@ struct Mirage: ParsableCommand {
         commandName: "mirage",
         abstract: "A Jupyter kernel and language for out-of-distribution attacks on neural-network encoders.",
         version: version,
-        subcommands: [KernelCommand.self, InstallCommand.self, RunCommand.self, ReplCommand.self, ModelCommand.self, BenchCommand.self]
+        subcommands: [KernelCommand.self, InstallCommand.self, RunCommand.self, ReplCommand.self, MergeCommand.self, ModelCommand.self, BenchCommand.self]
     )
 }

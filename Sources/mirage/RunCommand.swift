@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Foundation
 import JupyterKernel
 import Script
@@ -12,12 +13,22 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "The script to run.") var script: String
     @Option(name: .long, help: "Where displayed images go (created if missing).") var out: String?
+    @Option(name: .long, help: ArgumentHelp("Run only shard I of N of every dataset audit: the chunks c with c mod N = I (I from 0).",
+                                            discussion: "Without it the shard comes from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX/MIRAGE_SHARD_COUNT.",
+                                            valueName: "I/N")) var shard: String?
 
     func run() throws {
         let source: String
         do { source = try String(contentsOfFile: script, encoding: .utf8) } catch {
             throw ValidationError("cannot read \(script): \(error.localizedDescription)")
         }
+        do {
+            if let shard { Shard.commandLine = try Shard(parsing: shard) }
+            _ = try Shard.current()
+        } catch let error as AuditError {
+            throw ValidationError(error.message)
+        }
+        Shard.scriptSource = source
         Interruption.installSignalHandler()
         let host = try TerminalHost(imageDirectory: out)
         do {
@@ -125,6 +136,12 @@ final class TerminalHost: ScriptHost {
     }
 
     func display(_ output: RichOutput, displayID: String?, update: Bool) {
+        // Progress of long work (dataset audits) goes to stderr, one line per update (in place on a terminal).
+        if let displayID, displayID.hasPrefix("progress:") {
+            let tty = isatty(2) != 0
+            FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + output.plain + (tty ? "" : "\n")).utf8))
+            return
+        }
         guard displayID != nil, output.png == nil else { return show(output) }
         if !update { flushUpdate() }
         pendingUpdate = output.plain

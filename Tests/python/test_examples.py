@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def test_there_are_examples():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs_headless(path, tmp_path):
+    if path.name == "audit_dataset.mirage":
+        # Its store lives in runs/ of the working directory; a store of an older version of the script is refused.
+        shutil.rmtree(ROOT / "runs" / "audit_dataset", ignore_errors=True)
     out = run_example(path, tmp_path)
     if path.name == "quickstart.mirage":
         (mape,) = numbers_after("feature MAPE:", out)
@@ -59,6 +63,17 @@ def test_example_runs_headless(path, tmp_path):
         for name, auroc in attacked.items():
             assert auroc <= 0.6, f"{name}: AUROC {auroc} after the attack"
             assert auroc < raw[name], f"{name}: the attack did not lower AUROC ({raw[name]} → {auroc})"
+    elif path.name == "audit_dataset.mirage":
+        rows = [m.groups() for m in re.finditer(r"^(\S.*?)\s{2,}(raw|attacked) OOD\s+([\d.]+)", out, re.M)]
+        raw = {name: float(auroc) for name, kind, auroc in rows if kind == "raw"}
+        attacked = {name: float(auroc) for name, kind, auroc in rows if kind == "attacked"}
+        assert set(raw) == set(attacked) and len(raw) == 6, rows
+        assert raw["Mahalanobis"] > 0.95 and max(attacked.values()) <= 0.6, rows
+        assert "all 13 chunks" in out
+        merged = subprocess.run([os.environ["MIRAGE_BIN"], "merge", "runs/audit_dataset"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert merged.returncode == 0, merged.stderr
+        assert "Mahalanobis              attacked OOD" in merged.stdout and "13/13 chunks" in merged.stderr
     elif path.name == "dimensionality.mirage":
         rank, local = numbers_after("rank:", out)
         assert rank <= 128 and rank + local == 784
