@@ -75,19 +75,28 @@ extension Tensor {
         var out = [Float](repeating: 0, count: total)
         var index = [Int](repeating: 0, count: outShape.count)
         var offsetA = 0, offsetB = 0
-        for flat in 0..<total {
-            out[flat] = operation.apply(data[offsetA], other.data[offsetB])
-            // Odometer increment of the multi-index, keeping both source offsets in step.
-            var axis = outShape.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                offsetA += stridesA[axis]
-                offsetB += stridesB[axis]
-                if index[axis] < outShape[axis] { break }
-                offsetA -= stridesA[axis] * index[axis]
-                offsetB -= stridesB[axis] * index[axis]
-                index[axis] = 0
-                axis -= 1
+        let n = outShape.last ?? 1, stepA = stridesA.last ?? 0, stepB = stridesB.last ?? 0
+        data.withUnsafeBufferPointer { a in
+            other.data.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    var flat = 0
+                    while flat < total {
+                        // A tight loop along the last axis, then an odometer step over the others.
+                        for i in 0..<n { o[flat + i] = operation.apply(a[offsetA + i * stepA], b[offsetB + i * stepB]) }
+                        flat += n
+                        var axis = outShape.count - 2
+                        while axis >= 0 {
+                            index[axis] += 1
+                            offsetA += stridesA[axis]
+                            offsetB += stridesB[axis]
+                            if index[axis] < outShape[axis] { break }
+                            offsetA -= stridesA[axis] * index[axis]
+                            offsetB -= stridesB[axis] * index[axis]
+                            index[axis] = 0
+                            axis -= 1
+                        }
+                    }
+                }
             }
         }
         return Tensor(shape: outShape, data: out)

@@ -78,25 +78,38 @@ public struct RecycledOutput {
 
     /// The sum a + b (same shape and layout) in a (recycled) buffer of that layout.
     public mutating func sum(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
-        guard a.sharesLayout(with: b) else { throw KernelError("adding tensors of different shapes or layouts: \(a.shape) and \(b.shape)") }
-        if addition == nil || !DNNLLayout.equal(addition!.layout, a.layout) { addition = try AdditionKernel(layout: a.layout) }
+        try combine(a, b, multiplying: false)
+    }
+
+    /// The product a · b (same shape and layout) in a (recycled) buffer of that layout.
+    public mutating func product(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
+        try combine(a, b, multiplying: true)
+    }
+
+    private mutating func combine(_ a: DNNLTensor, _ b: DNNLTensor, multiplying: Bool) throws -> DNNLTensor {
+        guard a.sharesLayout(with: b) else { throw KernelError("combining tensors of different shapes or layouts: \(a.shape) and \(b.shape)") }
+        if addition == nil || !DNNLLayout.equal(addition!.layout, a.layout) || addition!.multiplies != multiplying {
+            addition = try AdditionKernel(layout: a.layout, multiplying: multiplying)
+        }
         let result = try take(shape: a.shape, layout: a.layout)
         try addition!.primitive.execute([(DNNL_ARG_SRC_0, a.memory), (DNNL_ARG_SRC_1, b.memory), (DNNL_ARG_DST, result.memory)])
         return result
     }
 }
 
-/// oneDNN's binary add of two tensors in one layout (a residual connection, a gradient sum),
-/// multi-threaded and in the blocked layout as it is.
+/// oneDNN's binary add (or multiply) of two tensors in one layout (a residual connection, a
+/// gradient sum, SiLU's x·σ(x)), multi-threaded and in the blocked layout as it is.
 final class AdditionKernel {
     let layout: dnnl_memory_desc_t
+    let multiplies: Bool
     let primitive: DNNLPrimitive
 
-    init(layout: dnnl_memory_desc_t) throws {
+    init(layout: dnnl_memory_desc_t, multiplying: Bool = false) throws {
         self.layout = layout
+        multiplies = multiplying
         var a = layout, b = layout, sum = layout
         var descriptor = dnnl_binary_desc_t()
-        try check(dnnl_binary_desc_init(&descriptor, dnnl_binary_add, &a, &b, &sum), "describing an addition")
+        try check(dnnl_binary_desc_init(&descriptor, multiplying ? dnnl_binary_mul : dnnl_binary_add, &a, &b, &sum), "describing an addition")
         primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(dnnl_memory_desc_get_size(&a) / 4), what: "an addition") }
     }
 }

@@ -38,16 +38,19 @@ extension Tensor {
 }
 
 /// Visits every position of `shape` in row-major order with its flat index and its offset under
-/// `strides` (an odometer: no division per element). Broadcasting uses stride 0, transposes permuted strides.
+/// `strides` (an odometer over the outer axes, a tight loop along the last: no division per
+/// element). Broadcasting uses stride 0, transposes permuted strides.
 @inline(__always)
 func walk(_ shape: [Int], strides: [Int], _ visit: (_ flat: Int, _ offset: Int) -> Void) {
     let count = shape.reduce(1, *)
     guard count > 0 else { return }
+    guard let n = shape.last, let step = strides.last else { visit(0, 0); return }
     var index = [Int](repeating: 0, count: shape.count)
-    var offset = 0
-    for flat in 0..<count {
-        visit(flat, offset)
-        var axis = shape.count - 1
+    var offset = 0, flat = 0
+    while flat < count {
+        for i in 0..<n { visit(flat + i, offset + i * step) }
+        flat += n
+        var axis = shape.count - 2
         while axis >= 0 {
             index[axis] += 1
             offset += strides[axis]

@@ -3,16 +3,16 @@ import Tensor
 
 let elementwiseOperators: [String: OperatorSet.Maker] = [
     "Relu": { Relu(node: $0) },
-    "Sigmoid": { Unary(node: $0, { 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }) },
-    "Tanh": { Unary(node: $0, { tanh($0) }, { _, y in 1 - y * y }) },
-    "Exp": { Unary(node: $0, { exp($0) }, { _, y in y }) },
-    "Log": { Unary(node: $0, { log($0) }, { x, _ in 1 / x }) },
-    "Sqrt": { Unary(node: $0, { sqrt($0) }, { _, y in 0.5 / y }) },
+    "Sigmoid": { Unary(node: $0, { 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }, oneDNN: .logistic) },
+    "Tanh": { Unary(node: $0, { tanh($0) }, { _, y in 1 - y * y }, oneDNN: .tanh) },
+    "Exp": { Unary(node: $0, { exp($0) }, { _, y in y }, oneDNN: .exp) },
+    "Log": { Unary(node: $0, { log($0) }, { x, _ in 1 / x }) },   // oneDNN's log is off by ~1e-6 near 1: libm's
+    "Sqrt": { Unary(node: $0, { sqrt($0) }, { _, y in 0.5 / y }, oneDNN: .sqrt) },
     "Neg": { Unary(node: $0, { -$0 }, { _, _ in -1 }) },
     "Abs": { Unary(node: $0, { abs($0) }, { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) },
     "Reciprocal": { Unary(node: $0, { 1 / $0 }, { _, y in -y * y }) },
     "Erf": { Unary(node: $0, { erf($0) }, { x, _ in 2 / Float.pi.squareRoot() * exp(-x * x) }) },
-    "Softplus": { Unary(node: $0, { x in x > 20 ? x : log1p(exp(x)) }, { x, _ in 1 / (1 + exp(-x)) }) },
+    "Softplus": { Unary(node: $0, { x in x > 20 ? x : log1p(exp(x)) }, { x, _ in 1 / (1 + exp(-x)) }, oneDNN: .softplus) },
     "LeakyRelu": { node in
         let alpha = try NodeAttributes(node: node).float("alpha", default: 0.01)
         return Unary(node: node, { $0 >= 0 ? $0 : alpha * $0 }, { x, _ in x >= 0 ? 1 : alpha })
@@ -27,7 +27,7 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
         return Unary(node: node, { max(0, min(1, alpha * $0 + beta)) }, { x, _ in (alpha * x + beta > 0 && alpha * x + beta < 1) ? alpha : 0 })
     },
     "HardSwish": { Unary(node: $0, { x in x * max(0, min(1, x / 6 + 0.5)) },
-                         { x, _ in x < -3 ? 0 : (x > 3 ? 1 : x / 3 + 0.5) }) },
+                         { x, _ in x < -3 ? 0 : (x > 3 ? 1 : x / 3 + 0.5) }, oneDNN: .hardSwish) },
     "Gelu": { try gelu($0) },
     "Identity": { Passthrough(node: $0) },
     "Dropout": { Passthrough(node: $0) },      // inference: identity (the mask output, if asked, is all true); training mode refused
@@ -88,25 +88,61 @@ final class Relu: Operator {
     }
 }
 
-/// y = f(x) element by element; backward multiplies by f′ written in terms of x and y.
+/// y = f(x) element by element; backward multiplies by f′ written in terms of x and y. Functions
+/// oneDNN's eltwise primitive has (`oneDNN`) run there, forward and backward (vectorised, on every
+/// core); the closures are the definition and serve the others.
 final class Unary: Operator {
     let node: Node
     let function: (Float) -> Float
     let derivative: (Float, Float) -> Float
+    let eltwise: EltwiseFunction?
+    private var kernel: EltwiseKernel?
 
-    init(node: Node, _ function: @escaping (Float) -> Float, _ derivative: @escaping (_ x: Float, _ y: Float) -> Float) {
+    init(node: Node, _ function: @escaping (Float) -> Float, _ derivative: @escaping (_ x: Float, _ y: Float) -> Float, oneDNN: EltwiseFunction? = nil) {
         self.node = node
         self.function = function
         self.derivative = derivative
+        eltwise = oneDNN
     }
 
+    /// The oneDNN kernel for `count` elements, when the function has one.
+    private func eltwiseKernel(_ count: Int) throws -> EltwiseKernel? {
+        guard let eltwise, count > 0 else { return nil }
+        if let kernel, kernel.count == count { return kernel }
+        do { kernel = try EltwiseKernel(eltwise, count: count) } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+        return kernel
+    }
+
+    /// Laid-out inputs (a convolution's output, blocked) stay in their layout.
+    var takesLaidOutValues: Bool { eltwise != nil }
+    private var laidOutKernel: LaidOutEltwiseKernel?
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        [.float(try floatInput(inputs, 0, node).map(function))]
+        if let eltwise, case .laidOut(let t)? = inputs.first {
+            let x = KernelInput.laidOut(t)
+            do {
+                if laidOutKernel?.fits(x) != true { laidOutKernel = try LaidOutEltwiseKernel(eltwise, for: x) }
+                return [.laidOut(try laidOutKernel!.forward(x))]
+            } catch let error as KernelError { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+        }
+        let x = try floatInput(inputs, 0, node)
+        if let k = try eltwiseKernel(x.count) { return [.float(try k.forward(x))] }
+        return [.float(x.map(function))]
+    }
+
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g[0] else { return [:] }
+        if case .laidOut(let y) = outputs[0], let k = laidOutKernel, k.fits(.laidOut(y)), let x = inputs.first ?? nil {
+            return [0: .laidOut(try k.backward(dy.kernelInput, saved: k.backwardUsesOutput ? .laidOut(y) : x.kernelInput))]
+        }
+        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
+            .mapValues { .float($0) }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
         let x = try floatInput(inputs, 0, node)
+        if let k = try eltwiseKernel(x.count) { return [0: try k.backward(dy, saved: k.backwardUsesOutput ? y : x)] }
         var dx = Tensor.zeros(x.shape)
         for i in 0..<dx.count { dx.data[i] = dy.data[i] * derivative(x.data[i], y.data[i]) }
         return [0: dx]
@@ -178,16 +214,27 @@ final class Binary: Operator {
     }
 
     var differentiableInputs: [Int] { [0, 1] }
-    /// Add of two tensors in one oneDNN layout (a residual connection) sums the buffers as they are.
-    var takesLaidOutValues: Bool { operation == .add }
+    /// Add or Mul of two tensors in one oneDNN layout (a residual connection, SiLU's x·σ(x))
+    /// combines the buffers as they are.
+    var takesLaidOutValues: Bool { operation == .add || operation == .multiply }
     private var sum = RecycledOutput()
+    private var gradients = (RecycledOutput(), RecycledOutput())
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else {
             throw EngineError("node '\(node.name)' (\(node.opType)) needs two inputs")
         }
         if case .laidOut(let x) = a, case .laidOut(let y) = b, x.sharesLayout(with: y) {
-            return [.laidOut(try sum.sum(x, y))]
+            return [.laidOut(try operation == .add ? sum.sum(x, y) : sum.product(x, y))]
+        }
+        // A laid-out tensor times (or plus) a small broadcast one (a squeeze-and-excitation gate, a
+        // per-channel scale) keeps its layout.
+        if case .laidOut(let x) = a, b.isFloat, b.shape.reduce(1, *) < x.shape.reduce(1, *), BinaryKernel.supports(operation, x.shape, b.shape) {
+            if let z = try broadcast(x, b.floats, &forwardBroadcast) { return [.laidOut(z)] }
+        }
+        if operation == .add || operation == .multiply, case .laidOut(let y) = b, a.isFloat, a.shape.reduce(1, *) < y.shape.reduce(1, *),
+           BinaryKernel.supports(operation, y.shape, a.shape) {
+            if let z = try broadcast(y, a.floats, &forwardBroadcast) { return [.laidOut(z)] }
         }
         if case .int(let x) = a, case .int(let y) = b {
             let op = operation
@@ -203,15 +250,71 @@ final class Binary: Operator {
                 }
             })]
         }
-        do { return [.float(try a.floats.applying(operation, b.floats))] } catch {
+        let (x, y) = (a.floats, b.floats)
+        if let z = try oneDNN(operation, x, y) { return [.float(z)] }
+        do { return [.float(try x.applying(operation, y))] } catch {
             throw EngineError("node '\(node.name)' (\(node.opType)): shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+    }
+
+    /// oneDNN's binary kernels, per (operation, shapes).
+    private var kernels: [[Int]: BinaryKernel] = [:]
+    private var forwardBroadcast: LaidOutBroadcastKernel?, backwardBroadcast: LaidOutBroadcastKernel?
+
+    /// x ∘ t (t broadcasting into x, x laid out), in x's layout; nil when oneDNN has no fast
+    /// kernel for x's layout (the row-major path then serves).
+    private func broadcast(_ x: DNNLTensor, _ t: Tensor, _ kernel: inout LaidOutBroadcastKernel?) throws -> DNNLTensor? {
+        if kernel?.fits(x, t) != true {
+            do { kernel = try LaidOutBroadcastKernel(operation, x, other: t.shape) } catch { kernel = nil; return nil }
+        }
+        do { return try kernel!.run(x, t) } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+    }
+
+    /// x ∘ y through oneDNN when one operand broadcasts into the other's shape (for + and ×, either
+    /// one: they commute exactly); nil otherwise.
+    private func oneDNN(_ operation: BinaryOperation, _ x: Tensor, _ y: Tensor) throws -> Tensor? {
+        var (p, q) = (x, y)
+        if !BinaryKernel.supports(operation, p.shape, q.shape) {
+            guard operation == .add || operation == .multiply, BinaryKernel.supports(operation, y.shape, x.shape) else { return nil }
+            (p, q) = (y, x)
+        }
+        let code: Int
+        switch operation { case .add: code = -1; case .subtract: code = -2; case .multiply: code = -3; default: code = -4 }
+        let key = p.shape + [code] + q.shape
+        do {
+            if kernels[key] == nil { kernels[key] = try BinaryKernel(operation, p.shape, q.shape) }
+            return try kernels[key]!.run(p, q)
+        } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
     }
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
         if operation == .add, case .laidOut = dy, inputs.count >= 2, inputs[0]?.shape == dy.shape, inputs[1]?.shape == dy.shape {
             return Dictionary(uniqueKeysWithValues: wanted.map { ($0, dy) })
+        }
+        if operation == .multiply, case .laidOut(let d) = dy, inputs.count >= 2, let a = inputs[0], let b = inputs[1] {
+            // A laid-out operand times a small broadcast one: the laid-out one's gradient dy·(small)
+            // stays laid out; the small one's is a sum over the broadcast axes.
+            let pair = [a, b]
+            for (big, small) in [(0, 1), (1, 0)] {
+                guard case .laidOut(let x) = pair[big], x.shape == d.shape, pair[small].isFloat,
+                      pair[small].shape.reduce(1, *) < d.shape.reduce(1, *), BinaryKernel.supports(.multiply, d.shape, pair[small].shape) else { continue }
+                let t = pair[small].floats
+                var result: [Int: RuntimeValue] = [:]
+                if wanted.contains(big) {
+                    guard let z = try broadcast(d, t, &backwardBroadcast) else { break }
+                    result[big] = .laidOut(z)
+                }
+                if wanted.contains(small) { result[small] = .float(d.plain().zipped(x.plain(), *).summed(to: t.shape)) }
+                return result
+            }
+        }
+        if operation == .multiply, case .laidOut(let d) = dy, inputs.count >= 2, case .laidOut(let a)? = inputs[0], case .laidOut(let b)? = inputs[1],
+           d.sharesLayout(with: a), d.sharesLayout(with: b) {
+            var result: [Int: RuntimeValue] = [:]
+            if wanted.contains(0) { result[0] = .laidOut(try gradients.0.product(d, b)) }
+            if wanted.contains(1) { result[1] = .laidOut(try gradients.1.product(d, a)) }
+            return result
         }
         return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
             .mapValues { .float($0) }
@@ -223,19 +326,31 @@ final class Binary: Operator {
         var result: [Int: Tensor] = [:]
         // Each operand's gradient at the output's shape, then summed down to the operand's own shape.
         func expand(_ t: Tensor) throws -> Tensor { t.shape == dy.shape ? t : try t.applying(.add, Tensor.zeros(dy.shape)) }
-        let (ea, eb) = (try expand(a), try expand(b))
+        /// dy ∘ t, t broadcasting into dy's shape (oneDNN when it can).
+        func combined(_ operation: BinaryOperation, _ t: Tensor) throws -> Tensor {
+            if BinaryKernel.supports(operation, dy.shape, t.shape), let z = try oneDNN(operation, dy, t) { return z }
+            return dy.zipped(try expand(t)) { operation.apply($0, $1) }
+        }
         switch operation {
         case .add:
             if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
             if wanted.contains(1) { result[1] = dy.summed(to: b.shape) }
+            return result
         case .subtract:
             if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
             if wanted.contains(1) { result[1] = dy.map { -$0 }.summed(to: b.shape) }
+            return result
         case .multiply:
-            if wanted.contains(0) { result[0] = dy.zipped(eb, *).summed(to: a.shape) }
-            if wanted.contains(1) { result[1] = dy.zipped(ea, *).summed(to: b.shape) }
+            if wanted.contains(0) { result[0] = try combined(.multiply, b).summed(to: a.shape) }
+            if wanted.contains(1) { result[1] = try combined(.multiply, a).summed(to: b.shape) }
+            return result
+        default:
+            break
+        }
+        let (ea, eb) = (try expand(a), try expand(b))
+        switch operation {
         case .divide:
-            if wanted.contains(0) { result[0] = dy.zipped(eb, /).summed(to: a.shape) }
+            if wanted.contains(0) { result[0] = try combined(.divide, b).summed(to: a.shape) }
             if wanted.contains(1) {
                 let q = ea.zipped(eb) { x, y in -x / (y * y) }
                 result[1] = dy.zipped(q, *).summed(to: b.shape)
@@ -321,13 +436,13 @@ private func gelu(_ node: Node) throws -> Operator {
             let t: Float = tanh(c * (x + 0.044715 * cube))
             let inner: Float = c * (1 + 3 * 0.044715 * x * x)
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner
-        })
+        }, oneDNN: .geluTanh)
     }
     let root2: Float = Float(2).squareRoot(), root2pi: Float = (2 * Float.pi).squareRoot()
     return Unary(node: node, { x in 0.5 * x * (1 + erf(x / root2)) }, { x, _ in
         let cdf: Float = 0.5 * (1 + erf(x / root2))
         return cdf + x * exp(-x * x / 2) / root2pi
-    })
+    }, oneDNN: .geluErf)
 }
 
 /// Max, Min, Sum and Mean over one or more broadcasting inputs; gradients flow like the binary case

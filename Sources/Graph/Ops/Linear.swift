@@ -96,9 +96,23 @@ final class MatMul: Operator {
         return shape
     }
 
+    /// A batched A times one matrix B (a Linear layer on [batch, tokens, features]: B's leading
+    /// axes, if any, are 1s): A's batch axes fold into its rows, giving one large product instead
+    /// of a product per batch entry (197 matrix–vector products for ViT's [197, 1, 768] tokens).
+    /// Returns (A as [rows, K], B as [K, N]) then.
+    private func folded(_ pa: Tensor, _ pb: Tensor) -> (Tensor, Tensor)? {
+        guard pa.rank >= 3, pb.shape.dropLast(2).allSatisfy({ $0 == 1 }), pa.rank >= pb.rank else { return nil }
+        let k = pa.shape[pa.rank - 1]
+        return (Tensor(shape: [pa.count / max(k, 1), k], data: pa.data), Tensor(shape: Array(pb.shape.suffix(2)), data: pb.data))
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
         let (pa, pb) = promoted(a, b)
+        if let (fa, fb) = folded(pa, pb) {
+            let y = try products.multiply(fa, fb, node: node)
+            return [.float(Tensor(shape: outputShape(a, b, Array(pa.shape.dropLast()) + [pb.shape[pb.rank - 1]]), data: y.data))]
+        }
         let y = try products.multiply(pa, pb, node: node)
         return [.float(Tensor(shape: outputShape(a, b, y.shape), data: y.data))]
     }
@@ -107,6 +121,13 @@ final class MatMul: Operator {
         guard let dy = g[0] else { return [:] }
         let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
         let (pa, pb) = promoted(a, b)
+        if let (fa, fb) = folded(pa, pb) {
+            let d = Tensor(shape: [fa.shape[0], fb.shape[1]], data: dy.data)
+            var result: [Int: Tensor] = [:]
+            if wanted.contains(0) { result[0] = Tensor(shape: a.shape, data: try products.multiply(d, fb, transposeB: true, node: node).data) }
+            if wanted.contains(1) { result[1] = Tensor(shape: b.shape, data: try products.multiply(fa, d, transposeA: true, node: node).data) }
+            return result
+        }
         let full = try MatMulKernel(a: pa.shape, b: pb.shape).output
         let d = Tensor(shape: full, data: dy.data)
         var result: [Int: Tensor] = [:]

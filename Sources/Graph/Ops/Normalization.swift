@@ -75,43 +75,27 @@ final class Softmax: Operator {
         return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
-    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        var x = try floatInput(inputs, 0, node)
-        let (outer, length, inner) = try layout(x.shape)
-        x.data.withUnsafeMutableBufferPointer { v in
-            for o in 0..<outer { for i in 0..<inner {
-                let base = o * length * inner + i
-                var m = -Float.infinity
-                for k in 0..<length { m = max(m, v[base + k * inner]) }
-                var sum: Float = 0
-                for k in 0..<length { sum += exp(v[base + k * inner] - m) }
-                let logSum = log(sum)
-                for k in 0..<length {
-                    let shifted = v[base + k * inner] - m
-                    v[base + k * inner] = isLog ? shifted - logSum : exp(shifted) / sum
-                }
-            } }
-        }
-        return [.float(x)]
+    /// oneDNN's softmax for [outer, length, inner], made once per shape.
+    private var kernel: SoftmaxKernel?
+    private func softmaxKernel(_ shape: [Int]) throws -> SoftmaxKernel {
+        let (outer, length, inner) = try layout(shape)
+        let dims = [outer, length, inner]
+        if let kernel, kernel.dims == dims { return kernel }
+        do { kernel = try SoftmaxKernel(dims: dims, log: isLog) } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+        return kernel!
     }
 
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node)
+        if x.count == 0 { return [.float(x)] }
+        return [.float(try softmaxKernel(x.shape).forward(x))]
+    }
+
+    /// dx = y·(dy − Σ dy·y), or for log-softmax dx = dy − softmax·Σdy (oneDNN's backward pass, from y).
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
-        let (outer, length, inner) = try layout(y.shape)
-        var dx = Tensor.zeros(y.shape)
-        for o in 0..<outer { for i in 0..<inner {
-            let base = o * length * inner + i
-            if isLog {   // dx = dy − softmax·Σdy
-                var total: Float = 0
-                for k in 0..<length { total += dy.data[base + k * inner] }
-                for k in 0..<length { let j = base + k * inner; dx.data[j] = dy.data[j] - exp(y.data[j]) * total }
-            } else {     // dx = y·(dy − Σ dy·y)
-                var total: Float = 0
-                for k in 0..<length { let j = base + k * inner; total += dy.data[j] * y.data[j] }
-                for k in 0..<length { let j = base + k * inner; dx.data[j] = y.data[j] * (dy.data[j] - total) }
-            }
-        } }
-        return [0: dx]
+        if y.count == 0 { return [0: dy] }
+        return [0: try softmaxKernel(y.shape).backward(dy, output: y)]
     }
 }
 
@@ -180,24 +164,60 @@ final class LayerNormalization: Operator {
         }
     }
 
-    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        let x = try floatInput(inputs, 0, node), scale = try broadcast(try floatInput(inputs, 1, node), to: x.shape)
+    /// oneDNN's layer normalization, for a scale (and bias) of the normalised axes' own shape
+    /// (leading 1s allowed), made once per shape; nil for other broadcasts (the loops below).
+    private var kernel: LayerNormKernel?
+    private func layerNormKernel(_ x: Tensor, _ inputs: [RuntimeValue?]) throws -> LayerNormKernel? {
         let (a, size) = try layout(x.shape)
+        guard x.count > 0 else { return nil }
+        // Same elements in the same order as the normalised block: equal shapes up to leading 1s.
+        func fits(_ t: RuntimeValue?) -> Bool {
+            guard let t else { return true }
+            return Array(t.shape.drop(while: { $0 == 1 })) == Array(x.shape[a...].drop(while: { $0 == 1 }))
+        }
+        guard inputs.count > 1, fits(inputs[1]), fits(inputs.count > 2 ? inputs[2] : nil) else { return nil }
+        let rows = x.count / size
+        if let kernel, kernel.rows == rows, kernel.size == size { return kernel }
+        do { kernel = try LayerNormKernel(rows: rows, size: size, epsilon: epsilon) } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+        return kernel
+    }
+
+    /// The shift input as a vector of `size` (zeros when B is absent).
+    private func shift(_ inputs: [RuntimeValue?], size: Int) -> Tensor {
+        if inputs.count > 2, let b = inputs[2] { return b.floats }
+        return Tensor.zeros([size])
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let x = try floatInput(inputs, 0, node)
+        let (a, size) = try layout(x.shape)
+        let statShape = x.shape.enumerated().map { $0.offset < a ? $0.element : 1 }
+        if let k = try layerNormKernel(x, inputs) {
+            let (y, mean, variance) = try k.forward(x, scale: try floatInput(inputs, 1, node), shift: shift(inputs, size: size))
+            let inverse = variance.map { Float(1 / (Double($0) + Double(epsilon)).squareRoot()) }
+            return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
+        }
+        let scale = try broadcast(try floatInput(inputs, 1, node), to: x.shape)
         let (xhat, inverse, mean) = normalizeGroups(x, size: size, epsilon: epsilon)
         var y = xhat.zipped(scale, *)
         if inputs.count > 2, let b = inputs[2]?.floats { y = y.zipped(try broadcast(b, to: x.shape), +) }
-        let statShape = x.shape.enumerated().map { $0.offset < a ? $0.element : 1 }
         return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
         let x = try floatInput(inputs, 0, node), scaleInput = try floatInput(inputs, 1, node)
-        let scale = try broadcast(scaleInput, to: x.shape)
         let (_, size) = try layout(x.shape)
-        let (xhat, inverse, _) = normalizeGroups(x, size: size, epsilon: epsilon)
         var result: [Int: Tensor] = [:]
-        if wanted.contains(0) { result[0] = normalizeGroupsBackward(dy.zipped(scale, *), xhat: xhat, inverse: inverse, size: size) }
+        if wanted.contains(0), let k = try layerNormKernel(x, inputs) {
+            // The statistics again (the forward's, bit for bit: each row is computed the same way).
+            let (_, mean, variance) = try k.forward(x, scale: scaleInput, shift: shift(inputs, size: size))
+            result[0] = Tensor(shape: x.shape, data: try k.backward(dy, input: x, mean: mean, variance: variance, scale: scaleInput).data)
+            if !wanted.contains(1) && !wanted.contains(2) { return result }
+        }
+        let scale = try broadcast(scaleInput, to: x.shape)
+        let (xhat, inverse, _) = normalizeGroups(x, size: size, epsilon: epsilon)
+        if wanted.contains(0), result[0] == nil { result[0] = normalizeGroupsBackward(dy.zipped(scale, *), xhat: xhat, inverse: inverse, size: size) }
         if wanted.contains(1) { result[1] = dy.zipped(xhat, *).summed(to: scaleInput.shape) }
         if wanted.contains(2), inputs.count > 2, let b = inputs[2] { result[2] = dy.summed(to: b.shape) }
         return result

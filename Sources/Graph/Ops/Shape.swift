@@ -175,6 +175,9 @@ final class Transpose: Operator {
     init(node: Node) { self.node = node }
 
     static func permute<T>(_ data: [T], shape: [Int], perm: [Int], zero: T) -> [T] {
+        // Moving only axes of size 1 keeps the element order: the same storage serves (a view).
+        let moved = perm.filter { shape[$0] != 1 }
+        if moved == moved.sorted() { return data }
         let rank = shape.count
         var strides = [Int](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
@@ -191,14 +194,33 @@ final class Transpose: Operator {
         return perm
     }
 
+    /// Float tensors go through oneDNN reorders (any input layout, several threads); kept per
+    /// (shape, layout) for the forward and per shape for the backward.
+    var takesLaidOutValues: Bool { true }
+    private var forwardKernel: TransposeKernel?, backwardKernel: TransposeKernel?
+
+    /// x with its axes permuted: the same storage when only axes of size 1 move (a view), else a copy.
+    private func permuted(_ x: KernelInput, _ perm: [Int], _ cached: inout TransposeKernel?) throws -> Tensor {
+        let moved = perm.filter { x.shape[$0] != 1 }
+        if moved == moved.sorted() || x.shape.contains(0) {
+            let t: Tensor
+            switch x { case .plain(let p): t = p; case .laidOut(let l): t = l.plain() }
+            return Tensor(shape: perm.map { x.shape[$0] }, data: t.data)
+        }
+        do {
+            if cached?.fits(x) != true || cached?.permutation != perm { cached = try TransposeKernel(for: x, permutation: perm) }
+            return try cached!.run(x)
+        } catch let error as KernelError { throw EngineError("node '\(node.name)' (Transpose): \(error)") }
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Transpose) has no input") }
         let perm = try permutation(rank: x.shape.count)
         let shape = perm.map { x.shape[$0] }
         switch x {
         case .float, .laidOut:
-            let t = x.floats
-            return [.float(Tensor(shape: shape, data: Self.permute(t.data, shape: t.shape, perm: perm, zero: 0)))]
+            if x.shape.isEmpty { return [.float(x.floats)] }
+            return [.float(try permuted(x.kernelInput, perm, &forwardKernel))]
         case .int(let a): return [.int(IntArray(shape: shape, data: Self.permute(a.data, shape: a.shape, perm: perm, zero: 0)))]
         }
     }
@@ -208,7 +230,8 @@ final class Transpose: Operator {
         let perm = try permutation(rank: dy.rank)
         var inverse = perm
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return [0: Tensor(shape: inverse.map { dy.shape[$0] }, data: Self.permute(dy.data, shape: dy.shape, perm: inverse, zero: 0))]
+        if dy.rank == 0 { return [0: dy] }
+        return [0: try permuted(.plain(dy), inverse, &backwardKernel)]
     }
 }
 
