@@ -356,6 +356,8 @@ private struct JSONParser {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         if isInteger, let i = Int(text) { return .int(i) }
         guard let d = Double(text) else { throw JSONParseError(offset: start, reason: "bad number \(text)") }
+        // A literal too large for a double would become an infinity, which JSON cannot carry back out.
+        guard d.isFinite else { throw JSONParseError(offset: start, reason: "number \(text) is out of range") }
         return .double(d)
     }
 }

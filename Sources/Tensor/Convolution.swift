@@ -48,6 +48,14 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         guard groups >= 1, input[1] == weight[1] * groups, weight[0] % groups == 0 else {
             throw KernelError("convolution channels do not match: input \(input[1]) channels, weight \(weight), groups \(groups)")
         }
+        // Checked before `output` reads them: one stride, dilation and pair of pads per spatial axis, all in range.
+        guard [strides, dilations, padsBegin, padsEnd].allSatisfy({ $0.count == spatialRank }) else {
+            throw KernelError("convolution of \(spatialRank) spatial axes needs that many strides, dilations and pads (got strides \(strides), dilations \(dilations), pads \(padsBegin)/\(padsEnd))")
+        }
+        guard strides.allSatisfy({ $0 >= 1 }), dilations.allSatisfy({ $0 >= 1 }), (padsBegin + padsEnd).allSatisfy({ $0 >= 0 }),
+              weight.dropFirst(2).allSatisfy({ $0 >= 1 }) else {
+            throw KernelError("convolution needs strides, dilations and kernel sizes of at least 1 and pads of at least 0 (got strides \(strides), dilations \(dilations), kernel \(Array(weight.dropFirst(2))), pads \(padsBegin)/\(padsEnd))")
+        }
         guard output.dropFirst(2).allSatisfy({ $0 > 0 }) else {
             throw KernelError("convolution output would be empty: input \(input), kernel \(Array(weight.dropFirst(2))), pads \(padsBegin)/\(padsEnd)")
         }
