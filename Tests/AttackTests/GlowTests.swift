@@ -146,11 +146,11 @@ extension Tensor {
     }
 
     /// L2, ε = 30 (a noise image is about 16 from a digit, and its bits/dim is 16 against a digit's 3), Adamax from
-    /// the source itself, lr 0.2 lowered to 0.05, 0.01 and 0.002 after 150, 250 and 300 steps, 400 steps.
+    /// the source itself, lr 0.2 lowered to 0.05, 0.01, 0.002 and 0.0005 after 150, 250, 350 and 450 steps, 600 steps.
     static let configuration = AttackConfiguration(
-        norm: .l2, epsilon: 30, iterations: 400, learningRate: 0.2,
+        norm: .l2, epsilon: 30, iterations: 600, learningRate: 0.2,
         schedule: [ScheduleEntry(afterSteps: 150, learningRate: 0.05), ScheduleEntry(afterSteps: 250, learningRate: 0.01),
-                   ScheduleEntry(afterSteps: 300, learningRate: 0.002)],
+                   ScheduleEntry(afterSteps: 350, learningRate: 0.002), ScheduleEntry(afterSteps: 450, learningRate: 0.0005)],
         initialization: .zero)
 
     @Test func likelihoodDetectorsFallToTheAttack() throws {
