@@ -88,8 +88,13 @@ public enum NPY {
     /// Reads a .npy file into a Float tensor.
     public static func decode(_ bytes: [UInt8]) throws -> Tensor {
         let header = try header(bytes)
-        let count = header.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard count <= 1 << 30 else { throw ImagingError(".npy shape \(header.shape) is too large") }
+        // Multiplied with a check at every step: a wrapped product of several large axes could look small (or negative).
+        var count = 1
+        for extent in header.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= 1 << 30 else { throw ImagingError(".npy shape \(header.shape) is too large") }
+            count = product
+        }
         let body = bytes[header.dataOffset...]
         guard body.count >= count * header.elementSize else {
             throw ImagingError("truncated .npy data: expected \(count * header.elementSize) bytes, found \(body.count)")

@@ -23,6 +23,12 @@ public final class PoolingKernel {
                 layoutOf example: KernelInput? = nil) throws {
         let spatial = input.count - 2
         guard spatial >= 1, spatial <= 3, kernel.count == spatial else { throw KernelError("pooling over input \(input) with kernel \(kernel) is not supported") }
+        guard [strides, dilations, padsBegin, padsEnd].allSatisfy({ $0.count == spatial }) else {
+            throw KernelError("pooling over \(spatial) spatial axes needs that many strides, dilations and pads (got strides \(strides), dilations \(dilations), pads \(padsBegin)/\(padsEnd))")
+        }
+        guard (kernel + strides + dilations).allSatisfy({ $0 >= 1 }), (padsBegin + padsEnd).allSatisfy({ $0 >= 0 }) else {
+            throw KernelError("pooling needs kernel sizes, strides and dilations of at least 1 and pads of at least 0 (got kernel \(kernel), strides \(strides), dilations \(dilations), pads \(padsBegin)/\(padsEnd))")
+        }
         var output = [input[0], input[1]]
         var padsEnd = padsEnd
         for i in 0..<spatial {
