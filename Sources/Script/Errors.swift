@@ -3,6 +3,7 @@ import Graph
 /// An error a cell reports to the user: a kind (as in Python: NameError, TypeError, …), a message,
 /// the 1-based line and column in the cell, an optional hint, and a rendered multi-line text.
 public struct ScriptError: Error, Sendable, Equatable {
+    /// What went wrong, as one of the language's error kinds (the name `except` matches and `e.kind` shows).
     public var kind: Kind
     public var message: String
     public var line: Int?
@@ -15,6 +16,7 @@ public struct ScriptError: Error, Sendable, Equatable {
     /// Extra lines for the rendered text, e.g. which function the error happened in.
     var trace: [String] = []
 
+    /// An error of `kind` with its message; `line`/`column` (1-based) place it in `source`, the cell's text, for the caret.
     public init(kind: Kind, message: String, line: Int? = nil, column: Int? = nil, hint: String? = nil, source: String? = nil) {
         self.kind = kind
         self.message = message
