@@ -54,9 +54,18 @@ STAMP="$VENV/.mirage-requirements.stamp"
 want="$( { sha256sum "$REQUIREMENTS" | cut -d' ' -f1; "$VENV/bin/python" -VV; } | sha256sum | cut -d' ' -f1)"
 have="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want" != "$have" ]]; then
+  # torch's Linux wheels bring their CUDA libraries: the installed tools take about 6 GiB. No pip cache, so the
+  # downloaded wheels are not kept beside them (that doubled the peak and filled a CI disk).
+  free_kib="$(df -Pk "$VENV" | awk 'NR==2 {print $4}')"
+  if ((free_kib < 7 * 1024 * 1024)); then
+    log "warning: $((free_kib / 1024)) MiB free under $VENV; the test tools need about 6.5 GiB"
+  fi
   log "installing Python test tools into $VENV"
-  export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-  "$VENV/bin/python" -m pip install -q -r "$REQUIREMENTS" </dev/null
+  export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_NO_CACHE_DIR=1
+  if ! "$VENV/bin/python" -m pip install -q -r "$REQUIREMENTS" </dev/null; then
+    log "pip failed; free space now: $(df -Ph "$VENV" | awk 'NR==2 {print $4}') under $VENV"
+    exit 1
+  fi
   printf '%s\n' "$want" >"$STAMP"
 else
   log "virtualenv up to date ($VENV)"
