@@ -69,19 +69,27 @@ public final class Session {
     }
 }
 
+extension Session {
+    /// The stack a cell runs on (bytes). A caller that runs many cells, like the fuzzer, can start one `Thread`
+    /// with this `stackSize` and call the session from it: the session then runs there instead of starting a thread per call.
+    public static let cellStackSize = 256 << 20
+}
+
 /// Runs `body` on a thread with a large stack and waits for it. The interpreter recurses on nested
 /// expressions and calls; its depth limits are sized for this stack, not for whatever thread calls us.
 /// (A debug build needs roughly 10 kB per level, so the 2,000-level limit fits with a wide margin;
 /// the memory is only reserved, and pages are touched only as deep as a cell actually goes.)
+/// On a `Thread` started with at least that stack it runs `body` in place.
 func onLargeStack<T>(_ body: () throws -> T) throws -> T {
-    try withoutActuallyEscaping(body) { body in
+    if Thread.current.stackSize >= Session.cellStackSize { return try body() }
+    return try withoutActuallyEscaping(body) { body in
         let box = ResultBox(body)
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
             box.run()
             done.signal()
         }
-        thread.stackSize = 256 << 20
+        thread.stackSize = Session.cellStackSize
         thread.start()
         done.wait()
         return try box.result!.get()
