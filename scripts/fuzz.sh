@@ -57,7 +57,7 @@ WORK="$SCRATCH/corpus/$TARGET"
 if [[ "${MIRAGE_FUZZ_FRESH:-0}" == 1 ]]; then
   WORK="$SCRATCH/fresh-corpus/$TARGET"; rm -rf "$WORK"
   case "$TARGET" in
-    language) runs=2000 ;;
+    language) runs=15000 ;;
     onnx|attack|jpeg) runs=100000 ;;
     *) runs=200000 ;;
   esac
