@@ -19,7 +19,8 @@ final class Variable: @unchecked Sendable {
 /// while no global of that name is set.
 final class Global {
     let name: String
-    var value: Value?
+    /// Unset until a cell assigns it. (Only the session's tree walk touches it, one access at a time.)
+    @exclusivity(unchecked) var value: Value?
     /// The built-in of this name, if there is one.
     let builtin: Value?
 

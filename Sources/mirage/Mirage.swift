@@ -11,6 +11,9 @@ struct Mirage: ParsableCommand {
     static func main() {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
         do {
+            if let launch = KernelCommand.jupyterLaunch(Array(CommandLine.arguments.dropFirst())) {
+                return try KernelCommand.serve(connectionFile: launch.connectionFile, logLevel: launch.logLevel)
+            }
             var command = try parseAsRoot()
             try command.run()
         } catch {
