@@ -164,6 +164,7 @@ final class Interpreter {
 
     private func truth(_ condition: Expr) throws -> Bool {
         let value = try evaluate(condition)
+        if case .bool(let b) = value { return b }  // what comparisons give: no position needed
         return try located(condition.position) { try truthiness(value) }
     }
 
@@ -423,17 +424,12 @@ final class Interpreter {
         }
     }
 
-    /// `+`, `-` or `*` of two numbers, which scalar loops spend their time on, without the general dispatch
-    /// of `binary` (nil for anything else).
+    /// Arithmetic on two numbers, which scalar loops spend their time on, without the general dispatch of
+    /// `binary` (nil for anything else, and for a division by zero, which `binary` reports).
     @inline(__always)
     private func plainArithmetic(_ op: BinaryOperator, _ left: Value, _ right: Value) -> Value? {
         guard case .number(let a) = left, case .number(let b) = right else { return nil }
-        switch op {
-        case .add: return .number(a + b)
-        case .subtract: return .number(a - b)
-        case .multiply: return .number(a * b)
-        default: return nil
-        }
+        return numberArithmetic(op, a, b).map(Value.number)
     }
 
     /// Runs `body` once per combination the clauses produce, in a scope of its own: the loop variables of a
@@ -441,22 +437,22 @@ final class Interpreter {
     private func comprehension(_ clauses: [ComprehensionClause], _ layout: FrameLayout, _ body: () throws -> Void) throws {
         pushFrame(layout, frames.isEmpty ? [] : Array(slots[base...])[...])
         defer { popFrame() }
-        func run(_ clauses: ArraySlice<ComprehensionClause>) throws {
-            guard let clause = clauses.first else { return try body() }
-            switch clause {
+        func run(_ index: Int) throws {
+            guard index < clauses.count else { return try body() }
+            switch clauses[index] {
             case .if(let condition):
-                if try truth(condition) { try run(clauses.dropFirst()) }
+                if try truth(condition) { try run(index + 1) }
             case .for(let target, let iterableExpr, let position):
                 let iterable = try evaluate(iterableExpr)
                 let (count, element) = try located(iterableExpr.position) { try iteration(over: iterable) }
                 for i in 0..<count {
                     try located(position) { try checkInterrupt() }
                     try assign(try element(i), to: target)
-                    try run(clauses.dropFirst())
+                    try run(index + 1)
                 }
             }
         }
-        try run(clauses[...])
+        try run(0)
     }
 
     /// A `def` or `lambda` made here: defaults are evaluated now, and inside a function the local variables
