@@ -3,11 +3,11 @@
 # the bundled MNIST CNN at batch 1 and 128 (features), the bundled Glow at batch 1 and 128 (bits/dim), ResNet-18 (random weights, /tmp/resnet18.onnx) at batch 1 and 8,
 # attacking `features`. Prints `uptime` before each pair: other processes on the machine change the figures.
 # Usage: scripts/attack/bench_attack.sh [steps_mnist=200] [steps_resnet=10]
-# Needs: swift build -c release; /tmp/model-venv (scripts/requirements-model.txt);
+# Needs: swift build -c release; the test venv `.venv` (bash scripts/setup.sh: torch, onnx);
 #        /tmp/resnet18.onnx (made here with scripts/model/export_resnet18.py if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-/tmp/model-venv/bin/python}
+PY=${PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}
 MIRAGE=.build/release/mirage
 SM=${1:-200}
 SR=${2:-10}

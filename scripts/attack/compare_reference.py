@@ -16,7 +16,7 @@ Inputs: x_in = test digits (indices 1, 3, 5, … of Examples/data/mnist/test_ima
 starts = uniform noise (numpy default_rng(20200917)) or spirals (the picture of Imaging's `spiral`, drawn here in
 numpy with numpy draws for the turns, phase, direction and centre).
 
-Usage: /tmp/model-venv/bin/python scripts/attack/compare_reference.py OUT.json [--batch 4] [--steps 200]
+Usage: .venv/bin/python scripts/attack/compare_reference.py OUT.json [--batch 4] [--steps 200]
        [--cases l2-noise,l2-spiral,linf-noise,linf-spiral] [--baselines] [--release] [--keep DIR]
 """
 from __future__ import annotations

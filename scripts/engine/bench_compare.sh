@@ -4,10 +4,10 @@
 # both. Usage: scripts/engine/bench_compare.sh [repetitions] [configs…]; a config is
 # model:batch:steps with model mnist or resnet18 (default: mnist:1:200 mnist:128:30 resnet18:1:20 resnet18:8:5).
 # Needs .build/release/mirage, /tmp/resnet18.onnx (scripts/model/export_resnet18.py) and a Python
-# with torch ($PYTHON, default /tmp/model-venv/bin/python).
+# with torch ($PYTHON, default the test venv .venv/bin/python from scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PYTHON="${PYTHON:-/tmp/model-venv/bin/python}"
+PYTHON="${PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}"
 repetitions="${1:-3}"; shift || true
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(mnist:1:200 mnist:128:30 resnet18:1:20 resnet18:8:5)

@@ -7,10 +7,10 @@
 # Usage: scripts/engine/bench_zoo.sh [configs…]; a config is arch:batch:steps
 #        (default: every zoo model at batch 1 and 8, few steps: see below).
 # Needs .build/release/mirage (swift build -c release) and a Python with torch and torchvision
-# ($PYTHON, default /tmp/model-venv/bin/python).
+# ($PYTHON, default the test venv .venv/bin/python from scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PYTHON="${PYTHON:-/tmp/model-venv/bin/python}"
+PYTHON="${PYTHON:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv/bin/python}"
 MIRAGE="${MIRAGE:-.build/release/mirage}"
 configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then

@@ -3,7 +3,7 @@
     python scripts/engine/compare_onnxruntime.py MODEL.onnx [--outputs features logits] [--shape 2 3 224 224]
         [--mirage .build/release/mirage] [--tolerance 1e-4]
 
-Needs numpy and onnxruntime (scripts/requirements-model.txt). Exits 1 when the largest difference,
+Needs numpy and onnxruntime (the test venv: `bash scripts/setup.sh` installs them into `.venv`). Exits 1 when the largest difference,
 relative to the largest reference value, exceeds the tolerance.
 """
 

@@ -1,6 +1,6 @@
 """Writes the generated part of the fuzz seed corpus (Tests/Fuzz/corpus): tiny ONNX models covering the
 operators the engine folds and runs, and Jupyter wire frames in mirage-fuzz's `wire` input format.
-Seeded and deterministic; run with the model venv: /work/model-venv/bin/python scripts/fuzz/make_seeds.py"""
+Seeded and deterministic; run with the test venv: .venv/bin/python scripts/fuzz/make_seeds.py"""
 import hashlib
 import hmac
 import json
