@@ -36,7 +36,9 @@ struct AttackFileHeader: Codable {
 
 /// What a caller stored beside the attack's state: strings and named arrays (arrays `extra:NAME` in the file).
 public struct AttackFileContext: Sendable {
+    /// Strings the caller stored (model path, layer names, …), keyed by name.
     public var info: [String: String]
+    /// Named arrays the caller stored beside the attack's state (`extra:NAME` in the file).
     public var extras: [String: Tensor]
 }
 

@@ -12,8 +12,11 @@ public enum DeltaInitialization: Sendable, Codable, Equatable {
 
 /// A learning-rate change: from the update that follows `afterSteps` completed steps on, lr = `learningRate`.
 public struct ScheduleEntry: Sendable, Codable, Equatable {
+    /// Completed steps after which the new rate applies.
     public var afterSteps: Int
+    /// The learning rate from then on.
     public var learningRate: Double
+    /// A change to `learningRate` once `afterSteps` steps are done.
     public init(afterSteps: Int, learningRate: Double) {
         self.afterSteps = afterSteps
         self.learningRate = learningRate
@@ -22,15 +25,19 @@ public struct ScheduleEntry: Sendable, Codable, Equatable {
 
 /// Settings of an attack run. Scalars are Double (like Python floats) so they survive JSON exactly.
 public struct AttackConfiguration: Sendable, Codable, Equatable {
+    /// The norm of the ε-ball δ is projected onto (and of the gradient normalisation).
     public var norm: Norm
     /// Budget ε of ‖δ‖ (in input units, inputs live in [0, 1]).
     public var epsilon: Double
     /// Iterations the preset recommends; `OODAttack.run()` does this many, `step(n)` any number.
     public var iterations: Int
+    /// Learning rate of the first steps; `schedule` changes it later.
     public var learningRate: Double
     /// {step: lr} changes, see `ScheduleEntry`.
     public var schedule: [ScheduleEntry]
+    /// The optimiser δ is updated with (Adamax by default).
     public var optimizer: OptimizerSettings
+    /// How δ starts (uniform in the ball, or zero).
     public var initialization: DeltaInitialization
     /// L2 gradient normalisation divides by max(‖g‖₂, gradientNormFloor).
     public var gradientNormFloor: Double
@@ -38,8 +45,10 @@ public struct AttackConfiguration: Sendable, Codable, Equatable {
     public var trackBest: Bool
     /// Valid input range; x = clamp(x_out + δ, inputMin, inputMax).
     public var inputMin: Float
+    /// Upper end of the valid input range (see `inputMin`).
     public var inputMax: Float
 
+    /// A configuration; every argument but ε and the learning rate has the paper's default.
     public init(norm: Norm = .l2, epsilon: Double, iterations: Int = 100, learningRate: Double,
                 schedule: [ScheduleEntry] = [], optimizer: OptimizerSettings = OptimizerSettings(),
                 initialization: DeltaInitialization = .uniform(seed: 0), gradientNormFloor: Double = 1e-12,
@@ -100,8 +109,11 @@ public struct AttackConfiguration: Sendable, Codable, Equatable {
 
 /// One output (layer) the attack matches, with its weight in the loss.
 public struct OutputWeight: Sendable, Codable, Equatable {
+    /// The output's name in the encoder's `outputNames`.
     public var name: String
+    /// The output's weight w_k in the loss Σ_k w_k ‖f_k(x) − z_k‖² (finite, ≥ 0).
     public var weight: Double
+    /// The output `name` with weight `weight`.
     public init(_ name: String, weight: Double = 1) {
         self.name = name
         self.weight = weight
@@ -130,7 +142,10 @@ public struct StepReport: Sendable, Equatable {
     public var step: Int
     /// Loss per sample at the iterate the step started from (the loss whose gradient drove the step).
     public var loss: [Float]
+    /// Mean of `loss` over the batch.
     public var meanLoss: Float
+    /// The learning rate the step used.
     public var learningRate: Double
+    /// Wall-clock seconds the step took.
     public var seconds: Double
 }

@@ -26,6 +26,7 @@ public enum AttackError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A matrix that is not positive definite even after adding the largest ridge tried.
     case notPositiveDefinite(String)
 
+    /// The message a user sees: what is wrong and the value that was given.
     public var description: String {
         switch self {
         case .invalidEpsilon(let e):

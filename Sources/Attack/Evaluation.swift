@@ -20,7 +20,9 @@ public enum FPRConvention: String, Sendable, Codable, Equatable, CaseIterable {
 
 /// A point of a ROC curve.
 public struct ROCPoint: Sendable, Equatable {
+    /// Fraction of in-distribution samples scored at or above the threshold.
     public var falsePositiveRate: Double
+    /// Fraction of OOD samples scored at or above the threshold.
     public var truePositiveRate: Double
     /// Samples with score ≥ threshold are predicted positive (+∞ for the first point (0, 0)).
     public var threshold: Double
@@ -98,6 +100,7 @@ public struct DetectionMetrics: Sendable, Equatable {
     public var auprOut: Double
     /// FPR at 95% TPR under `fprConvention`.
     public var fpr95: Double
+    /// Which class counts as positive for `fpr95`.
     public var fprConvention: FPRConvention
     /// The threshold of the FPR95 point, in the OOD-score scale s (ID positive: samples with s ≤ threshold are accepted
     /// as in-distribution; OOD positive: samples with s ≥ threshold are flagged OOD).
@@ -110,6 +113,7 @@ public struct DetectionMetrics: Sendable, Equatable {
         try self.init(inDistribution: inDistribution.map(Double.init), outOfDistribution: outOfDistribution.map(Double.init), convention: convention)
     }
 
+    /// Computes all metrics from Double scores (higher = more OOD); throws on empty sets or NaN scores.
     public init(inDistribution: [Double], outOfDistribution: [Double], convention: FPRConvention = .inDistributionPositive) throws {
         guard !inDistribution.isEmpty, !outOfDistribution.isEmpty else {
             throw AttackError.invalidArgument("detection metrics need at least one in-distribution and one OOD score (got \(inDistribution.count) and \(outOfDistribution.count))")

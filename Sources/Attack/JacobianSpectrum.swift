@@ -11,6 +11,7 @@ public struct JacobianSpectrum: Sendable, Equatable {
     public var rank: Int
     /// n = input size per sample, m = output size per sample.
     public var inputDimension: Int
+    /// m, the output size per sample.
     public var outputDimension: Int
     /// n − rank: the dimension of the set of inputs near x with the same features (to first order).
     public var localDimension: Int

@@ -10,19 +10,27 @@ public struct SampleAttackMetrics: Sendable, Equatable {
     public var featureL2: Double
     /// 1 − cos(z_adv, z_in) (1 when either vector is zero).
     public var cosineDistance: Double
-    /// ‖x_adv − x_out‖₂ and ‖x_adv − x_out‖∞.
+    /// ‖x_adv − x_out‖₂, the perturbation's length.
     public var deltaL2: Double
+    /// ‖x_adv − x_out‖∞, the largest pixel change.
     public var deltaLinf: Double
 }
 
 /// Per-sample metrics and their batch means.
 public struct AttackMetrics: Sendable, Equatable {
+    /// One entry per sample of the batch, in order.
     public var samples: [SampleAttackMetrics]
+    /// Mean of the samples' `mape`.
     public var meanMAPE: Double { mean(\.mape) }
+    /// Mean of the samples' `featureL2`.
     public var meanFeatureL2: Double { mean(\.featureL2) }
+    /// Mean of the samples' `cosineDistance`.
     public var meanCosineDistance: Double { mean(\.cosineDistance) }
+    /// Mean of the samples' `deltaL2`.
     public var meanDeltaL2: Double { mean(\.deltaL2) }
+    /// Mean of the samples' `deltaLinf`.
     public var meanDeltaLinf: Double { mean(\.deltaLinf) }
+    /// Largest `mape` of the batch (NaN for an empty batch).
     public var maxMAPE: Double { samples.map(\.mape).max() ?? .nan }
 
     private func mean(_ key: KeyPath<SampleAttackMetrics, Double>) -> Double {
@@ -86,9 +94,13 @@ public func predictedClasses(_ logits: Tensor) throws -> [Int] {
 
 /// Predicted classes for x_in, x_out and x_adv from their logits.
 public struct PredictedClasses: Sendable, Equatable {
+    /// Argmax class of each in-distribution target.
     public var xIn: [Int]
+    /// Argmax class of each OOD source before the attack.
     public var xOut: [Int]
+    /// Argmax class of each attacked image.
     public var xAdv: [Int]
+    /// The argmax classes of three [B, classes] logit tensors; throws on another shape.
     public init(logitsIn: Tensor, logitsOut: Tensor, logitsAdv: Tensor) throws {
         xIn = try predictedClasses(logitsIn)
         xOut = try predictedClasses(logitsOut)

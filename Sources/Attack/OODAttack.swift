@@ -11,8 +11,11 @@ import Tensor
 ///   5. δ ← Proj_ε(δ); x ← clamp(x_out + δ, 0, 1); δ ← x − x_out.
 /// `step(n)` continues from where the previous call stopped; the last iterate is `x` (the reference's result).
 public final class OODAttack {
+    /// The model f the attack differentiates through.
     public let encoder: any DifferentiableEncoder
+    /// ε, norm, schedule and optimiser settings, fixed for the attack's life.
     public let configuration: AttackConfiguration
+    /// What is minimised: feature matching (the OOD attack) or cross-entropy.
     public let objective: AttackObjective
     /// The OOD starting images x′, [B, …].
     public let xOut: Tensor
@@ -20,10 +23,13 @@ public final class OODAttack {
     public private(set) var targets: [Tensor]
     /// δ before the first projection (for reproducing a sample's start alone: pass a slice as `initialDelta`).
     public let initialDelta: Tensor
+    /// The current perturbation δ = x − x_out (after projection and clamping).
     public private(set) var delta: Tensor
     /// The current iterate.
     public private(set) var x: Tensor
+    /// The optimiser's moments, saved and restored with the attack.
     public private(set) var optimizerState: OptimizerState
+    /// Steps completed so far (across `step` calls).
     public private(set) var stepCount: Int = 0
     /// lossHistory[t][i]: loss of sample i at the start of step t+1.
     public private(set) var lossHistory: [[Float]] = []
@@ -32,12 +38,15 @@ public final class OODAttack {
     /// Extension (`trackBest`): per sample, the iterate with the lowest loss seen so far and its loss and step
     /// (the iterate a step started from; step 0 is the initial iterate).
     public private(set) var bestX: Tensor?
+    /// Per sample, the lowest loss seen (with `trackBest`).
     public private(set) var bestLoss: [Float]?
+    /// Per sample, the step whose starting iterate had `bestLoss`.
     public private(set) var bestStep: [Int]?
 
     /// Indices of the selected outputs in `encoder.outputNames`.
     let outputIndices: [Int]
 
+    /// Number of sources B.
     public var batchSize: Int { xOut.shape[0] }
     /// Mean loss over the batch for each step.
     public var meanLossHistory: [Float] { lossHistory.map { meanOf($0) } }

@@ -13,11 +13,16 @@ public enum OptimizerKind: String, Sendable, Codable, Equatable, CaseIterable {
 
 /// Hyper-parameters of the optimiser (PyTorch's defaults).
 public struct OptimizerSettings: Sendable, Codable, Equatable {
+    /// Adamax, Adam or plain SGD.
     public var kind: OptimizerKind
+    /// Decay of the first moment.
     public var beta1: Double
+    /// Decay of the second moment (Adam) or of the running maximum (Adamax).
     public var beta2: Double
+    /// Added to the denominator (> 0).
     public var epsilon: Double
 
+    /// Settings with PyTorch's defaults.
     public init(kind: OptimizerKind = .adamax, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
         self.kind = kind
         self.beta1 = beta1
@@ -29,12 +34,16 @@ public struct OptimizerSettings: Sendable, Codable, Equatable {
 /// Element-wise optimiser state for the whole batch (so each sample has its own state).
 /// `firstMoment` is PyTorch's exp_avg; `secondMoment` is exp_inf (Adamax) or exp_avg_sq (Adam); unused by sgd.
 public struct OptimizerState: Sendable, Equatable {
+    /// The settings this state was made for.
     public var settings: OptimizerSettings
+    /// PyTorch's exp_avg, one value per element of δ.
     public var firstMoment: [Float]
+    /// exp_inf (Adamax) or exp_avg_sq (Adam), one value per element of δ.
     public var secondMoment: [Float]
     /// Number of updates done (PyTorch's `step`).
     public var step: Int
 
+    /// A fresh state (zero moments, step 0) for `count` elements.
     public init(settings: OptimizerSettings, count: Int) {
         self.settings = settings
         firstMoment = [Float](repeating: 0, count: count)

@@ -4,6 +4,7 @@ import Tensor
 /// A loaded model: its graph with every operator checked, and the constant part of the graph
 /// (initializers, Constant nodes and whatever depends only on them) evaluated once.
 public final class Model: @unchecked Sendable {
+    /// The checked graph (nodes, initializers, input and outputs).
     public let graph: Graph
     /// Values known without any input: initializers and folded subgraphs.
     let constants: [String: RuntimeValue]
@@ -128,6 +129,7 @@ func closestNames(to name: String, in candidates: [String]) -> [String] {
 /// rebuild and allocate nothing large. Values and gradients stay in oneDNN's layouts between
 /// layout-aware operators; a Conv whose only reader is a Relu runs fused with it.
 public final class Encoder {
+    /// The tensors this encoder returns, in order.
     public let outputNames: [String]
     private struct Step {
         let node: Node

@@ -24,17 +24,20 @@ public struct ModelError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The model file, when loading from a path.
     public var file: String?
 
+    /// An error with `message`, about `file` when there is one.
     public init(_ message: String, file: String? = nil) {
         self.message = message
         self.file = file
     }
 
+    /// The message, prefixed with the file.
     public var description: String {
         if let file { return "\(file): \(message)" }
         return message
     }
 }
 
+/// Turns ONNX protobuf bytes into a checked `Graph`: opsets, operators, shapes and external data.
 public enum ONNXImport {
     /// The ai.onnx opset versions the engine accepts by default.
     public static let supportedOpsets: ClosedRange<Int> = 7...21
@@ -42,6 +45,7 @@ public enum ONNXImport {
     /// Protobuf caps one message at 2 GB; larger models keep their weights in external data.
     public static let maxModelFileBytes = Int(Int32.max)
 
+    /// What an import accepts.
     public struct Options: Sendable {
         /// Accepted ai.onnx opset versions; others are refused with a clear error. The conformance
         /// runner may widen it to load ONNX's newer node tests (opset 22–28 in onnx 1.23).
@@ -50,6 +54,7 @@ public enum ONNXImport {
         /// decoded protobuf, converted arrays); files that would not fit in MemAvailable are refused.
         public var memoryFactor: Int
 
+        /// Options with the engine's opsets and a memory factor of 3.
         public init(opsets: ClosedRange<Int> = ONNXImport.supportedOpsets, memoryFactor: Int = 3) {
             self.opsets = opsets
             self.memoryFactor = memoryFactor

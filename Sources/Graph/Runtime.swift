@@ -2,7 +2,9 @@ import Tensor
 
 /// Why a model cannot be loaded or run, in terms of the model: which node, which tensor, which shapes.
 public struct EngineError: Error, CustomStringConvertible, Sendable {
+    /// The message a user sees.
     public var description: String
+    /// An error with this message.
     public init(_ description: String) { self.description = description }
 }
 

@@ -66,12 +66,9 @@ final class ModelObject: ScriptObject, @unchecked Sendable {
         guard let info = info() else { return RichOutput(plain: summary) }
         let digest = InputFiles.sha256(of: path)
         var plain = summary + "\n" + (digest.map { "sha256 \($0)\n" } ?? "")
+        plain += info.table() + "\n"
         var rows = ""
-        // Columns as wide as the longest name, so long layer names (stage2.0.branch2.1) stay whole and distinct.
-        let nameWidth = max(16, info.tensors.map(\.name.count).max() ?? 0)
-        let opWidth = max(12, info.tensors.map(\.operation.count).max() ?? 0)
         for t in info.tensors {
-            plain += "  \(t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(t.operation.padding(toLength: opWidth, withPad: " ", startingAt: 0)) \(t.shape)\n"
             rows += "<tr><td><code>\(escape(t.name))</code></td><td>\(t.operation)</td><td>\(t.shape)</td><td style=\"text-align:right\">\(t.parameters)</td><td style=\"text-align:right\">\(t.flops)</td></tr>"
         }
         let html = "<p><b>\(escape((path as NSString).lastPathComponent))</b>: input <code>\(escape(info.input.name))</code>, "

@@ -7,6 +7,7 @@ public enum BinaryOperation: Sendable, Equatable {
     /// Comparisons give 1 where true and 0 where false.
     case equal, notEqual, less, lessEqual, greater, greaterEqual
 
+    /// The operation on two scalars (NaN-propagating `minimum`/`maximum`, Python's sign rule for `remainder`).
     public func apply(_ a: Float, _ b: Float) -> Float {
         switch self {
         case .add: return a + b
@@ -29,6 +30,7 @@ public enum BinaryOperation: Sendable, Equatable {
     }
 }
 
+/// Why two tensors cannot be combined.
 public enum TensorError: Error, Sendable, Equatable {
     case shapeMismatch([Int], [Int])
 }
@@ -107,9 +109,13 @@ extension Tensor {
         scalarOnLeft ? map { operation.apply(scalar, $0) } : map { operation.apply($0, scalar) }
     }
 
+    /// Element-wise sum with broadcasting; throws when the shapes do not broadcast.
     public static func + (lhs: Tensor, rhs: Tensor) throws(TensorError) -> Tensor { try lhs.applying(.add, rhs) }
+    /// Element-wise difference with broadcasting; throws when the shapes do not broadcast.
     public static func - (lhs: Tensor, rhs: Tensor) throws(TensorError) -> Tensor { try lhs.applying(.subtract, rhs) }
+    /// Element-wise product with broadcasting; throws when the shapes do not broadcast.
     public static func * (lhs: Tensor, rhs: Tensor) throws(TensorError) -> Tensor { try lhs.applying(.multiply, rhs) }
+    /// Element-wise quotient with broadcasting; throws when the shapes do not broadcast.
     public static func / (lhs: Tensor, rhs: Tensor) throws(TensorError) -> Tensor { try lhs.applying(.divide, rhs) }
 }
 

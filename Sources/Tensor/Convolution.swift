@@ -2,14 +2,22 @@ import CDNNL
 
 /// The geometry of an N-d convolution (1 to 3 spatial dimensions), in ONNX's terms.
 public struct ConvolutionGeometry: Hashable, Sendable {
+    /// The input's shape [N, C, spatial…].
     public var input: [Int]        // [N, C, spatial…]
+    /// The kernel's shape [O, C / groups, kernel…].
     public var weight: [Int]       // [O, C / groups, kernel…]
+    /// Channel groups (C for a depthwise convolution).
     public var groups: Int
+    /// Stride per spatial dimension.
     public var strides: [Int]
+    /// Dilation per spatial dimension (1 = dense).
     public var dilations: [Int]
+    /// Zero padding before each spatial dimension.
     public var padsBegin: [Int]
+    /// Zero padding after each spatial dimension.
     public var padsEnd: [Int]
 
+    /// A geometry; `validate()` checks it before a kernel is built.
     public init(input: [Int], weight: [Int], groups: Int, strides: [Int], dilations: [Int], padsBegin: [Int], padsEnd: [Int]) {
         self.input = input
         self.weight = weight
@@ -20,8 +28,10 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         self.padsEnd = padsEnd
     }
 
+    /// Number of spatial dimensions (1 to 3).
     public var spatialRank: Int { input.count - 2 }
 
+    /// The output's shape [N, O, spatial…] (call after `validate()`).
     public var output: [Int] {
         var shape = [input[0], weight[0]]
         for i in 0..<spatialRank {
@@ -69,7 +79,9 @@ public struct ConvolutionGeometry: Hashable, Sendable {
 /// `preActivationGradient` first. The weight gradient (for weights that are not constants) stays
 /// on plain tensors. ConvTranspose runs as this kernel's adjoint (Graph/Ops/Convolution.swift).
 public final class ConvolutionKernel {
+    /// The shapes this kernel was built for.
     public let geometry: ConvolutionGeometry
+    /// Whether max(0, ·) runs as a post-op of the convolution.
     public let fusedReLU: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
@@ -82,6 +94,7 @@ public final class ConvolutionKernel {
     private var backwardWeights: (primitive: DNNLPrimitive, source: LayoutBridge, diffDestination: LayoutBridge, diffWeights: LayoutBridge, diffBias: DNNLMemory?)?
     private var weightValues: Tensor
 
+    /// Builds the primitives for `geometry` with these weights; throws on a geometry or weight shape oneDNN cannot take.
     public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
@@ -146,6 +159,7 @@ public final class ConvolutionKernel {
         return y
     }
 
+    /// The convolution of a row-major input, returned row-major.
     public func forward(_ x: Tensor) throws -> Tensor {
         try forward(.plain(x)).plain()
     }

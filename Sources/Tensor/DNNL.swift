@@ -2,7 +2,9 @@ import CDNNL
 
 /// A failure inside the engine's kernels, with what was being done.
 public struct KernelError: Error, CustomStringConvertible, Sendable {
+    /// The message a user sees.
     public var description: String
+    /// An error with this message.
     public init(_ description: String) { self.description = description }
 }
 

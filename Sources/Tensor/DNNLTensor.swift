@@ -5,6 +5,7 @@ import CDNNL
 /// pooling and eltwise kernels read and write. Activations stay in these layouts from kernel to
 /// kernel; `plain()` reorders to a row-major `Tensor` where an operator needs one.
 public final class DNNLTensor: @unchecked Sendable {
+    /// The logical (row-major) shape, whatever the memory layout.
     public let shape: [Int]
     let memory: DNNLMemory
     /// Bytes counted against `MemoryLimit` while this tensor lives.
@@ -65,6 +66,7 @@ public struct RecycledOutput {
     private var last: DNNLTensor?
     private var addition: AdditionKernel?
 
+    /// No buffer yet; the first `take` allocates one.
     public init() {}
 
     mutating func take(shape: [Int], layout: dnnl_memory_desc_t) throws -> DNNLTensor {
@@ -168,6 +170,7 @@ public enum KernelInput {
     case plain(Tensor)
     case laidOut(DNNLTensor)
 
+    /// The input's logical shape.
     public var shape: [Int] {
         switch self {
         case .plain(let t): return t.shape

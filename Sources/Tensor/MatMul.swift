@@ -4,8 +4,11 @@ import CDNNL
 /// Either operand may be used transposed (its last two axes swapped) without a copy: oneDNN reads
 /// it through strides. One primitive per (shapes, transposes), reused.
 public final class MatMulKernel {
+    /// The operands' shapes, as given (before any transpose).
     public let a: [Int], b: [Int]
+    /// Whether each operand's last two axes are swapped.
     public let transposeA: Bool, transposeB: Bool
+    /// The product's shape (broadcast leading dimensions, then rows × columns).
     public let output: [Int]
     private let primitive: DNNLPrimitive
     private let left, right, result: DNNLMemory
@@ -56,6 +59,7 @@ public final class MatMulKernel {
         return try DNNLLayout.strided(dims, strides: s)
     }
 
+    /// The product of `x` (shape `a`) and `y` (shape `b`); throws when their sizes differ from the kernel's.
     public func run(_ x: Tensor, _ y: Tensor) throws -> Tensor {
         guard x.count == a.reduce(1, *), y.count == b.reduce(1, *) else {
             throw KernelError("matmul expected operands \(a) and \(b), got \(x.shape) and \(y.shape)")

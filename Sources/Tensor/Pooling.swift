@@ -4,10 +4,14 @@ import CDNNL
 /// (pooling takes its source layout as given; the output and gradients follow it). Max pooling
 /// keeps oneDNN's workspace (the arg-max positions) from the last forward for the backward pass.
 public final class PoolingKernel {
+    /// Max pooling, or averaging with or without the padded zeros in the count.
     public enum Kind: Sendable { case max, averageIncludingPadding, averageExcludingPadding }
 
+    /// The input's shape [N, C, spatial…].
     public let input: [Int]
+    /// The output's shape.
     public let output: [Int]
+    /// Max or average.
     public let kind: Kind
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
@@ -84,6 +88,7 @@ public final class PoolingKernel {
         return (try? DNNLLayout.plain(input)).map { DNNLLayout.equal($0, source.layout) } ?? false
     }
 
+    /// Pools `x` in the layout it arrives in; max pooling keeps the arg-max positions for `backward`.
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == input else { throw KernelError("pooling expected input \(input), got \(x.shape)") }
         let y = try destination.take(shape: output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
@@ -95,6 +100,7 @@ public final class PoolingKernel {
         return y
     }
 
+    /// Pools a row-major input, returned row-major.
     public func forward(_ x: Tensor) throws -> Tensor {
         try forward(.plain(x)).plain()
     }
@@ -124,6 +130,7 @@ public final class PoolingKernel {
         return dx
     }
 
+    /// The input gradient for a row-major output gradient (after a `forward` for max pooling).
     public func backward(_ dy: Tensor) throws -> Tensor {
         try backward(.plain(dy)).plain()
     }

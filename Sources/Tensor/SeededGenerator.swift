@@ -5,6 +5,7 @@ import Foundation
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     private var s0, s1, s2, s3: UInt64
 
+    /// A generator whose stream depends only on `seed`.
     public init(seed: UInt64) {
         var mixer = seed
         func splitMix() -> UInt64 {
@@ -17,6 +18,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = rotateLeft(s1 &* 5, 7) &* 9
         let t = s1 << 17

@@ -1,9 +1,12 @@
 /// Tensors: shaped Float32 storage in row-major (C) order, a plain value type. Between oneDNN
 /// kernels activations live in `DNNLTensor` instead, in the layouts the primitives chose.
 public struct Tensor: Sendable, Equatable {
+    /// Dimensions, outermost first ([] for a scalar).
     public var shape: [Int]
+    /// The elements in row-major order.
     public var data: [Float]
 
+    /// A tensor of `shape` over `data`; the element count must match (a programming error otherwise).
     public init(shape: [Int], data: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         precondition(Tensor.elementCount(shape) == data.count,
@@ -17,11 +20,14 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: [], data: [scalar])
     }
 
+    /// A tensor of `shape` with every element `value`.
     public static func filled(_ shape: [Int], with value: Float) -> Tensor {
         Tensor(shape: shape, data: [Float](repeating: value, count: elementCount(shape)))
     }
 
+    /// A tensor of zeros.
     public static func zeros(_ shape: [Int]) -> Tensor { filled(shape, with: 0) }
+    /// A tensor of ones.
     public static func ones(_ shape: [Int]) -> Tensor { filled(shape, with: 1) }
 
     /// Number of elements a shape holds (1 for the empty shape of a scalar).
@@ -29,7 +35,9 @@ public struct Tensor: Sendable, Equatable {
         shape.reduce(1, *)
     }
 
+    /// Number of elements.
     public var count: Int { data.count }
+    /// Number of dimensions.
     public var rank: Int { shape.count }
 
     /// The same elements under another shape with the same element count.
@@ -38,6 +46,7 @@ public struct Tensor: Sendable, Equatable {
         return Tensor(shape: newShape, data: data)
     }
 
+    /// The same shape with `transform` applied to each element.
     public func map(_ transform: (Float) -> Float) -> Tensor {
         Tensor(shape: shape, data: data.map(transform))
     }
@@ -75,6 +84,7 @@ public struct Tensor: Sendable, Equatable {
 
     // MARK: Reductions (over all elements; accumulated in Double for accuracy)
 
+    /// Sum of all elements (0 for an empty tensor).
     public func sum() -> Float {
         Float(data.reduce(0.0) { $0 + Double($1) })
     }
@@ -90,6 +100,7 @@ public struct Tensor: Sendable, Equatable {
         return data.reduce(Float.nan) { $0.isNaN ? $1 : ($1 < $0 ? $1 : $0) }
     }
 
+    /// nil for an empty tensor; NaN elements are ignored unless all are NaN.
     public func max() -> Float? {
         guard !data.isEmpty else { return nil }
         return data.reduce(Float.nan) { $0.isNaN ? $1 : ($1 > $0 ? $1 : $0) }

@@ -19,15 +19,8 @@ struct ModelCommand: ParsableCommand {
             print("\(model)  (producer: \(info.producer.isEmpty ? "unknown" : info.producer), opset \(info.opsets[""] ?? 0))")
             print("input   \(info.input.name) \(describe(info.input))")
             for output in info.outputs { print("output  \(output.name) \(describe(output))") }
-            print("parameters \(grouped(info.parameterCount)), \(grouped(info.totalFLOPs)) FLOPs per sample\n")
-            let width = max(12, info.tensors.map(\.name.count).max() ?? 0)
-            print("tensor".padding(toLength: width, withPad: " ", startingAt: 0) + "  op                  shape                 params       FLOPs")
-            for row in info.tensors {
-                print(row.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                      + row.operation.padding(toLength: 18, withPad: " ", startingAt: 0) + "  "
-                      + "\(row.shape)".padding(toLength: 20, withPad: " ", startingAt: 0) + "  "
-                      + String(grouped(row.parameters)).leftPadded(9) + "  " + grouped(row.flops).leftPadded(12))
-            }
+            print("parameters \(ModelInfo.grouped(info.parameterCount)), \(ModelInfo.grouped(info.totalFLOPs)) FLOPs per sample\n")
+            print(info.table())
         }
     }
 
@@ -100,18 +93,4 @@ private func describe(_ info: ValueInfo) -> String {
         case .symbolic(let s): return s.isEmpty ? "?" : s
         }
     }.joined(separator: ", ") + "]"
-}
-
-private func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return out
-}
-
-private extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
