@@ -37,7 +37,9 @@ let package = Package(
         // libFuzzer's driver entry (declaration only; the library comes with -sanitize=fuzzer, see scripts/fuzz.sh).
         .systemLibrary(name: "CFuzzer"),
 
-        .target(name: "Tensor", dependencies: ["CDNNL"], swiftSettings: optimizedEvenInDebug),
+        // oneDNN's functions, loaded with dlopen on the first call (not linked: start-up does not load the engine).
+        .target(name: "CDNNLLoader"),
+        .target(name: "Tensor", dependencies: ["CDNNL", "CDNNLLoader"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Graph", dependencies: ["Tensor", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: optimizedEvenInDebug),

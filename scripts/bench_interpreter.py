@@ -1,5 +1,5 @@
 """The interpreter's overhead against CPython's: a loop of 1,000,000 scalar additions (and a few other loops),
-run by `mirage run` and by `python3`, interleaved in the same run, best of N each, with the load average.
+run by `mirage run` and by `python3`, interleaved in the same run, best and median of N each, with the load average.
 
     .venv/bin/python scripts/bench_interpreter.py [--mirage .build/release/mirage] [--repeat 5]
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,11 @@ CASES = [
      "def f(a, b):\n    return a * b + 1\ns = 0\nfor i in range(200000):\n    s = f(i, 2)\nprint(s)\n"),
     ("list comprehension (1,000,000)", "xs = [i * 2 for i in range(1000000) if i % 3 == 0]\nprint(len(xs))\n",
      "xs = [i * 2 for i in range(1000000) if i % 3 == 0]\nprint(len(xs))\n"),
+    ("list appends (1,000,000)", "xs = []\nfor i in range(1000000):\n    xs.append(i)\nprint(len(xs))\n",
+     "xs = []\nfor i in range(1000000):\n    xs.append(i)\nprint(len(xs))\n"),
+    ("while loop in a function (1,000,000)",
+     "def count(n):\n    i = 0\n    total = 0\n    while i < n:\n        total += i\n        i += 1\n    return total\nprint(count(1000000))\n",
+     "def count(n):\n    i = 0\n    total = 0\n    while i < n:\n        total += i\n        i += 1\n    return total\nprint(count(1000000))\n"),
 ]
 
 
@@ -41,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     env_note = f"load average {os.getloadavg()[0]:.2f} at start"
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'program':32} {'mirage (s)':>11} {'python3 (s)':>12} {'ratio':>7}")
+        print(f"{'program':38} {'mirage (s)':>11} {'python3 (s)':>12} {'ratio':>6} {'median ratio':>13}")
         for name, mirage_source, python_source in CASES:
             m_path, p_path = Path(tmp) / "bench.mirage", Path(tmp) / "bench.py"
             m_path.write_text(mirage_source)
@@ -51,8 +57,10 @@ def main() -> None:
                 m_times.append(timed([args.mirage, "run", str(m_path)]))
                 p_times.append(timed([args.python, str(p_path)]))
             m, p = min(m_times), min(p_times)
-            print(f"{name:32} {m:11.3f} {p:12.3f} {m / p:7.2f}")
-    print(f"best of {args.repeat}, process start-up included; {env_note}, {os.getloadavg()[0]:.2f} at end")
+            ratio = statistics.median(m_times) / statistics.median(p_times)
+            print(f"{name:38} {m:11.3f} {p:12.3f} {m / p:6.2f} {ratio:13.2f}", flush=True)
+    print(f"best of {args.repeat} (and the ratio of the medians), process start-up included; "
+          f"{env_note}, {os.getloadavg()[0]:.2f} at end")
 
 
 if __name__ == "__main__":

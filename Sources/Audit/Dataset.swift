@@ -273,9 +273,12 @@ public final class Dataset: @unchecked Sendable {
 
     /// The shape images take: from the first readable file.
     static func firstShape(_ files: [String], size: (height: Int, width: Int)?, gray: Bool?) throws -> [Int] {
+        var firstFailure = ""
         for path in files {
-            if let picture = try? read(path, size: size, gray: gray) { return picture.shape }
+            do { return try read(path, size: size, gray: gray).shape } catch {
+                if firstFailure.isEmpty { firstFailure = "\((path as NSString).lastPathComponent): \(error)" }
+            }
         }
-        throw AuditError("dataset(): none of the \(files.count) images under \((files[0] as NSString).deletingLastPathComponent) can be read")
+        throw AuditError("dataset(): none of the \(files.count) images under \((files[0] as NSString).deletingLastPathComponent) can be read (the first: \(firstFailure))")
     }
 }

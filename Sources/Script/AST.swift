@@ -8,17 +8,17 @@ indirect enum Expr: Sendable {
     /// `(a, b)`, or `a, b` where a statement allows it (assignment, `return`, `for` targets).
     case tuple([Expr], SourcePosition)
     case dict([(Expr, Expr)], SourcePosition)
-    /// `[element for target in iterable if condition ...]`.
-    case listComprehension(Expr, [ComprehensionClause], SourcePosition)
-    /// `{key: value for target in iterable if condition ...}`.
-    case dictComprehension(Expr, Expr, [ComprehensionClause], SourcePosition)
+    /// `[element for target in iterable if condition ...]`, run in a frame of the given layout.
+    case listComprehension(Expr, [ComprehensionClause], FrameLayout, SourcePosition)
+    /// `{key: value for target in iterable if condition ...}`, run in a frame of the given layout.
+    case dictComprehension(Expr, Expr, [ComprehensionClause], FrameLayout, SourcePosition)
     /// `then if condition else otherwise`.
     case conditional(condition: Expr, then: Expr, otherwise: Expr, SourcePosition)
     /// `lambda x, y=1: x + y`, a function whose body is one `return`.
     case lambda(FunctionDeclaration)
     /// `f"AUROC {v:.3f}"`.
     case formatted([FormattedPart], SourcePosition)
-    case name(String, SourcePosition)
+    case name(Variable, SourcePosition)
     case unary(UnaryOperator, Expr, SourcePosition)
     case binary(BinaryOperator, Expr, Expr, SourcePosition)
     /// `and` / `or`, which short-circuit.
@@ -34,7 +34,7 @@ indirect enum Expr: Sendable {
     var position: SourcePosition {
         switch self {
         case .number(_, let p), .string(_, let p), .bool(_, let p), .none(let p), .list(_, let p), .name(_, let p),
-             .tuple(_, let p), .dict(_, let p), .listComprehension(_, _, let p), .dictComprehension(_, _, _, let p),
+             .tuple(_, let p), .dict(_, let p), .listComprehension(_, _, _, let p), .dictComprehension(_, _, _, _, let p),
              .conditional(_, _, _, let p), .formatted(_, let p),
              .unary(_, _, let p), .binary(_, _, _, let p), .logical(_, _, _, let p), .call(_, _, let p),
              .attribute(_, _, let p), .index(_, _, let p), .slice(_, _, _, _, let p):
@@ -89,12 +89,24 @@ struct FunctionDeclaration: Sendable {
     var parameters: [Parameter]
     var body: [Stmt]
     var position: SourcePosition
+    /// The name `def` binds (a lambda binds none).
+    var variable: Variable
+    /// The frame a call runs in: filled in by the resolver.
+    var layout = FrameLayout()
+
+    init(name: String, parameters: [Parameter], body: [Stmt], position: SourcePosition) {
+        self.name = name
+        self.parameters = parameters
+        self.body = body
+        self.position = position
+        self.variable = Variable(name)
+    }
 }
 
 /// `except KIND as name:`; no kinds means any error (but never an interrupt).
 struct ExceptClause: Sendable {
     var kinds: [ScriptError.Kind]
-    var name: String?
+    var name: Variable?
     var body: [Stmt]
     var position: SourcePosition
 }

@@ -7,8 +7,8 @@ extension Builtins {
         Builtin("whos", .session, [],
                 description: "Shows the session's variables with their kind, shape and size, as IPython's %whos does. In a notebook it is a table, elsewhere aligned text.",
                 example: "x = zeros(1, 28, 28)\nwhos()") { _, interpreter in
-            let rows = interpreter.globals.keys.sorted().map { name -> [Value] in
-                let d = VariableDescription(interpreter.globals[name]!)
+            let rows = interpreter.globals.sorted { $0.key < $1.key }.map { name, value -> [Value] in
+                let d = VariableDescription(value)
                 return [.string(name), .string(d.kind), .string(d.shape), .string(d.size), .string(d.value)]
             }
             let table = TableObject(columns: [.init(key: "name", heading: "Variable"), .init(key: "kind", heading: "Kind"),

@@ -11,21 +11,31 @@ final class Interpreter {
     static let maximumCallDepth = 200
     static let maximumEvaluationDepth = 2_000
 
-    var globals: [String: Value] = [:]
+    /// The session's globals by name, set or not yet set (a name is entered when a cell mentioning it is resolved).
+    private var globalTable: [String: Global] = [:]
     var random = SeededGenerator(seed: 0)
     var host: ScriptHost = SilentHost()
     /// Source of the cell being run; functions defined in it remember it for error messages.
     var source = ""
-    /// Local variables of the user functions being called (and of comprehensions), innermost last.
-    private var frames: [[String: Value]] = []
-    private var depth = 0
+    /// The frames of the user functions being called (and of comprehensions), innermost last, one after the
+    /// other in `slots`; the innermost starts at `base`. A slot is nil while its variable is unset.
+    /// (The tree walk is single-threaded and never holds one of these across a call that changes it, so the
+    /// run-time exclusivity checks, a tenth of a scalar loop's time, are off for them.)
+    @exclusivity(unchecked) private var slots: [Value?] = []
+    @exclusivity(unchecked) private var base = 0
+    @exclusivity(unchecked) private var frames: [(base: Int, layout: FrameLayout)] = []
+    @exclusivity(unchecked) private var depth = 0
 
     private enum Flow { case normal, breakLoop, continueLoop, returned(Value) }
 
     /// Runs a cell's statements in order; returns the value of the last statement when it is an expression.
     func run(_ statements: [Stmt]) throws -> Value? {
         frames = []
+        slots = []
+        base = 0
         depth = 0
+        var resolver = Resolver(global: global(named:))
+        resolver.resolve(statements)
         for (i, statement) in statements.enumerated() {
             if i == statements.count - 1, case .expression(let expr) = statement {
                 return try evaluate(expr)
@@ -39,9 +49,26 @@ final class Interpreter {
         if host.isInterrupted { throw ScriptError.interrupted() }
     }
 
+    /// The global variables that are set, by name.
+    var globals: [String: Value] { globalTable.compactMapValues(\.value) }
+
+    /// The global `name`, entered unset if it is new.
+    func global(named name: String) -> Global {
+        if let global = globalTable[name] { return global }
+        let global = Global(name)
+        globalTable[name] = global
+        return global
+    }
+
+    /// The variables set in the innermost frame, by name.
+    private var localNames: [String] {
+        guard let frame = frames.last else { return [] }
+        return frame.layout.names.indices.filter { slots[base + $0] != nil }.map { frame.layout.names[$0] }
+    }
+
     /// Names visible from the current scope, for hints and completion.
     var visibleNames: [String] {
-        Array(Set(globals.keys).union(frames.last.map { Array($0.keys) } ?? []).union(Builtins.byName.keys))
+        Array(Set(globals.keys).union(localNames).union(Builtins.byName.keys))
     }
 
     // MARK: Statements
@@ -70,7 +97,7 @@ final class Interpreter {
         case .augmentedAssign(let target, let op, let valueExpr, let position):
             let current = try evaluate(target)
             let operand = try evaluate(valueExpr)
-            try assign(try located(position) { try binary(op, current, operand) }, to: target)
+            try assign(try plainArithmetic(op, current, operand) ?? located(position) { try binary(op, current, operand) }, to: target)
         case .if(let branches, let elseBody):
             for (condition, body) in branches where try truth(condition) {
                 return try executeBlock(body)
@@ -98,7 +125,7 @@ final class Interpreter {
                 }
             }
         case .def(let declaration):
-            store(declaration.name, .function(try makeFunction(declaration)))
+            store(declaration.variable, .function(try makeFunction(declaration)))
         case .return(let expr, _):
             return .returned(try expr.map(evaluate) ?? .none)
         case .try(let body, let handlers, let finallyBody, _):
@@ -137,6 +164,7 @@ final class Interpreter {
 
     private func truth(_ condition: Expr) throws -> Bool {
         let value = try evaluate(condition)
+        if case .bool(let b) = value { return b }  // what comparisons give: no position needed
         return try located(condition.position) { try truthiness(value) }
     }
 
@@ -169,22 +197,26 @@ final class Interpreter {
 
     // MARK: Variables
 
-    private func store(_ name: String, _ value: Value) {
-        if frames.isEmpty { globals[name] = value } else { frames[frames.count - 1][name] = value }
+    // A variable with a slot lives in the innermost frame when set there; every other name is a global.
+
+    private func store(_ variable: Variable, _ value: Value) {
+        if variable.slot >= 0 { slots[base + variable.slot] = value } else { variable.global.value = value }
     }
 
-    /// Writes back to wherever `name` lives (a local, else a global), for element assignment `x[i] = v`.
-    private func storeExisting(_ name: String, _ value: Value) {
-        if !frames.isEmpty, frames[frames.count - 1][name] != nil || globals[name] == nil {
-            frames[frames.count - 1][name] = value
+    /// Writes back to wherever `variable` lives (a local, else a global), for element assignment `x[i] = v`.
+    private func storeExisting(_ variable: Variable, _ value: Value) {
+        if variable.slot >= 0, slots[base + variable.slot] != nil || variable.global.value == nil {
+            slots[base + variable.slot] = value
         } else {
-            globals[name] = value
+            variable.global.value = value
         }
     }
 
-    private func lookup(_ name: String, at position: SourcePosition) throws -> Value {
-        if let value = frames.last?[name] ?? globals[name] { return value }
-        if let builtin = Builtins.byName[name] { return .builtin(builtin) }
+    private func lookup(_ variable: Variable, at position: SourcePosition) throws -> Value {
+        if variable.slot >= 0, let value = slots[base + variable.slot] { return value }
+        if let value = variable.global.value { return value }
+        if let builtin = variable.global.builtin { return builtin }
+        let name = variable.name
         var hint: String?
         if ["null", "nil"].contains(name) { hint = "Mirage spells it `none` (or `None`)" }
         if ["np", "numpy", "math", "torch", "os", "sys"].contains(name) {
@@ -269,16 +301,16 @@ final class Interpreter {
                 try located(keyExpr.position) { try d.set(value, for: key) }
             }
             return .dict(d)
-        case .listComprehension(let elementExpr, let clauses, let position):
+        case .listComprehension(let elementExpr, let clauses, let layout, let position):
             var items: [Value] = []
-            try comprehension(clauses) {
+            try comprehension(clauses, layout) {
                 items.append(try evaluate(elementExpr))
                 guard items.count <= Interpreter.maximumListLength else { throw tooLong(items.count).at(position) }
             }
             return .list(items)
-        case .dictComprehension(let keyExpr, let valueExpr, let clauses, _):
+        case .dictComprehension(let keyExpr, let valueExpr, let clauses, let layout, _):
             var d = DictValue()
-            try comprehension(clauses) {
+            try comprehension(clauses, layout) {
                 let key = try evaluate(keyExpr)
                 let value = try evaluate(valueExpr)
                 try located(keyExpr.position) { try d.set(value, for: key) }
@@ -308,15 +340,7 @@ final class Interpreter {
         case .binary(let op, let leftExpr, let rightExpr, let position):
             let left = try evaluate(leftExpr)
             let right = try evaluate(rightExpr)
-            // Scalar loops spend their time here: plain number arithmetic skips the general dispatch.
-            if case .number(let a) = left, case .number(let b) = right {
-                switch op {
-                case .add: return .number(a + b)
-                case .subtract: return .number(a - b)
-                case .multiply: return .number(a * b)
-                default: break
-                }
-            }
+            if let result = plainArithmetic(op, left, right) { return result }
             return try located(position) { try binary(op, left, right) }
         case .logical(let isAnd, let leftExpr, let rightExpr, _):
             // Like Python, `and`/`or` give back one of their operands.
@@ -343,18 +367,39 @@ final class Interpreter {
             var positional: [Value] = []
             var keywords: [(String, Value)] = []
             // `xs.append(v)` changes the variable `xs` (values are copied on assignment, so it has to be a name).
-            if case .attribute(.name(let name, let namePosition), let method, let position) = calleeExpr, Methods.mutating.contains(method) {
-                for argument in arguments {
-                    let value = try evaluate(argument.value)
-                    if let label = argument.label { keywords.append((label, value)) } else { positional.append(value) }
+            if case .attribute(.name(let name, let namePosition), let method, let position) = calleeExpr, Methods.isMutating(method) {
+                // `xs.append(x)`, the loop-building call, skips the argument list and the method's binding.
+                var appended: Value?
+                if method == "append", arguments.count == 1, arguments[0].label == nil {
+                    appended = try evaluate(arguments[0].value)
+                } else {
+                    for argument in arguments {
+                        let value = try evaluate(argument.value)
+                        if let label = argument.label { keywords.append((label, value)) } else { positional.append(value) }
+                    }
                 }
-                let container = try lookup(name, at: namePosition)
+                var container = try lookup(name, at: namePosition)
                 let methodPosition = SourcePosition(line: position.line, column: position.column + 1)
+                if let item = appended {
+                    if case .list(var items) = container {
+                        // In place: the list's storage is not shared while the variable is cleared.
+                        container = .none
+                        storeExisting(name, .none)
+                        items.append(item)
+                        storeExisting(name, .list(items))
+                        guard items.count <= Interpreter.maximumListLength else {
+                            throw ScriptError.value("the list would be too long (the limit is \(Interpreter.maximumListLength) items)").at(methodPosition)
+                        }
+                        return .none
+                    }
+                    positional = [item]
+                }
                 guard Methods.canMutate(container) else {
                     let callee = try located(methodPosition) { try attribute(container, method) }
                     return try located(calleeExpr.position) { try call(callee, positional, keywords) }
                 }
                 let box = Methods.Box(container)
+                container = .none
                 storeExisting(name, .none)
                 defer { storeExisting(name, box.value) }
                 return try located(methodPosition) { try Methods.callMutating(method, on: box, positional, keywords, self) }
@@ -379,34 +424,58 @@ final class Interpreter {
         }
     }
 
+    /// Arithmetic on two numbers, which scalar loops spend their time on, without the general dispatch of
+    /// `binary` (nil for anything else, and for a division by zero, which `binary` reports).
+    @inline(__always)
+    private func plainArithmetic(_ op: BinaryOperator, _ left: Value, _ right: Value) -> Value? {
+        guard case .number(let a) = left, case .number(let b) = right else { return nil }
+        return numberArithmetic(op, a, b).map(Value.number)
+    }
+
     /// Runs `body` once per combination the clauses produce, in a scope of its own: the loop variables of a
     /// comprehension do not leak out, as in Python 3.
-    private func comprehension(_ clauses: [ComprehensionClause], _ body: () throws -> Void) throws {
-        frames.append(frames.last ?? [:])
-        defer { frames.removeLast() }
-        func run(_ clauses: ArraySlice<ComprehensionClause>) throws {
-            guard let clause = clauses.first else { return try body() }
-            switch clause {
+    private func comprehension(_ clauses: [ComprehensionClause], _ layout: FrameLayout, _ body: () throws -> Void) throws {
+        pushFrame(layout, frames.isEmpty ? [] : Array(slots[base...])[...])
+        defer { popFrame() }
+        func run(_ index: Int) throws {
+            guard index < clauses.count else { return try body() }
+            switch clauses[index] {
             case .if(let condition):
-                if try truth(condition) { try run(clauses.dropFirst()) }
+                if try truth(condition) { try run(index + 1) }
             case .for(let target, let iterableExpr, let position):
                 let iterable = try evaluate(iterableExpr)
                 let (count, element) = try located(iterableExpr.position) { try iteration(over: iterable) }
                 for i in 0..<count {
                     try located(position) { try checkInterrupt() }
                     try assign(try element(i), to: target)
-                    try run(clauses.dropFirst())
+                    try run(index + 1)
                 }
             }
         }
-        try run(clauses[...])
+        try run(0)
     }
 
     /// A `def` or `lambda` made here: defaults are evaluated now, and inside a function the local variables
     /// around it are captured (by value).
     private func makeFunction(_ declaration: FunctionDeclaration) throws -> UserFunction {
         let defaults = try declaration.parameters.map { try $0.defaultValue.map(evaluate) }
-        return UserFunction(declaration: declaration, defaults: defaults, source: source, captured: frames.last ?? [:])
+        return UserFunction(declaration: declaration, defaults: defaults, source: source,
+                            captured: frames.isEmpty ? [] : Array(slots[base...]))
+    }
+
+    /// Enters a frame of `layout` holding `initial` in its first slots (the rest unset).
+    private func pushFrame(_ layout: FrameLayout, _ initial: ArraySlice<Value?>) {
+        frames.append((base, layout))
+        base = slots.count
+        slots.append(contentsOf: initial)
+        if initial.count < layout.names.count {
+            slots.append(contentsOf: repeatElement(nil, count: layout.names.count - initial.count))
+        }
+    }
+
+    private func popFrame() {
+        slots.removeSubrange(base...)
+        base = frames.removeLast().base
     }
 
     // MARK: Calls
@@ -431,13 +500,25 @@ final class Interpreter {
                               hint: "does `\(declaration.name)` call itself without a stopping condition?")
         }
         try checkInterrupt()
-        let parameters = zip(declaration.parameters, function.defaults).map { parameter, value -> (String, BuiltinParameter.Kind) in
-            (parameter.name, value.map { .optional($0) } ?? .required)
+        let layout = declaration.layout
+        if keywords.isEmpty, positional.count <= function.defaults.count,
+           function.defaults[positional.count...].allSatisfy({ $0 != nil }) {
+            // Positional arguments, the rest defaulted: the common call needs no binding by name.
+            pushFrame(layout, function.captured[...])
+            for (i, value) in positional.enumerated() { slots[base + layout.parameterSlots[i]] = value }
+            for i in positional.count..<function.defaults.count { slots[base + layout.parameterSlots[i]] = function.defaults[i] }
+        } else {
+            let parameters = zip(declaration.parameters, function.defaults).map { parameter, value -> (String, BuiltinParameter.Kind) in
+                (parameter.name, value.map { .optional($0) } ?? .required)
+            }
+            let bound = try bindArguments(function: declaration.name, signature: function.signature, parameters: parameters,
+                                          positional: positional, keywords: keywords, candidates: declaration.parameters.map(\.name))
+            pushFrame(layout, function.captured[...])
+            for (i, parameter) in declaration.parameters.enumerated() {
+                slots[base + layout.parameterSlots[i]] = bound.values[parameter.name]
+            }
         }
-        let bound = try bindArguments(function: declaration.name, signature: function.signature, parameters: parameters,
-                                      positional: positional, keywords: keywords, candidates: declaration.parameters.map(\.name))
-        frames.append(function.captured.isEmpty ? bound.values : function.captured.merging(bound.values) { $1 })
-        defer { frames.removeLast() }
+        defer { popFrame() }
         do {
             if case .returned(let value) = try executeBlock(declaration.body) { return value }
             return .none

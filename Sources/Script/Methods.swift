@@ -9,7 +9,13 @@ enum Methods {
         init(_ value: Value) { self.value = value }
     }
 
-    static let mutating: Set<String> = ["append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear", "update", "setdefault"]
+    /// Whether `name` is a method that changes its list or dict (a switch: cheaper per call than hashing the name).
+    static func isMutating(_ name: String) -> Bool {
+        switch name {
+        case "append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear", "update", "setdefault": return true
+        default: return false
+        }
+    }
 
     static let stringMethods = ["upper", "lower", "strip", "lstrip", "rstrip", "split", "join", "replace", "startswith",
                                 "endswith", "format", "find", "count", "splitlines", "title"]

@@ -88,16 +88,23 @@ extension Interpreter {
     }
 
     func arithmetic(_ op: BinaryOperator, _ a: Double, _ b: Double) throws -> Double {
+        guard let result = numberArithmetic(op, a, b) else {
+            throw ScriptError(kind: .zeroDivisionError, message: "division by zero",
+                              hint: "tensors divide element-wise following IEEE rules (giving inf or nan) if that is what you want")
+        }
+        return result
+    }
+
+    /// `a op b` for numbers; nil for a division by zero (`/`, `//` or `%`).
+    @inline(__always)
+    func numberArithmetic(_ op: BinaryOperator, _ a: Double, _ b: Double) -> Double? {
         switch op {
         case .add: return a + b
         case .subtract: return a - b
         case .multiply: return a * b
         case .power: return Foundation.pow(a, b)
         case .divide, .floorDivide, .remainder:
-            guard b != 0 else {
-                throw ScriptError(kind: .zeroDivisionError, message: "division by zero",
-                                  hint: "tensors divide element-wise following IEEE rules (giving inf or nan) if that is what you want")
-            }
+            guard b != 0 else { return nil }
             if op == .divide { return a / b }
             let quotient = (a / b).rounded(.down)
             return op == .floorDivide ? quotient : a - b * quotient

@@ -296,7 +296,7 @@ struct Parser {
         switch token.kind {
         case .identifier(let name):
             _ = advance()
-            return .name(name, token.position)
+            return .name(Variable(name), token.position)
         case .symbol("("), .symbol("["):
             _ = advance()
             let inner = try nested { try $0.targets() }
@@ -331,7 +331,7 @@ struct Parser {
                 name = bound
             }
             let catchesAll = caught.isEmpty || caught.contains { $0 == nil }
-            handlers.append(ExceptClause(kinds: catchesAll ? [] : caught.compactMap { $0 }, name: name,
+            handlers.append(ExceptClause(kinds: catchesAll ? [] : caught.compactMap { $0 }, name: name.map(Variable.init),
                                          body: try block(after: "`except`"), position: exceptPosition))
         }
         var finallyBody: [Stmt]?
@@ -586,7 +586,7 @@ struct Parser {
                 var value = try expression()
                 if case .keyword(.for) = peek.kind {
                     // A generator expression, evaluated as a list: `any(x > 0 for x in xs)`.
-                    value = .listComprehension(value, try comprehensionClauses(), position)
+                    value = .listComprehension(value, try comprehensionClauses(), FrameLayout(), position)
                 }
                 if arguments.last?.label != nil {
                     throw ScriptError.syntax("positional argument follows keyword argument", at: position,
@@ -610,7 +610,7 @@ struct Parser {
         case .keyword(.true): _ = advance(); return .bool(true, token.position)
         case .keyword(.false): _ = advance(); return .bool(false, token.position)
         case .keyword(.none): _ = advance(); return .none(token.position)
-        case .identifier(let name): _ = advance(); return .name(name, token.position)
+        case .identifier(let name): _ = advance(); return .name(Variable(name), token.position)
         case .formatted(let parts): _ = advance(); return .formatted(try formattedParts(parts), token.position)
         case .symbol("("):
             _ = advance()
@@ -619,7 +619,7 @@ struct Parser {
             if case .keyword(.for) = peek.kind {
                 let clauses = try comprehensionClauses()
                 try expect(symbol: ")", "to close the parenthesis")
-                return .listComprehension(inner, clauses, token.position)
+                return .listComprehension(inner, clauses, FrameLayout(), token.position)
             }
             guard case .symbol(",") = peek.kind else {
                 try expect(symbol: ")", "to close the parenthesis")
@@ -638,7 +638,7 @@ struct Parser {
                 if elements.count == 1, case .keyword(.for) = peek.kind {
                     let clauses = try comprehensionClauses()
                     try expect(symbol: "]", "to close the list comprehension")
-                    return .listComprehension(elements[0], clauses, token.position)
+                    return .listComprehension(elements[0], clauses, FrameLayout(), token.position)
                 }
                 if !match(symbol: ",") {
                     try expect(symbol: "]", "to close the list")
@@ -659,7 +659,7 @@ struct Parser {
                 if entries.isEmpty, case .keyword(.for) = peek.kind {
                     let clauses = try comprehensionClauses()
                     try expect(symbol: "}", "to close the dict comprehension")
-                    return .dictComprehension(key, value, clauses, token.position)
+                    return .dictComprehension(key, value, clauses, FrameLayout(), token.position)
                 }
                 entries.append((key, value))
                 if !match(symbol: ",") {

@@ -13,10 +13,11 @@ enum Value: Sendable {
     case tuple([Value])
     /// `{"msp": 0.5}`: keys in insertion order.
     case dict(DictValue)
-    case range(RangeValue)
+    // The larger payloads are boxed, so a value stays three words wide and copies cheaply.
+    indirect case range(RangeValue)
     case tensor(Tensor)
-    case builtin(Builtin)
-    case function(UserFunction)
+    indirect case builtin(Builtin)
+    indirect case function(UserFunction)
     /// Library objects: models, layers, attacks, plots. Shared by reference: `step(atk, 10)` advances
     /// the attack every name for it sees.
     case object(any ScriptObject)
@@ -118,7 +119,8 @@ struct UserFunction: Sendable {
     var declaration: FunctionDeclaration
     var defaults: [Value?]
     var source: String
-    var captured: [String: Value] = [:]
+    /// The frame around it when it was made (the start of its own frame's layout); empty at top level.
+    var captured: [Value?] = []
 
     var signature: String {
         let parameters = zip(declaration.parameters, defaults).map { parameter, value in

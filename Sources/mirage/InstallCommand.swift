@@ -37,7 +37,7 @@ struct InstallCommand: ParsableCommand {
             interruptMode: "message",
             // jupyter_client provisions CurveZMQ keys only for kernels that declare support.
             metadata: ["supported_encryption": ["curve"]],
-            // See Mirage.main: set here too so the kernel starts without re-executing itself.
+            // See Mirage.main (which sets it too when it is missing): libgomp reads it when oneDNN is first loaded.
             environment: ["OMP_WAIT_POLICY": "PASSIVE"],
             logos: ["logo-32x32.png": Logo.png(size: 32), "logo-64x64.png": Logo.png(size: 64)])
         let directory = try spec.install(in: scope)

@@ -24,6 +24,21 @@ struct KernelCommand: ParsableCommand {
     var logLevel: Log.Level = .warning
 
     func run() throws {
+        try KernelCommand.serve(connectionFile: connectionFile, logLevel: logLevel)
+    }
+
+    /// The options of `kernel --connection-file PATH [--log-level LEVEL]`, the command line kernel.json starts,
+    /// read without ArgumentParser: its reflection over the command types costs a few milliseconds of
+    /// start-up. Anything else (other spellings, `--help`, a bad level) is nil and goes through the parser.
+    static func jupyterLaunch(_ arguments: [String]) -> (connectionFile: String, logLevel: Log.Level)? {
+        guard arguments.count == 3 || arguments.count == 5, arguments[0] == "kernel", arguments[1] == "--connection-file",
+              !arguments[2].hasPrefix("-") else { return nil }
+        guard arguments.count == 5 else { return (arguments[2], .warning) }
+        guard arguments[3] == "--log-level", let level = Log.Level(argument: arguments[4]) else { return nil }
+        return (arguments[2], level)
+    }
+
+    static func serve(connectionFile: String, logLevel: Log.Level) throws {
         forbidWorldWritableFiles()
         let log = Log(level: logLevel)
         let connection: ConnectionInfo

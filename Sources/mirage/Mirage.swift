@@ -5,18 +5,15 @@ import Foundation
 struct Mirage: ParsableCommand {
     /// oneDNN runs on libgomp, which by default spins and then yields while waiting at barriers;
     /// on a busy 2-core machine that turns a 0.5 ms attack step into 200 ms. Passive waiting avoids
-    /// it. libgomp reads its environment before `main`, so the command-line tools set it and start
-    /// again, once. The kernel does not: its kernelspec's `env` sets OMP_WAIT_POLICY already, and a
-    /// second start would double the time to the first reply.
+    /// it. libgomp reads its environment when it is loaded, and it is loaded with oneDNN on the first
+    /// tensor operation (CDNNLLoader), long after this line: setting the variable here is enough, with
+    /// no second start of the process. A value already in the environment is kept.
     static func main() {
-        let isKernel = CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "kernel"
-        if !isKernel, ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] == nil {
-            setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
-            let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
-            execv("/proc/self/exe", arguments)
-            // execv returned: carry on with libgomp's defaults.
-        }
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
         do {
+            if let launch = KernelCommand.jupyterLaunch(Array(CommandLine.arguments.dropFirst())) {
+                return try KernelCommand.serve(connectionFile: launch.connectionFile, logLevel: launch.logLevel)
+            }
             var command = try parseAsRoot()
             try command.run()
         } catch {

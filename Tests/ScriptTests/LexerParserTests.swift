@@ -54,7 +54,7 @@ import Testing
 @Suite struct ParserTests {
     @Test func keywordArguments() throws {
         let statements = try Parser.parse("f(1, b=2, c=\"x\")")
-        guard case .expression(.call(.name("f", _), let args, _)) = statements.first else {
+        guard case .expression(.call(.name(let f, _), let args, _)) = statements.first, f.name == "f" else {
             Issue.record("not a call: \(statements)")
             return
         }
@@ -73,7 +73,7 @@ import Testing
             return
         }
         let logic = try Parser.parseExpression("not a == b or c")
-        guard case .logical(isAnd: false, .unary(.not, .compare, _), .name("c", _), _) = logic else {
+        guard case .logical(isAnd: false, .unary(.not, .compare, _), .name(let c, _), _) = logic, c.name == "c" else {
             Issue.record("wrong tree: \(logic)")
             return
         }
@@ -96,7 +96,8 @@ import Testing
         guard case .if(let branches, let elseBody) = declaration.body[0] else { Issue.record("no if"); return }
         #expect(branches.count == 2)
         #expect(elseBody?.count == 1)
-        guard case .for(.name("i", _), _, let body, _) = statements[1], case .augmentedAssign(.index, .add, _, _) = body[0] else {
+        guard case .for(.name(let i, _), _, let body, _) = statements[1], i.name == "i",
+              case .augmentedAssign(.index, .add, _, _) = body[0] else {
             Issue.record("wrong for: \(statements[1])")
             return
         }

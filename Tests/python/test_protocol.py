@@ -8,6 +8,7 @@ import os
 import signal
 import time
 import uuid
+from pathlib import Path
 from queue import Empty
 from typing import Any
 
@@ -881,3 +882,26 @@ def test_hostile_request_is_answered(km_kc, case):
     assert km.is_alive()
     reply, _ = execute(kc, "1 + 2")
     assert reply["content"]["status"] == "ok"
+
+
+# --- start-up: the engine is loaded on first use --------------------------------------------------
+
+
+def test_engine_loads_when_a_cell_first_needs_it(fresh):
+    """The kernel answers kernel_info and runs plain cells without oneDNN in the process; the first model
+    cell loads it, and the engine works (with OMP_WAIT_POLICY from the kernelspec still in force)."""
+    km, kc = fresh
+    maps = Path(f"/proc/{kernel_pid(km)}/maps")
+    reply = kc.kernel_info(reply=True, timeout=mt.TIMEOUT)
+    assert reply["content"]["status"] == "ok"
+    assert "libdnnl" not in maps.read_text() and "libgomp" not in maps.read_text()
+    reply, iopub = execute(kc, "xs = [i * i for i in range(10)]\nprint(sum(xs))")
+    assert reply["content"]["status"] == "ok" and stdout_text(iopub) == "285\n"
+    assert "libdnnl" not in maps.read_text()
+    model = mt.REPO / "Examples" / "models" / "mnist_cnn.onnx"
+    reply, iopub = execute(kc, f'enc = load("{model}")\nz = encode(layer(enc, "features"), zeros(1, 1, 28, 28))\nprint(z.size)')
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert stdout_text(iopub) == "128\n"
+    assert "libdnnl" in maps.read_text() and "libgomp" in maps.read_text()
+    environ = Path(f"/proc/{kernel_pid(km)}/environ").read_bytes().split(b"\0")
+    assert b"OMP_WAIT_POLICY=PASSIVE" in environ
