@@ -424,19 +424,19 @@ one image would need the code length itself matched — the compressor attacked 
 
 ## All at once
 
-One loss over layers of three models that read the same image: the CNN's 128 features and both flows'
-bits/dim (`weights` balance a squared bits/dim difference against 128 squared feature differences). This is
-harder than either attack alone: within 400 steps the features come close, the two likelihoods less so — the
-table shows how far each detector is fooled."""),
+One loss over layers of two models that read the same image: the CNN's 128 features and the flow's bits/dim.
+`weights` balance a squared bits/dim difference against 128 squared feature differences: at 100, a 1 % bits/dim
+error weighs about as much as what is left of the features' error (at 10 the bits/dim lag behind). Matching both
+takes longer than either alone: 900 steps, the schedule stretched to match. The background flow is not in the
+loss, yet the likelihood ratio is scored too — the table's last rows."""),
         ("code", """classifier = [detector("msp", logits), detector("odin", logits), detector("energy", logits),
               detector("mahalanobis", feat, fit=x_train, labels=y_train), detector("knn", feat, fit=x_train),
               detector("vim", feat, fit=x_train, logits=logits)]
-joint = ood_attack([feat, nll, nll_bg], source=x_ood, target=x_target, weights=[1, 10, 10], eps=30, lr=0.2,
-                   init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
-step(joint, 200)""", LOOSE),
-        ("code", """step(joint, 200)""", LOOSE),
-        ("code", """print("features MAPE ≤ 1%:", mean(tensor(mape(joint)) <= 0.01), "· bits/dim within 1%:", mean(tensor(mape(joint, layer=nll)) <= 0.01),
-      "· background bits/dim within 1%:", mean(tensor(mape(joint, layer=nll_bg)) <= 0.01))
+joint = ood_attack([feat, nll], source=x_ood, target=x_target, weights=[1, 100], eps=30, lr=0.2,
+                   init="zero", schedule=[[225, 0.05], [375, 0.01], [525, 0.002], [675, 0.0005]])
+step(joint, 450)""", LOOSE),
+        ("code", """step(joint, 450)""", LOOSE),
+        ("code", """print("features MAPE ≤ 1%:", mean(tensor(mape(joint)) <= 0.01), "· bits/dim within 1%:", mean(tensor(mape(joint, layer=nll)) <= 0.01))
 show(joint)""", LOOSE),
         ("code", """audit(likelihood + classifier, x_test, x_ood, attacked=joint)""", LOOSE),
     ],

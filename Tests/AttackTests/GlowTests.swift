@@ -137,9 +137,9 @@ extension Tensor {
 }
 
 /// The paper's second claim on the bundled Glow: OOD images driven to the bits/dim of held-out digits, and then
-/// every likelihood detector (and, with the joint attack, the CNN's detectors too) scores them like digits.
-/// MIRAGE_GLOW_SOURCES changes the number of sources (100 by default), MIRAGE_GLOW_JOINT=1 adds the joint attack,
-/// MIRAGE_GLOW_REPORT=path writes the figures as JSON.
+/// every likelihood detector scores them like digits; then the joint attack (the CNN's features and the flow's
+/// bits/dim in one loss) fools the likelihood and the classifier detectors at once. MIRAGE_GLOW_SOURCES changes the
+/// number of sources (100 by default), MIRAGE_GLOW_REPORT=path writes the figures as JSON.
 @Suite(.serialized) struct GlowVerificationTests {
     struct Row: Codable {
         var detector: String, attack: String, aurocRaw: Double, aurocAttacked: Double, fpr95Raw: Double, fpr95Attacked: Double
@@ -151,6 +151,16 @@ extension Tensor {
         norm: .l2, epsilon: 30, iterations: 600, learningRate: 0.2,
         schedule: [ScheduleEntry(afterSteps: 150, learningRate: 0.05), ScheduleEntry(afterSteps: 250, learningRate: 0.01),
                    ScheduleEntry(afterSteps: 350, learningRate: 0.002), ScheduleEntry(afterSteps: 450, learningRate: 0.0005)],
+        initialization: .zero)
+
+    /// The joint attack: features weight 1, bits/dim weight 100 (a 1 % bits/dim error then weighs about as much as the
+    /// features' remaining error), 900 steps on the same schedule stretched by 1.5 (lr lowered after 225, 375, 525
+    /// and 675 steps). With weights 1/10 and 600 steps the bits/dim lagged (likelihood AUROC 0.61); with the background
+    /// flow's bits/dim as a third term (1/30/30 or 1/300/300, 600 steps) one side always stayed near 0.6.
+    static let jointConfiguration = AttackConfiguration(
+        norm: .l2, epsilon: 30, iterations: 900, learningRate: 0.2,
+        schedule: [ScheduleEntry(afterSteps: 225, learningRate: 0.05), ScheduleEntry(afterSteps: 375, learningRate: 0.01),
+                   ScheduleEntry(afterSteps: 525, learningRate: 0.002), ScheduleEntry(afterSteps: 675, learningRate: 0.0005)],
         initialization: .zero)
 
     @Test func likelihoodDetectorsFallToTheAttack() throws {
@@ -182,24 +192,16 @@ extension Tensor {
         print(String(format: "likelihood attack: %d steps in %.1f s, bits/dim within 1%% for %d/%d, median %.5f, max %.5f",
                      attack.stepCount, scalarSeconds, within, n, relative.sorted()[n / 2], relative.max()!))
 
-        // 2. The joint attack (MIRAGE_GLOW_JOINT=1; slow, and not yet at the bar, see docs/attack.md): the CNN's
-        // features and both flows' bits/dim in one loss. Its figures are printed, not asserted.
-        let runJoint = env["MIRAGE_GLOW_JOINT"] == "1"
-        var jointX: Tensor?
-        var jointFeatures: [Double] = [], jointBpd: [Double] = []
-        var jointSeconds = 0.0
-        if runJoint {
-            let joint = try JointEncoder([(features.encoder, ["features"], [1, 28, 28]), (nll.encoder, ["bpd"], [1, 28, 28]),
-                                          (nllBackground.encoder, ["bpd_background"], [1, 28, 28])])
-            started = clock.now
-            let jointAttack = try OODAttack(encoder: joint, xIn: xIn, xOut: xOut, configuration: Self.configuration,
-                                            outputs: [OutputWeight("features"), OutputWeight("bpd", weight: 10), OutputWeight("bpd_background", weight: 10)])
-            try jointAttack.run()
-            jointSeconds = (clock.now - started) / .seconds(1)
-            jointFeatures = try jointAttack.metrics(output: "features").samples.map(\.mape)
-            jointBpd = try jointAttack.metrics(output: "bpd").samples.map(\.mape)
-            jointX = jointAttack.x
-        }
+        // 2. The joint attack: the CNN's features and the flow's bits/dim in one loss, so one image fools both kinds of
+        // detector. The background flow is not in the loss; the likelihood ratio is scored all the same.
+        let joint = try JointEncoder([(features.encoder, ["features"], [1, 28, 28]), (nll.encoder, ["bpd"], [1, 28, 28])])
+        started = clock.now
+        let jointAttack = try OODAttack(encoder: joint, xIn: xIn, xOut: xOut, configuration: Self.jointConfiguration,
+                                        outputs: [OutputWeight("features"), OutputWeight("bpd", weight: 100)])
+        try jointAttack.run()
+        let jointSeconds = (clock.now - started) / .seconds(1)
+        let jointFeatures = try jointAttack.metrics(output: "features").samples.map(\.mape)
+        let jointBpd = try jointAttack.metrics(output: "bpd").samples.map(\.mape)
 
         // Detectors through the registry, as the language builds them.
         func make(_ kind: DetectorKind, _ layers: [DetectorLayer], _ options: [String: Double] = [:], fit: Bool = false, labels: Bool = false) throws -> (any Detector, [DetectorLayer]) {
@@ -212,8 +214,7 @@ extension Tensor {
                                    try make(MahalanobisDetector.kind, [features], fit: true, labels: true),
                                    try make(KNNDetector.kind, [features], fit: true), try make(ViMDetector.kind, [features, logits], ["dim": 64], fit: true)]
         var rows: [Row] = []
-        var runs = [("likelihood", attack.x, likelihoodDetectors)]
-        if let jointX { runs.append(("joint", jointX, likelihoodDetectors + classifierDetectors)) }
+        let runs = [("likelihood", attack.x, likelihoodDetectors), ("joint", jointAttack.x, likelihoodDetectors + classifierDetectors)]
         for (label, attacked, detectors) in runs {
             for (detector, layers) in detectors {
                 let sIn = try detector.score(xEval, layers: layers), sRaw = try detector.score(xOut, layers: layers)
@@ -222,13 +223,16 @@ extension Tensor {
                 let adv = try DetectionMetrics(inDistribution: sIn, outOfDistribution: sAdv)
                 rows.append(Row(detector: detector.name, attack: label, aurocRaw: raw.auroc, aurocAttacked: adv.auroc,
                                 fpr95Raw: raw.fpr95, fpr95Attacked: adv.fpr95))
-                if label == "likelihood" && (detector is LikelihoodDetector || detector is TypicalityDetector) { #expect(adv.auroc <= 0.6, "\(label) attack, \(detector.name): AUROC attacked \(adv.auroc) (raw \(raw.auroc))") }
+                // The bar: likelihood and typicality after the likelihood attack; every detector but complexity (a
+                // one-sided score the attacked images undershoot, reported only) after the joint attack.
+                let barred = label == "likelihood" ? (detector is LikelihoodDetector || detector is TypicalityDetector) : !(detector is ComplexityDetector)
+                if barred { #expect(adv.auroc <= 0.6, "\(label) attack, \(detector.name): AUROC attacked \(adv.auroc) (raw \(raw.auroc))") }
             }
         }
         var lines = [String(format: "Glow verification: %d sources; likelihood attack %d steps in %.1f s: bits/dim within 1%% for %d/%d (max rel. error %.5f)",
                             n, attack.stepCount, scalarSeconds, within, n, relative.max()!),
-                     runJoint ? String(format: "joint attack %.1f s: features MAPE ≤ 1%% for %d/%d, bits/dim within 1%% for %d/%d",
-                                       jointSeconds, jointFeatures.filter { $0 <= 0.01 }.count, n, jointBpd.filter { $0 <= 0.01 }.count, n) : "joint attack not run (MIRAGE_GLOW_JOINT=1)",
+                     String(format: "joint attack %d steps in %.1f s: features MAPE ≤ 1%% for %d/%d, bits/dim within 1%% for %d/%d",
+                            jointAttack.stepCount, jointSeconds, jointFeatures.filter { $0 <= 0.01 }.count, n, jointBpd.filter { $0 <= 0.01 }.count, n),
                      "| attack | detector | AUROC ID vs raw OOD | AUROC ID vs attacked | FPR95 raw | FPR95 attacked |", "|---|---|---|---|---|---|"]
         for r in rows { lines.append(String(format: "| %@ | %@ | %.4f | %.4f | %.3f | %.3f |", r.attack, r.detector, r.aurocRaw, r.aurocAttacked, r.fpr95Raw, r.fpr95Attacked)) }
         print(lines.joined(separator: "\n"))
