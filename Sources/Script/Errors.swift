@@ -5,10 +5,15 @@ import Graph
 public struct ScriptError: Error, Sendable, Equatable {
     /// What went wrong, as one of the language's error kinds (the name `except` matches and `e.kind` shows).
     public var kind: Kind
+    /// What went wrong, in one sentence naming the value or name involved.
     public var message: String
+    /// 1-based line in the cell, when the error has a position.
     public var line: Int?
+    /// 1-based column in that line.
     public var column: Int?
+    /// A suggestion (a near name, the Mirage way of doing it), when there is one.
     public var hint: String?
+    /// The whole report as the user sees it: kind, message, the source line with a caret, the hint.
     public var rendered: String
     /// Source the position refers to, once known; errors inside a user function point into the cell
     /// that defined the function, not the cell that called it.
@@ -81,6 +86,7 @@ public struct ScriptError: Error, Sendable, Equatable {
         public static var catchable: [Kind] { allCases.filter { $0 != .keyboardInterrupt && $0 != .syntaxError } }
     }
 
+    /// The error a cell ends with when the user interrupts it.
     public static func interrupted() -> ScriptError {
         ScriptError(kind: .keyboardInterrupt, message: "interrupted")
     }

@@ -1,6 +1,7 @@
 /// Renders docs/language.md: a hand-written overview followed by every built-in's doc string.
 /// A test keeps the checked-in file identical to this output.
 public enum LanguageReference {
+    /// The whole reference as Markdown (what docs/language.md holds).
     public static func markdown() -> String {
         var out = overview
         for group in BuiltinGroup.allCases {

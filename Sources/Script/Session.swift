@@ -2,11 +2,14 @@ import Foundation
 
 /// A notebook's language session: variables and the random generator live here from cell to cell.
 public final class Session {
+    /// The language's version, reported in `kernel_info_reply`.
     public static let languageVersion = "0.1.0"
+    /// Every built-in function's name (for completion and the docs).
     public static let builtinNames: [String] = Builtins.all.map(\.name)
 
     private let interpreter = Interpreter()
 
+    /// An empty session: no variables, the random generator seeded with 0 (so a notebook re-run from the top repeats itself).
     public init() {}
 
     /// Runs a cell; returns the rich display of the last expression's value (nil when there is none). Throws ScriptError only.
@@ -43,14 +46,17 @@ public final class Session {
         }
     }
 
+    /// Names (variables, built-ins, attributes, methods) that complete the word at `cursor`.
     public func complete(_ source: String, cursor: Int) -> Completion {
         completions(in: source, cursor: cursor, interpreter: interpreter)
     }
 
+    /// The summary of the name at `cursor` (a variable's kind, shape and size, or a built-in's doc), or nil.
     public func inspect(_ source: String, cursor: Int, detailLevel: Int) -> RichOutput? {
         inspection(of: source, cursor: cursor, detailLevel: detailLevel, interpreter: interpreter)
     }
 
+    /// Whether `source` is a complete cell, an incomplete block (with the indent to continue), or invalid, as IPython answers.
     public func completeness(_ source: String) -> Completeness {
         (try? onLargeStack { completenessOf(source) }) ?? .invalid
     }

@@ -5,10 +5,12 @@ import Glibc
 #endif
 
 extension Log.Level: ExpressibleByArgument {
+    /// A level from its name on the command line (`--log-level debug`).
     public init?(argument: String) {
         guard let level = Self.allCases.first(where: { "\($0)" == argument }) else { return nil }
         self = level
     }
+    /// The level names `--help` lists.
     public static var allValueStrings: [String] { allCases.map { "\($0)" } }
 }
 
