@@ -190,10 +190,13 @@ spec"""),
 print("logits: rank", jacobian_spectrum(logits, x_in).rank, "of 784")"""),
         ("md", """Five very different images — noise, two spirals, a photo of a flower, and the digit 3 — each pushed toward
 the features of the 7:"""),
+        ("code", """eps = 10
+steps = 300
+seed = 0""", PARAMETERS),
         ("code", """sources = stack([noise(1, 28, 28, seed=5), spiral(28, 28, channels=1, seed=1), spiral(28, 28, channels=1, seed=2),
                  image("Examples/data/ood/flower_28.png", gray=true), image("Examples/data/mnist/3.png", gray=true)])
-atk = ood_attack(feat, source=sources, target=x_in, eps=10, seed=0)
-step(atk, 300)"""),
+atk = ood_attack(feat, source=sources, target=x_in, eps=eps, seed=seed)
+step(atk, steps)"""),
         ("code", """show(atk)"""),
         ("code", """print("MAPE per image:", mape(atk))
 print("classes:", predict(logits, atk), "· the digit:", predict(logits, x_in))
@@ -287,7 +290,10 @@ print("largest difference, spelled out vs preset:", max(abs(encode(spelled, x_in
 The flower starts; the features of the China photo are the target. An L2 ball of radius 3 is small for
 150,528 numbers: about 2/255 per pixel, root mean square. Each Adamax step moves a pixel by up to `lr`, so
 the learning rate is much smaller than on 28×28 MNIST. The start is uniform noise in the ball (seeded)."""),
-        ("code", """atk = ood_attack(feat, source=x_out, target=x_in, norm="L2", eps=3, lr=0.0003, seed=0)
+        ("code", """eps = 3
+lr = 0.0003
+seed = 0""", PARAMETERS),
+        ("code", """atk = ood_attack(feat, source=x_out, target=x_in, norm="L2", eps=eps, lr=lr, seed=seed)
 print("feature MAPE at the start:", mape(atk))
 step(atk, 100)"""),
         ("code", """show(atk)
@@ -383,16 +389,17 @@ bits/dim of one held-out digit (10 per class). `nll` is a scalar layer: the loss
 its gradient normalised per sample, Adamax on δ inside an L2 ball of radius 30 (noise sits at about 16 bits/dim,
 digits at 3: the way down is long), starting from the source itself, the learning rate lowered from 0.2 after
 150, 250 and 300 steps; 400 steps in two cells."""),
+        ("code", """eps = 30""", PARAMETERS),
         ("code", """x_ood = concat([x_noise[0:48], x_spiral[0:48], x_photo])
 x_target = x_test[0:1000:10]
-atk = ood_attack(nll, source=x_ood, target=x_target, eps=30, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
+atk = ood_attack(nll, source=x_ood, target=x_target, eps=eps, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
 step(atk, 200)""", LOOSE),
         ("code", """step(atk, 200)""", LOOSE),
         ("code", """r = tensor(mape(atk))
 print("|bpd(x_adv) − bpd(x_in)| / bpd(x_in): median", quantile(r, 0.5), "· max", quantile(r, 1), "· share ≤ 1%:", mean(r <= 0.01))
 show(atk)""", LOOSE),
         ("md", "A scalar layer can be driven to any value, not only a digit's: here eight sources to 1.0 bits/dim."),
-        ("code", """free = ood_attack(nll, source=x_ood[0:8], target=1.0, eps=30, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
+        ("code", """free = ood_attack(nll, source=x_ood[0:8], target=1.0, eps=eps, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
 step(free, 400)
 encode(nll, free.x)""", LOOSE),
         ("md", "The four likelihood detectors before and after:"),
@@ -414,7 +421,7 @@ s_in = score(cx, x_target)
 cplx = atk
 for r in range(2):
     target = s_in + score(lik, cplx) - score(cx, cplx)
-    cplx = ood_attack(nll, source=x_ood, target=target, eps=30, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
+    cplx = ood_attack(nll, source=x_ood, target=target, eps=eps, lr=0.2, init="zero", schedule=[[150, 0.05], [250, 0.01], [300, 0.002]])
     step(cplx, 400)
     print("round", r + 1, "· complexity AUROC digits vs attacked:", ood_metrics(score(cx, x_test), score(cx, cplx)).auroc[0])""", LOOSE),
         ("code", """audit(likelihood, x_test, x_ood, attacked=cplx)""", LOOSE),
@@ -432,7 +439,7 @@ loss, yet the likelihood ratio is scored too — the table's last rows."""),
         ("code", """classifier = [detector("msp", logits), detector("odin", logits), detector("energy", logits),
               detector("mahalanobis", feat, fit=x_train, labels=y_train), detector("knn", feat, fit=x_train),
               detector("vim", feat, fit=x_train, logits=logits)]
-joint = ood_attack([feat, nll], source=x_ood, target=x_target, weights=[1, 100], eps=30, lr=0.2,
+joint = ood_attack([feat, nll], source=x_ood, target=x_target, weights=[1, 100], eps=eps, lr=0.2,
                    init="zero", schedule=[[225, 0.05], [375, 0.01], [525, 0.002], [675, 0.0005]])
 step(joint, 450)""", LOOSE),
         ("code", """step(joint, 450)""", LOOSE),
