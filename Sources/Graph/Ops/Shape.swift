@@ -349,6 +349,9 @@ final class Slice: Operator {
         }
         let axes = try (list(3, "axes") ?? Array(0..<starts.count)).map { try normalizeAxis($0, rank: shape.count, node) }
         let steps = try list(4, "steps") ?? Array(repeating: 1, count: starts.count)
+        guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
+            throw EngineError("node '\(node.name)' (Slice): starts, ends, axes and steps have \(starts.count), \(ends.count), \(axes.count) and \(steps.count) values; each needs one per sliced axis")
+        }
         var keep = shape.map { Array(0..<$0) }
         for (k, axis) in axes.enumerated() {
             let n = shape[axis], step = steps[k]
