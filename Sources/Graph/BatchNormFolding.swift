@@ -17,7 +17,8 @@ enum BatchNormFolding {
         var removed = Set<Int>()
         var parameters = Set<String>()
         for (k, bn) in nodes.enumerated() where bn.opType == "BatchNormalization" {
-            guard bn.inputs.count == 5, bn.outputs.count == 1 || bn.outputs.dropFirst().allSatisfy(\.isEmpty),
+            guard bn.inputs.count == 5, bn.attributes["training_mode"] == nil || bn.attributes["training_mode"] == .int(0),
+                  bn.outputs.count == 1 || bn.outputs.dropFirst().allSatisfy(\.isEmpty),
                   bn.inputs.dropFirst().allSatisfy({ constants[$0] != nil }),
                   let c = producer[bn.inputs[0]], nodes[c].opType == "Conv", !removed.contains(c),
                   readers[bn.inputs[0]] == 1, !outputs.contains(bn.inputs[0]) else { continue }

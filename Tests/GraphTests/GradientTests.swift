@@ -46,7 +46,7 @@ func checkGradient(_ model: Model, output: String = "y", input: [Int], seed: UIn
 }
 
 @Suite struct OperatorGradientTests {
-    static let unary = ["Relu", "Sigmoid", "Tanh", "Exp", "Neg", "Abs", "Erf", "Softplus", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Gelu", "Identity", "Dropout"]
+    static let unary = ["Relu", "Sigmoid", "Tanh", "Exp", "Neg", "Sin", "Cos", "Abs", "Erf", "Softplus", "LeakyRelu", "Elu", "HardSigmoid", "HardSwish", "Gelu", "Identity", "Dropout"]
 
     @Test(arguments: unary)
     func unaryOperators(op: String) throws {

@@ -1,4 +1,5 @@
-// The operators the model-zoo sweep added (Mod, Not, Range, GatherND, ScatterND) and the gradient self-check.
+// The operators the model-zoo sweep added (Mod, Not, Range, GatherND, ScatterND, Tile, Sin, Cos,
+// BatchNormalization on batch statistics) and the gradient self-check.
 import Testing
 import Tensor
 @testable import Graph
@@ -30,6 +31,35 @@ import Tensor
         let b = randomTensor([3, 1], seed: 40, range: 0.7...1.3)
         try checkGradient(try singleNodeModel("Mod", input: [2, 3, 4], attributes: ["fmod": .int(1)], extra: [constant(b)]),
                           input: [2, 3, 4], seed: 41, range: 0.1...3, step: 1e-3)
+    }
+
+    @Test func tileRepeatsEachAxisAndSumsTheCopiesGradients() throws {
+        let x = TensorValue(type: .float, shape: [2, 2], storage: .floats([1, 2, 3, 4]))
+        let tiled = try evaluate("Tile", [x, ints([2, 3])])
+        #expect(tiled.shape == [4, 6])
+        #expect(tiled.storage == .floats([1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4, 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4]))
+        #expect(try evaluate("Tile", [ints([5, 6]), ints([2])]).storage == .integers([5, 6, 5, 6]))
+        #expect(try evaluate("Tile", [x, ints([0, 1])]).shape == [0, 2])
+        // XCiT's positional encoding tiles a [1, 1, 4, 8]-like grid over the batch: every copy's gradient sums.
+        try checkGradient(try singleNodeModel("Tile", input: [1, 3, 2], extra: [ints([2, 1, 3])]), input: [1, 3, 2], seed: 43)
+        for (repeats, message) in [([2], "1 repeats for an input of rank 2"), ([1, -1], "repeat -1 on axis 1 is negative"),
+                                   ([1, Int64.max], "overflow")] {
+            #expect { try evaluate("Tile", [x, ints(repeats)]) } throws: { "\($0)".contains(message) }
+        }
+    }
+
+    @Test func batchStatisticsNormalization() throws {
+        // NFNet's weight standardisation: each channel to mean 0, variance 1, then scale and bias.
+        let x = TensorValue(type: .float, shape: [1, 2, 3], storage: .floats([1, 2, 3, 10, 10, 10]))
+        let scale = TensorValue(type: .float, shape: [2], storage: .floats([2, 1])), bias = TensorValue(type: .float, shape: [2], storage: .floats([0, 5]))
+        let zero = TensorValue(type: .float, shape: [2], storage: .floats([0, 0]))
+        let y = try evaluate("BatchNormalization", [x, scale, bias, zero, zero], attributes: ["training_mode": .int(1), "epsilon": .float(1e-6)])
+        guard case .floats(let v) = y.storage else { Issue.record("not floats"); return }
+        let s = 2 * Float(1.5).squareRoot()   // scale 2 × 1/√(2/3); channel 1 is constant: its bias
+        for (a, b) in zip(v, [-s, 0, s, 5, 5, 5]) { #expect(abs(a - b) < 1e-4) }
+        let c = [randomTensor([3], seed: 44, range: 0.5...1.5), randomTensor([3], seed: 45), randomTensor([3], seed: 46), randomTensor([3], seed: 47, range: 0.5...1.5)]
+        try checkGradient(try singleNodeModel("BatchNormalization", input: [2, 3, 4], attributes: ["training_mode": .int(1)], extra: c.map(constant)),
+                          input: [2, 3, 4], seed: 48)
     }
 
     @Test func notAndRange() throws {

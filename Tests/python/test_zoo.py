@@ -55,3 +55,24 @@ def test_model_check_command_on_an_export():
     r = subprocess.run([mirage(), "model", "check", str(path)], capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "→ ok" in r.stdout and "relative error" in r.stdout, r.stdout
+
+
+def test_a_gradient_across_a_kink_passes_only_as_a_nearby_points_exact_gradient():
+    """The zoo check's kink rule (ShuffleNet V2 and DPN-48b): a float32 forward that rounds a ReLU input sitting
+    1e-8 from zero to the other side has the exact gradient of a point a rounding error away, which the check
+    finds; a gradient that is wrong (here 1 % too large) matches no nearby point and still fails."""
+    import torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).double()
+    x = np.random.default_rng(0).standard_normal((1, 3, 2, 2))
+    linear = model[1]
+    with torch.no_grad():   # unit 0's input is 1e-8 above zero at x
+        pre = linear(torch.tensor(x.reshape(1, 12)))[0, 0].item()
+        linear.bias[0] -= pre - 1e-8
+    w = linear.weight[0].detach().numpy()
+    across = x - (2e-8 / float(w @ w)) * w.reshape(x.shape)      # the unit's input is now -1e-8: switched off
+    g_x, g_across = zoo_check.float64_gradient(model, x), zoo_check.float64_gradient(model, across)
+    assert zoo_check.relative(g_across, g_x) > 1e-2, "the kink must change the gradient for this test to mean anything"
+    match = zoo_check.nearby_match(model, x, g_across, 1e-3)
+    assert match is not None and match[1] < 1e-6, match
+    assert zoo_check.nearby_match(model, x, 1.01 * g_x, 1e-3) is None

@@ -58,7 +58,7 @@ def export_light(out_dir):
 # (bfloat16, float8, int4, …) and left the computation unchanged, so the engine runs it as before.
 NOTES = {
     "AveragePool": "count_include_pad with ceil_mode runs as a plain loop with ONNX's reference window rule (oneDNN cannot express it)",
-    "BatchNormalization": "inference only: training_mode = 1 is refused",
+    "BatchNormalization": "training_mode = 1 normalises by the batch statistics and returns the updated running statistics (NFNet exports it on its weights)",
     "Cast": "all node tests are TensorProto (.pb) cases (bfloat16, float8, int4, strings): skipped; the engine holds float32 and int64 values",
     "CastLike": "all node tests are .pb cases: skipped (used by expanded tests, which pass)",
     "Clip": "bounds from attributes (opset < 11) or inputs",

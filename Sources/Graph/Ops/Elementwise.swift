@@ -9,6 +9,8 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
     "Log": { Unary(node: $0, { log($0) }, { x, _ in 1 / x }) },   // oneDNN's log is off by ~1e-6 near 1: libm's
     "Sqrt": { Unary(node: $0, { sqrt($0) }, { _, y in 0.5 / y }, oneDNN: .sqrt) },
     "Neg": { Unary(node: $0, { -$0 }, { _, _ in -1 }) },
+    "Sin": { Unary(node: $0, { sin($0) }, { x, _ in cos(x) }) },
+    "Cos": { Unary(node: $0, { cos($0) }, { x, _ in -sin(x) }) },
     "Abs": { Unary(node: $0, { abs($0) }, { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) },
     "Reciprocal": { Unary(node: $0, { 1 / $0 }, { _, y in -y * y }) },
     "Erf": { Unary(node: $0, { erf($0) }, { x, _ in 2 / Float.pi.squareRoot() * exp(-x * x) }) },

@@ -1,9 +1,10 @@
 import Tensor
 
-/// Operators added for ONNX conformance that move or resample elements: Split, Pad, Resize, Einsum.
+/// Operators added for ONNX conformance that move or resample elements: Split, Pad, Tile, Resize, Einsum.
 let layoutOperators: [String: OperatorSet.Maker] = [
     "Split": { Split(node: $0) },
     "Pad": { try Pad(node: $0) },
+    "Tile": { Tile(node: $0) },
     "Resize": { try Resize(node: $0) },
     "Upsample": { try Resize(node: $0) },
     "Einsum": { try Einsum(node: $0) },
@@ -97,6 +98,54 @@ final class Split: Operator {
 
 /// Pad: constant, reflect, edge or wrap, pads (and optional axes) from inputs (opset ≥ 11) or
 /// attributes (before); negative pads crop.
+/// Tile: the input repeated `repeats[i]` times along each axis i (XCiT's positional encoding). Its
+/// gradient sums the copies.
+final class Tile: Operator {
+    let node: Node
+    init(node: Node) { self.node = node }
+
+    /// The flat source offset of every output element, and the output shape.
+    func plan(_ shape: [Int], _ inputs: [RuntimeValue?]) throws -> (offsets: [Int], shape: [Int]) {
+        let repeats = try intInput(inputs, 1, node).data
+        guard repeats.count == shape.count else {
+            throw EngineError("node '\(node.name)' (Tile): \(repeats.count) repeats for an input of rank \(shape.count)")
+        }
+        if let axis = repeats.firstIndex(where: { $0 < 0 }) {
+            throw EngineError("node '\(node.name)' (Tile): repeat \(repeats[axis]) on axis \(axis) is negative")
+        }
+        var output: [Int] = [], count = 1
+        for (n, r) in zip(shape, repeats) {
+            let (size, overflow) = n.multipliedReportingOverflow(by: Int(r))
+            let (total, overflowTotal) = count.multipliedReportingOverflow(by: size)
+            guard !overflow, !overflowTotal else { throw EngineError("node '\(node.name)' (Tile): repeats \(repeats) of \(shape) overflow") }
+            output.append(size)
+            count = total
+        }
+        // Each output element costs a float and its source offset while the gather runs.
+        try MemoryLimit.check(elements: count, elementSize: 12, what: "the output of node '\(node.name)' (Tile), shape \(output)")
+        return (gatherOffsets(shape, zip(shape, output).map { n, size in (0..<size).map { $0 % n } }), output)
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Tile) has no input") }
+        let (offsets, shape) = try plan(x.shape, inputs)
+        switch x {
+        case .float, .laidOut:
+            let t = x.floats
+            return [.float(Tensor(shape: shape, data: offsets.map { t.data[$0] }))]
+        case .int(let a):
+            return [.int(IntArray(shape: shape, data: offsets.map { a.data[$0] }))]
+        }
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        var dx = Tensor.zeros(x.shape)
+        for (k, offset) in try plan(x.shape, inputs).offsets.enumerated() { dx.data[offset] += dy.data[k] }
+        return [0: dx]
+    }
+}
+
 final class Pad: Operator {
     let node: Node
     let mode: String

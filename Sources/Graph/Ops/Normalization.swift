@@ -2,7 +2,9 @@ import Foundation
 import Tensor
 
 let normalizationOperators: [String: OperatorSet.Maker] = [
-    "BatchNormalization": { try BatchNormalization(node: $0) },
+    "BatchNormalization": { node in
+        try NodeAttributes(node: node).int("training_mode", default: 0) != 0 ? try BatchStatisticsNormalization(node: node) as Operator : try BatchNormalization(node: node)
+    },
     "Softmax": { try Softmax(node: $0, log: false) },
     "LogSoftmax": { try Softmax(node: $0, log: true) },
     "LayerNormalization": { try LayerNormalization(node: $0) },
@@ -47,6 +49,87 @@ final class BatchNormalization: Operator {
         let channels = dx.shape[1], inner = dx.count / max(dx.shape[0] * channels, 1)
         dx.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] *= scale[(i / inner) % channels] } }
         return [0: dx]
+    }
+}
+
+/// BatchNormalization with `training_mode` = 1: each channel normalised by the mean and (population) variance
+/// of its own values in this batch, then scaled and shifted; the optional second and third outputs are the
+/// running statistics updated with `momentum`. NFNet's weight-standardised convolutions export this way (on
+/// their weights, so load-time folding computes it once). Differentiable in x, scale and bias.
+final class BatchStatisticsNormalization: Operator {
+    let node: Node
+    let epsilon: Float
+    let momentum: Float
+    init(node: Node) throws {
+        self.node = node
+        let a = NodeAttributes(node: node)
+        epsilon = try a.float("epsilon", default: 1e-5)
+        momentum = try a.float("momentum", default: 0.9)
+    }
+
+    var differentiableInputs: [Int] { [0, 1, 2] }
+
+    /// Per channel: mean, 1/√(variance + ε), and the variance; with the element count per channel.
+    func statistics(_ x: Tensor) throws -> (mean: [Double], inverse: [Double], variance: [Double], channels: Int, inner: Int) {
+        guard x.rank >= 2, x.shape[0] * x.count > 0 else {
+            throw EngineError("node '\(node.name)' (BatchNormalization): batch statistics need a non-empty input of rank ≥ 2, got \(x.shape)")
+        }
+        let channels = x.shape[1], inner = x.count / (x.shape[0] * channels), n = Double(x.shape[0] * inner)
+        var sum = [Double](repeating: 0, count: channels), squares = sum
+        for i in 0..<x.count { let c = (i / inner) % channels, v = Double(x.data[i]); sum[c] += v; squares[c] += v * v }
+        let mean = sum.map { $0 / n }
+        let variance = (0..<channels).map { max(squares[$0] / n - mean[$0] * mean[$0], 0) }
+        return (mean, variance.map { 1 / ($0 + Double(epsilon)).squareRoot() }, variance, channels, inner)
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        var x = try floatInput(inputs, 0, node)
+        let scale = try floatInput(inputs, 1, node).data, bias = try floatInput(inputs, 2, node).data
+        let (mean, inverse, variance, channels, inner) = try statistics(x)
+        guard scale.count == channels, bias.count == channels else {
+            throw EngineError("node '\(node.name)' (BatchNormalization): input \(x.shape) has not \(scale.count) channels")
+        }
+        for i in 0..<x.count {
+            let c = (i / inner) % channels
+            x.data[i] = Float((Double(x.data[i]) - mean[c]) * inverse[c]) * scale[c] + bias[c]
+        }
+        var outputs: [RuntimeValue] = [.float(x)]
+        if node.outputs.count > 1 {
+            let runningMean = try floatInput(inputs, 3, node).data, runningVariance = try floatInput(inputs, 4, node).data
+            guard runningMean.count == channels, runningVariance.count == channels else {
+                throw EngineError("node '\(node.name)' (BatchNormalization): running statistics of \(runningMean.count) channels for \(channels)")
+            }
+            let m = Double(momentum)
+            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { Float(Double(runningMean[$0]) * m + mean[$0] * (1 - m)) })))
+            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { Float(Double(runningVariance[$0]) * m + variance[$0] * (1 - m)) })))
+        }
+        return outputs
+    }
+
+    /// With x̂ = (x − μ)/σ: ∂scale = Σ dy·x̂, ∂bias = Σ dy, ∂x = scale/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0] else { return [:] }
+        let x = try floatInput(inputs, 0, node), scale = try floatInput(inputs, 1, node).data
+        let (mean, inverse, _, channels, inner) = try statistics(x)
+        let n = Double(x.shape[0] * inner)
+        var sumDy = [Double](repeating: 0, count: channels), sumDyXhat = sumDy
+        for i in 0..<x.count {
+            let c = (i / inner) % channels
+            sumDy[c] += Double(dy.data[i])
+            sumDyXhat[c] += Double(dy.data[i]) * (Double(x.data[i]) - mean[c]) * inverse[c]
+        }
+        var result: [Int: Tensor] = [:]
+        if wanted.contains(0) {
+            var dx = Tensor.zeros(x.shape)
+            for i in 0..<x.count {
+                let c = (i / inner) % channels, xhat = (Double(x.data[i]) - mean[c]) * inverse[c]
+                dx.data[i] = Float(Double(scale[c]) * inverse[c] * (Double(dy.data[i]) - sumDy[c] / n - xhat * sumDyXhat[c] / n))
+            }
+            result[0] = dx
+        }
+        if wanted.contains(1) { result[1] = Tensor(shape: [channels], data: sumDyXhat.map { Float($0) }) }
+        if wanted.contains(2) { result[2] = Tensor(shape: [channels], data: sumDy.map { Float($0) }) }
+        return result
     }
 }
 
