@@ -24,8 +24,18 @@ struct GraphImporter {
         let proto = model.graph
 
         var graph = Graph(name: proto.name, opsets: opsets, producer: Self.producer(of: model))
+        try readInitializers(proto, into: &graph)
+        var defined = try readInputs(proto, into: &graph)
+        try readNodes(proto, into: &graph, defined: &defined)
+        try readOutputs(proto, into: &graph, defined: defined)
+        for info in proto.valueInfo where !info.name.isEmpty && graph.valueInfo[info.name] == nil {
+            graph.valueInfo[info.name] = Self.valueInfo(info)
+        }
+        return graph
+    }
 
-        // Initializers.
+    /// Decodes the initializers (names must be unique and non-empty; sparse ones are refused).
+    mutating func readInitializers(_ proto: Onnx_GraphProto, into graph: inout Graph) throws {
         for (index, tensor) in proto.initializer.enumerated() {
             let name = tensor.name
             guard !name.isEmpty else { throw ModelError("initializer #\(index) has no name") }
@@ -36,9 +46,12 @@ struct GraphImporter {
             let names = proto.sparseInitializer.prefix(3).map { "'\($0.values.name)'" }.joined(separator: ", ")
             throw ModelError("sparse initializers are not supported (\(proto.sparseInitializer.count): \(names)\(proto.sparseInitializer.count > 3 ? ", …" : ""))")
         }
+    }
 
-        // Inputs: older exporters (IR < 4) also list every initializer as an input.
-        var defined: [String: String] = [:]          // value name → what defines it, for messages
+    /// Adds the graph inputs that are not initializers (older exporters, IR < 4, list every initializer as an
+    /// input too). Returns what defines each value name so far, for the nodes' messages.
+    func readInputs(_ proto: Onnx_GraphProto, into graph: inout Graph) throws -> [String: String] {
+        var defined: [String: String] = [:]
         for name in graph.initializers.keys { defined[name] = "an initializer" }
         var inputNames = Set<String>()
         for (index, info) in proto.input.enumerated() {
@@ -49,15 +62,18 @@ struct GraphImporter {
             graph.inputs.append(Self.valueInfo(info))
             defined[name] = "a graph input"
         }
+        return defined
+    }
 
-        // Nodes, in file order, which must be topological.
+    /// Converts the nodes in file order, which must be topological: every input defined before it is read,
+    /// every output defined once. Duplicate node names (labels, not references) get a suffix.
+    mutating func readNodes(_ proto: Onnx_GraphProto, into graph: inout Graph, defined: inout [String: String]) throws {
         let laterOutputs = Self.producers(of: proto)
         var nodeNames = Set<String>()
         graph.nodes.reserveCapacity(proto.node.count)
         for (index, node) in proto.node.enumerated() {
             var converted = try self.node(node, index: index)
             if !nodeNames.insert(converted.name).inserted {
-                // Node names are labels, not references: make duplicates unique instead of refusing.
                 var suffix = index
                 var candidate = "\(converted.name)_\(suffix)"
                 while nodeNames.contains(candidate) { suffix += 1; candidate = "\(converted.name)_\(suffix)" }
@@ -81,8 +97,10 @@ struct GraphImporter {
             }
             graph.nodes.append(converted)
         }
+    }
 
-        // Outputs.
+    /// Adds the graph outputs: unique, non-empty names of defined values; at least one.
+    func readOutputs(_ proto: Onnx_GraphProto, into graph: inout Graph, defined: [String: String]) throws {
         var outputNames = Set<String>()
         for (index, info) in proto.output.enumerated() {
             let name = info.name
@@ -94,11 +112,6 @@ struct GraphImporter {
             graph.outputs.append(Self.valueInfo(info))
         }
         if graph.outputs.isEmpty { throw ModelError("graph '\(proto.name)' has no outputs") }
-
-        for info in proto.valueInfo where !info.name.isEmpty && graph.valueInfo[info.name] == nil {
-            graph.valueInfo[info.name] = Self.valueInfo(info)
-        }
-        return graph
     }
 
     // MARK: - Model-level fields

@@ -56,30 +56,11 @@ enum TensorDecoder {
     }
 
     static func decode(_ proto: Onnx_TensorProto, what: String, external: inout ExternalDataReader) throws -> TensorValue {
-        guard let type = ElementType(rawValue: Int(proto.dataType)) else {
-            if proto.dataType == 0 { throw ModelError("\(what) has no data_type") }
-            if let name = unsupportedTypes[proto.dataType] {
-                throw ModelError("\(what): element type \(name) (\(proto.dataType)) is not supported")
-            }
-            throw ModelError("\(what): unknown element type \(proto.dataType)")
-        }
+        let type = try elementType(proto, what: what)
         if proto.hasSegment {
             throw ModelError("\(what): segmented tensors (TensorProto.segment) are not supported")
         }
-        var shape: [Int] = []
-        shape.reserveCapacity(proto.dims.count)
-        var count = 1
-        for dim in proto.dims {
-            guard dim >= 0, let d = Int(exactly: dim) else {
-                throw ModelError("\(what): negative dimension \(dim) in [\(proto.dims.map(String.init).joined(separator: ", "))]")
-            }
-            shape.append(d)
-            let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow else {
-                throw ModelError("\(what): shape [\(proto.dims.map(String.init).joined(separator: ", "))] has more elements than can be addressed")
-            }
-            count = product
-        }
+        let (shape, count) = try dimensions(proto, what: what)
         let shown = describe(type, shape)
         // Decoded elements are stored at least as wide as the file's (strings: at least a pointer each).
         try MemoryLimit.check(elements: count, elementSize: elementSize(type) ?? 8, what: "\(what) (\(shown))")
@@ -105,43 +86,74 @@ enum TensorDecoder {
             }
             return TensorValue(type: type, shape: shape, storage: proto.rawData.withUnsafeBytes { raw(type, count: count, $0) })
         }
+        return TensorValue(type: type, shape: shape, storage: try typedFields(proto, type, count: count, what: what, shown: shown))
+    }
 
+    /// The element type a tensor declares, or an error saying why the engine cannot hold it.
+    static func elementType(_ proto: Onnx_TensorProto, what: String) throws -> ElementType {
+        if let type = ElementType(rawValue: Int(proto.dataType)) { return type }
+        if proto.dataType == 0 { throw ModelError("\(what) has no data_type") }
+        if let name = unsupportedTypes[proto.dataType] {
+            throw ModelError("\(what): element type \(name) (\(proto.dataType)) is not supported")
+        }
+        throw ModelError("\(what): unknown element type \(proto.dataType)")
+    }
+
+    /// The tensor's shape and element count; negative dimensions and counts past `Int` are errors.
+    static func dimensions(_ proto: Onnx_TensorProto, what: String) throws -> (shape: [Int], count: Int) {
+        var shape: [Int] = []
+        shape.reserveCapacity(proto.dims.count)
+        var count = 1
+        for dim in proto.dims {
+            guard dim >= 0, let d = Int(exactly: dim) else {
+                throw ModelError("\(what): negative dimension \(dim) in [\(proto.dims.map(String.init).joined(separator: ", "))]")
+            }
+            shape.append(d)
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else {
+                throw ModelError("\(what): shape [\(proto.dims.map(String.init).joined(separator: ", "))] has more elements than can be addressed")
+            }
+            count = product
+        }
+        return (shape, count)
+    }
+
+    /// Values kept in the typed repeated fields (float_data, int64_data, int32_data, …), which must hold `count`.
+    static func typedFields(_ proto: Onnx_TensorProto, _ type: ElementType, count: Int, what: String, shown: String) throws -> TensorValue.Storage {
         func check(_ field: String, _ n: Int) throws {
             guard n == count else {
                 throw ModelError("\(what): \(field) has \(n) values, expected \(count) for \(shown)")
             }
         }
-        let storage: TensorValue.Storage
         switch type {
         case .float:
             try check("float_data", proto.floatData.count)
-            storage = .floats(proto.floatData)
+            return .floats(proto.floatData)
         case .double:
             try check("double_data", proto.doubleData.count)
-            storage = .doubles(proto.doubleData)
+            return .doubles(proto.doubleData)
         case .int64:
             try check("int64_data", proto.int64Data.count)
-            storage = .integers(proto.int64Data)
+            return .integers(proto.int64Data)
         case .uint32, .uint64:
             try check("uint64_data", proto.uint64Data.count)
-            storage = .integers(proto.uint64Data.map { type == .uint32 ? Int64(UInt32(truncatingIfNeeded: $0)) : Int64(bitPattern: $0) })
+            return .integers(proto.uint64Data.map { type == .uint32 ? Int64(UInt32(truncatingIfNeeded: $0)) : Int64(bitPattern: $0) })
         case .int32, .int16, .int8, .uint16, .uint8:
             try check("int32_data", proto.int32Data.count)
-            storage = .integers(proto.int32Data.map { Int64($0) })
+            return .integers(proto.int32Data.map { Int64($0) })
         case .bool:
             try check("int32_data", proto.int32Data.count)
-            storage = .bools(proto.int32Data.map { $0 != 0 })
+            return .bools(proto.int32Data.map { $0 != 0 })
         case .float16:
             try check("int32_data", proto.int32Data.count)
-            storage = .floats(proto.int32Data.map { halfToFloat(UInt16(truncatingIfNeeded: $0)) })
+            return .floats(proto.int32Data.map { halfToFloat(UInt16(truncatingIfNeeded: $0)) })
         case .bfloat16:
             try check("int32_data", proto.int32Data.count)
-            storage = .floats(proto.int32Data.map { Float(bitPattern: UInt32(UInt16(truncatingIfNeeded: $0)) << 16) })
+            return .floats(proto.int32Data.map { Float(bitPattern: UInt32(UInt16(truncatingIfNeeded: $0)) << 16) })
         case .string:
             try check("string_data", proto.stringData.count)
-            storage = .strings(proto.stringData.map { String(decoding: $0, as: UTF8.self) })
+            return .strings(proto.stringData.map { String(decoding: $0, as: UTF8.self) })
         }
-        return TensorValue(type: type, shape: shape, storage: storage)
     }
 
     /// Decodes little-endian raw bytes; the caller has checked `bytes.count == count * elementSize(type)`.

@@ -88,7 +88,7 @@ final class StdinChannel {
             if interrupt.isRaised { throw .interrupted }
             let ready: [Int]
             do { ready = try poll([socket], timeout: 50) } catch { throw .interrupted }
-            guard !ready.isEmpty, let frames = try? socket.receive() else { continue }
+            guard !ready.isEmpty, let frames = socket.receive(loggingTo: log, channel: "stdin") else { continue }
             do {
                 let reply = try codec.decode(frames)
                 guard reply.type == "input_reply" else {

@@ -89,7 +89,7 @@ final class IOPubPublisher: @unchecked Sendable {
     }
 
     func stopForwarder() {
-        try? push.send([IOPubForwarder.stopFrame])
+        push.send([IOPubForwarder.stopFrame], loggingTo: log, channel: "iopub")
     }
 
     func close() { push.close() }

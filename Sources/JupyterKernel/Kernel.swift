@@ -137,8 +137,8 @@ public final class Kernel: @unchecked Sendable {
                 log(.error, "shell: \(error)")
                 return
             }
-            if ready.contains(1) { _ = try? wake.receive() }
-            if ready.contains(0), let frames = try? shell.receive(), let message = decode(frames, channel: "shell") {
+            if ready.contains(1) { _ = wake.receive(loggingTo: log, channel: "shell wake-up") }
+            if ready.contains(0), let frames = shell.receive(loggingTo: log, channel: "shell"), let message = decode(frames, channel: "shell") {
                 handleShell(message)
             }
         }
@@ -164,8 +164,14 @@ public final class Kernel: @unchecked Sendable {
     /// is served normally. Requests still in flight are waited for briefly, so a client that sends
     /// several cells at once sees them aborted however the scheduler ordered things.
     func abortExecutions(sentBefore errorTime: Double) {
-        while let ready = try? poll([shell], timeout: Self.abortWindowMilliseconds), !ready.isEmpty {
-            guard let frames = try? shell.receive(), let message = decode(frames, channel: "shell") else { continue }
+        while true {
+            let ready: [Int]
+            do { ready = try poll([shell], timeout: Self.abortWindowMilliseconds) } catch {
+                log(.error, "shell: poll failed while aborting queued executions: \(error)")
+                return
+            }
+            if ready.isEmpty { return }
+            guard let frames = shell.receive(loggingTo: log, channel: "shell"), let message = decode(frames, channel: "shell") else { continue }
             let sent = message.header["date"]?.stringValue.flatMap(HeaderFactory.seconds(fromTimestamp:))
             guard message.type == "execute_request", (sent ?? errorTime) <= errorTime else {
                 handleShell(message)
@@ -241,7 +247,7 @@ public final class Kernel: @unchecked Sendable {
     func requestEnding(_ how: Ending, waker: ZMQSocket?) {
         ending.withLock { $0 = how }
         backend.interruptFlag.raise()
-        try? waker?.send([[1]])
+        waker?.send([[1]], loggingTo: log, channel: "shell wake-up")
         log(.info, "shutting down\(how == .restart ? " for restart" : "")")
     }
 

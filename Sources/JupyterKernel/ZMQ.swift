@@ -119,3 +119,21 @@ func poll(_ sockets: [ZMQSocket], timeout: Int) throws(ZMQError) -> [Int] {
     }
     return items.indices.filter { items[$0].revents & Int16(ZMQ_POLLIN) != 0 }
 }
+
+extension ZMQSocket {
+    /// `receive()` for loops that keep serving after a failed read: the error is logged with the channel's
+    /// name (a terminated context quietly, at debug level, since that is how shutdown ends the loops) and nil returned.
+    func receive(loggingTo log: Log, channel: String) -> [[UInt8]]? {
+        do { return try receive() } catch {
+            log(error.isTerminated ? .debug : .error, "\(channel): receive failed: \(error)")
+            return nil
+        }
+    }
+
+    /// `send(_:)` for best-effort signals (wake-ups, stop frames): a failure is logged, not thrown.
+    func send(_ frames: [[UInt8]], loggingTo log: Log, channel: String) {
+        do { try send(frames) } catch {
+            log(error.isTerminated ? .debug : .error, "\(channel): send failed: \(error)")
+        }
+    }
+}

@@ -144,7 +144,7 @@ ZOO: list[Spec] = [
     _s("convnext_tiny", "ConvNeXt", 64, source="torchvision"),
     _s("vit_b_16", "ViT", 64, source="torchvision", image_size=64),
     _s("swin_t", "Swin", 64, source="torchvision", ci=True),
-    _s("maxvit_t", "MaxViT", 64, source="torchvision"),
+    _s("maxvit_t", "MaxViT", 224, source="torchvision"),
 ]
 
 EXPORTERS = ("torchscript", "dynamo")

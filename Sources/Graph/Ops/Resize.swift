@@ -92,6 +92,21 @@ final class Resize: Operator {
     func plan(_ shape: [Int], _ inputs: [RuntimeValue?]) throws -> (output: [Int], maps: [AxisMap]) {
         let r = shape.count
         let axes = try (axesAttribute ?? Array(0..<r)).map { try normalizeAxis($0, rank: r, node) }
+        let (output, scales, roi) = try target(shape, inputs, axes: axes)
+        var maps: [AxisMap] = []
+        for axis in axes {
+            let scale = scales[axis], outInt = output[axis], inW = shape[axis]
+            let axisRoi = roi.map { [$0[axis], $0[axis + r]] }
+            if abs(scale - 1) <= 1e-9 && outInt == inW && (axisRoi == nil || (abs(axisRoi![0]) <= 1e-9 && abs(axisRoi![1] - 1) <= 1e-9)) { continue }
+            maps.append(try axisMap(axis, scale: scale, output: outInt, input: inW, roi: axisRoi))
+        }
+        return (output, maps)
+    }
+
+    /// The output shape, the scale per axis and the region of interest (begin values, then end values, over all
+    /// axes), from the sizes or scales input (or, before opset 10, the attribute) and `keep_aspect_ratio_policy`.
+    func target(_ shape: [Int], _ inputs: [RuntimeValue?], axes: [Int]) throws -> (output: [Int], scales: [Double], roi: [Double]?) {
+        let r = shape.count
         func present(_ i: Int) -> RuntimeValue? {
             guard i < inputs.count, let v = inputs[i], v.shape.reduce(1, *) > 0 else { return nil }
             return v
@@ -127,49 +142,50 @@ final class Resize: Operator {
         } else {
             throw EngineError("node '\(node.name)' (Resize) needs scales or sizes")
         }
-        var maps: [AxisMap] = []
-        for axis in axes {
-            let scale = scales[axis], outInt = output[axis], inW = shape[axis]
-            let axisRoi = roi.map { [$0[axis], $0[axis + r]] }
-            if abs(scale - 1) <= 1e-9 && outInt == inW && (axisRoi == nil || (abs(axisRoi![0]) <= 1e-9 && abs(axisRoi![1] - 1) <= 1e-9)) { continue }
-            let outW = scale * Double(inW)
-            var taps: [[(Int, Float)]] = [], extrapolated: [Bool] = []
-            for yi in 0..<outInt {
-                let y = Double(yi)
-                var x: Double
-                var outside = false
-                switch transform {
-                case "align_corners": x = outW == 1 ? 0 : y * Double(inW - 1) / (outW - 1)
-                case "asymmetric": x = y / scale
-                case "tf_crop_and_resize":
-                    guard let rr = axisRoi else { throw EngineError("node '\(node.name)' (Resize): tf_crop_and_resize needs roi") }
-                    x = outW == 1 ? (rr[1] - rr[0]) * Double(inW - 1) / 2 : y * (rr[1] - rr[0]) * Double(inW - 1) / (outW - 1)
-                    x += rr[0] * Double(inW - 1)
-                    outside = x < 0 || x > Double(inW - 1)
-                case "pytorch_half_pixel": x = outW == 1 ? -0.5 : (y + 0.5) / scale - 0.5
-                case "half_pixel_symmetric":
-                    let adjustment = Double(outInt) / outW, center = Double(inW) / 2
-                    x = center * (1 - adjustment) + (y + 0.5) / scale - 0.5
-                default: x = (y + 0.5) / scale - 0.5
-                }
-                let floorX = x.rounded(.down)
-                let ratio = x == floorX ? 1 : x - floorX
-                var c = coefficients(ratio, scale)
-                let n = c.count, pad = (n + 1) / 2
-                let xp = x + Double(pad), pp = Int(xp.rounded(.down)), frac = xp - xp.rounded(.down)
-                let offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1)
-                let indices = (0..<n).map { pp + offset + $0 - pad }
-                if excludeOutside {
-                    for (j, i) in indices.enumerated() where i < 0 || i >= inW { c[j] = 0 }
-                    let total = c.reduce(0, +)
-                    c = c.map { $0 / (total == 0 ? 1 : total) }
-                }
-                taps.append(zip(indices, c).compactMap { i, w in w == 0 ? nil : (min(max(i, 0), inW - 1), Float(w)) })
-                extrapolated.append(outside)
-            }
-            maps.append(AxisMap(axis: axis, taps: taps, extrapolated: extrapolated))
+        return (output, scales, roi)
+    }
+
+    /// The input coordinate output position `y` reads under `coordinate_transformation_mode`, and whether it
+    /// lies outside the input (tf_crop_and_resize extrapolates there).
+    func sourceCoordinate(_ y: Double, scale: Double, output outInt: Int, input inW: Int, roi: [Double]?) throws -> (x: Double, outside: Bool) {
+        let outW = scale * Double(inW)
+        switch transform {
+        case "align_corners": return (outW == 1 ? 0 : y * Double(inW - 1) / (outW - 1), false)
+        case "asymmetric": return (y / scale, false)
+        case "tf_crop_and_resize":
+            guard let rr = roi else { throw EngineError("node '\(node.name)' (Resize): tf_crop_and_resize needs roi") }
+            var x = outW == 1 ? (rr[1] - rr[0]) * Double(inW - 1) / 2 : y * (rr[1] - rr[0]) * Double(inW - 1) / (outW - 1)
+            x += rr[0] * Double(inW - 1)
+            return (x, x < 0 || x > Double(inW - 1))
+        case "pytorch_half_pixel": return (outW == 1 ? -0.5 : (y + 0.5) / scale - 0.5, false)
+        case "half_pixel_symmetric":
+            let adjustment = Double(outInt) / outW, center = Double(inW) / 2
+            return (center * (1 - adjustment) + (y + 0.5) / scale - 0.5, false)
+        default: return ((y + 0.5) / scale - 0.5, false)
         }
-        return (output, maps)
+    }
+
+    /// For one resized axis: each output position's input taps (index, weight) under the interpolation mode.
+    func axisMap(_ axis: Int, scale: Double, output outInt: Int, input inW: Int, roi: [Double]?) throws -> AxisMap {
+        var taps: [[(Int, Float)]] = [], extrapolated: [Bool] = []
+        for yi in 0..<outInt {
+            let (x, outside) = try sourceCoordinate(Double(yi), scale: scale, output: outInt, input: inW, roi: roi)
+            let floorX = x.rounded(.down)
+            let ratio = x == floorX ? 1 : x - floorX
+            var c = coefficients(ratio, scale)
+            let n = c.count, pad = (n + 1) / 2
+            let xp = x + Double(pad), pp = Int(xp.rounded(.down)), frac = xp - xp.rounded(.down)
+            let offset = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1) : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1)
+            let indices = (0..<n).map { pp + offset + $0 - pad }
+            if excludeOutside {
+                for (j, i) in indices.enumerated() where i < 0 || i >= inW { c[j] = 0 }
+                let total = c.reduce(0, +)
+                c = c.map { $0 / (total == 0 ? 1 : total) }
+            }
+            taps.append(zip(indices, c).compactMap { i, w in w == 0 ? nil : (min(max(i, 0), inW - 1), Float(w)) })
+            extrapolated.append(outside)
+        }
+        return AxisMap(axis: axis, taps: taps, extrapolated: extrapolated)
     }
 
     func apply(_ x: Tensor, _ map: AxisMap) -> Tensor {
