@@ -25,35 +25,3 @@ public enum ClassicAttack {
         return try attack.run()
     }
 }
-
-extension OODAttack {
-    /// Extension (not in the reference): random restarts. Runs `restarts` attacks made by `make(seed)` for seeds
-    /// 0..<restarts to their configured iterations, evaluates the loss at each last iterate, and keeps per sample
-    /// the iterate with the lowest loss. Returns it, its losses and the winning restart per sample.
-    public static func runWithRestarts(restarts: Int, make: (UInt64) throws -> OODAttack) throws
-        -> (x: Tensor, loss: [Float], restart: [Int]) {
-        guard restarts >= 1 else { throw AttackError.invalidArgument("restarts must be ≥ 1, got \(restarts)") }
-        var bestX: Tensor?
-        var bestLoss: [Float] = []
-        var winner: [Int] = []
-        for r in 0..<restarts {
-            let attack = try make(UInt64(r))
-            let x = try attack.run()
-            let loss = try attack.currentLoss()
-            guard var bx = bestX else {
-                bestX = x
-                bestLoss = loss
-                winner = [Int](repeating: 0, count: loss.count)
-                continue
-            }
-            let n = x.count / loss.count
-            for i in 0..<loss.count where loss[i] < bestLoss[i] {
-                bestLoss[i] = loss[i]
-                winner[i] = r
-                bx.data.replaceSubrange((i * n)..<((i + 1) * n), with: x.data[(i * n)..<((i + 1) * n)])
-            }
-            bestX = bx
-        }
-        return (bestX!, bestLoss, winner)
-    }
-}

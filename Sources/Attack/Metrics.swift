@@ -92,22 +92,6 @@ public func predictedClasses(_ logits: Tensor) throws -> [Int] {
     }
 }
 
-/// Predicted classes for x_in, x_out and x_adv from their logits.
-public struct PredictedClasses: Sendable, Equatable {
-    /// Argmax class of each in-distribution target.
-    public var xIn: [Int]
-    /// Argmax class of each OOD source before the attack.
-    public var xOut: [Int]
-    /// Argmax class of each attacked image.
-    public var xAdv: [Int]
-    /// The argmax classes of three [B, classes] logit tensors; throws on another shape.
-    public init(logitsIn: Tensor, logitsOut: Tensor, logitsAdv: Tensor) throws {
-        xIn = try predictedClasses(logitsIn)
-        xOut = try predictedClasses(logitsOut)
-        xAdv = try predictedClasses(logitsAdv)
-    }
-}
-
 extension OODAttack {
     /// Attack metrics at the current iterate for one selected output of a feature-matching attack (default: the first),
     /// with z_in = that output's target and x_adv = `x`.

@@ -152,19 +152,6 @@ func sameState(_ a: OODAttack, _ b: OODAttack) -> Bool {
         }
     }
 
-    @Test func randomRestartsKeepTheBestPerSample() throws {
-        let (enc, xIn, xOut) = linearSetup()
-        var losses: [[Float]] = []
-        let result = try OODAttack.runWithRestarts(restarts: 3) { seed in
-            let a = try OODAttack(encoder: enc, xIn: xIn, xOut: xOut,
-                                  configuration: AttackConfiguration(epsilon: 10, iterations: 5, learningRate: 0.1, initialization: .uniform(seed: seed)))
-            try a.run()
-            losses.append(try a.currentLoss())
-            return a
-        }
-        for i in 0..<3 { #expect(result.loss[i] == losses.map { $0[i] }.min()!) }
-    }
-
     @Test func multipleWeightedOutputsAndAScalarOutput() throws {
         let enc = MultiEncoder(n: 20, seed: 31)
         let xIn = randomUniform([2, 20], seed: 32)
