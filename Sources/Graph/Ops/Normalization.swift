@@ -69,64 +69,68 @@ final class BatchStatisticsNormalization: Operator {
 
     var differentiableInputs: [Int] { [0, 1, 2] }
 
-    /// Per channel: mean, 1/√(variance + ε), and the variance; with the element count per channel.
-    func statistics(_ x: Tensor) throws -> (mean: [Double], inverse: [Double], variance: [Double], channels: Int, inner: Int) {
-        guard x.rank >= 2, x.shape[0] * x.count > 0 else {
+    /// x [N, C, …] as C groups of its channel's values ([C, N·inner]), and back: `normalizeGroups` then
+    /// standardises each channel over the batch.
+    static func channelsFirst(_ x: Tensor, channels: Int, inverse: Bool = false) -> Tensor {
+        let batch = x.shape[0], inner = x.count / max(batch * channels, 1)
+        var y = x
+        for n in 0..<batch {
+            for c in 0..<channels {
+                for i in 0..<inner {
+                    let nchw = (n * channels + c) * inner + i, grouped = (c * batch + n) * inner + i
+                    if inverse { y.data[nchw] = x.data[grouped] } else { y.data[grouped] = x.data[nchw] }
+                }
+            }
+        }
+        return y
+    }
+
+    /// x̂ grouped by channel, each channel's 1/σ and mean, the group size, and the channel count.
+    func standardized(_ x: Tensor) throws -> (xhat: Tensor, inverse: [Float], mean: [Float], size: Int, channels: Int) {
+        guard x.rank >= 2, x.count > 0 else {
             throw EngineError("node '\(node.name)' (BatchNormalization): batch statistics need a non-empty input of rank ≥ 2, got \(x.shape)")
         }
-        let channels = x.shape[1], inner = x.count / (x.shape[0] * channels), n = Double(x.shape[0] * inner)
-        var sum = [Double](repeating: 0, count: channels), squares = sum
-        for i in 0..<x.count { let c = (i / inner) % channels, v = Double(x.data[i]); sum[c] += v; squares[c] += v * v }
-        let mean = sum.map { $0 / n }
-        let variance = (0..<channels).map { max(squares[$0] / n - mean[$0] * mean[$0], 0) }
-        return (mean, variance.map { 1 / ($0 + Double(epsilon)).squareRoot() }, variance, channels, inner)
+        let channels = x.shape[1], size = x.count / channels
+        let (xhat, inverse, mean) = normalizeGroups(Self.channelsFirst(x, channels: channels), size: size, epsilon: epsilon)
+        return (xhat, inverse, mean, size, channels)
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        var x = try floatInput(inputs, 0, node)
+        let x = try floatInput(inputs, 0, node)
         let scale = try floatInput(inputs, 1, node).data, bias = try floatInput(inputs, 2, node).data
-        let (mean, inverse, variance, channels, inner) = try statistics(x)
+        var (y, inverse, mean, size, channels) = try standardized(x)
         guard scale.count == channels, bias.count == channels else {
             throw EngineError("node '\(node.name)' (BatchNormalization): input \(x.shape) has not \(scale.count) channels")
         }
-        for i in 0..<x.count {
-            let c = (i / inner) % channels
-            x.data[i] = Float((Double(x.data[i]) - mean[c]) * inverse[c]) * scale[c] + bias[c]
-        }
-        var outputs: [RuntimeValue] = [.float(x)]
+        for i in 0..<y.count { y.data[i] = y.data[i] * scale[i / size] + bias[i / size] }
+        var outputs: [RuntimeValue] = [.float(Self.channelsFirst(y, channels: channels, inverse: true))]
         if node.outputs.count > 1 {
             let runningMean = try floatInput(inputs, 3, node).data, runningVariance = try floatInput(inputs, 4, node).data
             guard runningMean.count == channels, runningVariance.count == channels else {
                 throw EngineError("node '\(node.name)' (BatchNormalization): running statistics of \(runningMean.count) channels for \(channels)")
             }
-            let m = Double(momentum)
-            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { Float(Double(runningMean[$0]) * m + mean[$0] * (1 - m)) })))
-            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { Float(Double(runningVariance[$0]) * m + variance[$0] * (1 - m)) })))
+            let variance = inverse.map { max(1 / ($0 * $0) - epsilon, 0) }
+            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { runningMean[$0] * momentum + mean[$0] * (1 - momentum) })))
+            outputs.append(.float(Tensor(shape: [channels], data: (0..<channels).map { runningVariance[$0] * momentum + variance[$0] * (1 - momentum) })))
         }
         return outputs
     }
 
-    /// With x̂ = (x − μ)/σ: ∂scale = Σ dy·x̂, ∂bias = Σ dy, ∂x = scale/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
+    /// ∂scale = Σ dy·x̂, ∂bias = Σ dy per channel; ∂x through `normalizeGroupsBackward` with dx̂ = scale·dy.
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0] else { return [:] }
+        guard let dyPlain = g[0] else { return [:] }
         let x = try floatInput(inputs, 0, node), scale = try floatInput(inputs, 1, node).data
-        let (mean, inverse, _, channels, inner) = try statistics(x)
-        let n = Double(x.shape[0] * inner)
-        var sumDy = [Double](repeating: 0, count: channels), sumDyXhat = sumDy
-        for i in 0..<x.count {
-            let c = (i / inner) % channels
-            sumDy[c] += Double(dy.data[i])
-            sumDyXhat[c] += Double(dy.data[i]) * (Double(x.data[i]) - mean[c]) * inverse[c]
-        }
+        let (xhat, inverse, _, size, channels) = try standardized(x)
+        let dy = Self.channelsFirst(dyPlain, channels: channels)
         var result: [Int: Tensor] = [:]
         if wanted.contains(0) {
-            var dx = Tensor.zeros(x.shape)
-            for i in 0..<x.count {
-                let c = (i / inner) % channels, xhat = (Double(x.data[i]) - mean[c]) * inverse[c]
-                dx.data[i] = Float(Double(scale[c]) * inverse[c] * (Double(dy.data[i]) - sumDy[c] / n - xhat * sumDyXhat[c] / n))
-            }
-            result[0] = dx
+            var dxhat = dy
+            for i in 0..<dxhat.count { dxhat.data[i] *= scale[i / size] }
+            let dx = normalizeGroupsBackward(dxhat, xhat: xhat, inverse: inverse, size: size)
+            result[0] = Self.channelsFirst(dx, channels: channels, inverse: true)
         }
+        var sumDy = [Double](repeating: 0, count: channels), sumDyXhat = sumDy
+        for i in 0..<dy.count { sumDy[i / size] += Double(dy.data[i]); sumDyXhat[i / size] += Double(dy.data[i]) * Double(xhat.data[i]) }
         if wanted.contains(1) { result[1] = Tensor(shape: [channels], data: sumDyXhat.map { Float($0) }) }
         if wanted.contains(2) { result[2] = Tensor(shape: [channels], data: sumDy.map { Float($0) }) }
         return result
