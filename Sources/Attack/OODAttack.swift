@@ -325,7 +325,7 @@ public final class OODAttack {
                     throw AttackError.invalidArgument("label \(labels[i]) of sample \(i) is not a class of \(c) logits")
                 }
                 let row = Array(z.data[(i * c)..<((i + 1) * c)])
-                let lse = logSumExp(row)
+                let lse = logSumExpRow(row.map(Double.init))
                 loss[i] = sign * (lse - Double(row[labels[i]]))
                 for j in 0..<c {
                     let p = Foundation.exp(Double(row[j]) - lse)
@@ -410,9 +410,3 @@ func meanOf(_ v: [Float]) -> Float {
     v.isEmpty ? .nan : Float(v.reduce(0.0) { $0 + Double($1) } / Double(v.count))
 }
 
-func logSumExp(_ row: [Float]) -> Double {
-    guard let m = row.max() else { return -.infinity }
-    let md = Double(m)
-    if !md.isFinite { return md }
-    return md + Foundation.log(row.reduce(0.0) { $0 + Foundation.exp(Double($1) - md) })
-}

@@ -208,6 +208,8 @@ func softmaxRow(_ row: [Double]) -> [Double] {
     return e.map { $0 / s }
 }
 
+/// log Σ exp(row), shifted by the maximum so that no term overflows (−∞ for an empty row; an infinite or NaN
+/// maximum is returned as it is).
 func logSumExpRow(_ row: [Double]) -> Double {
     guard let m = row.max(), m.isFinite else { return row.max() ?? -.infinity }
     return m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
