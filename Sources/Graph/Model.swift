@@ -136,7 +136,7 @@ public final class Encoder {
         let op: Operator
         let inputs: [Int?]       // slots; nil for omitted optional inputs
         let outputs: [Int]
-        var label: String { op is Conv && (op as! Conv).fusedReLU ? "Conv+Relu" : node.opType }
+        var label: String { (op as? Conv)?.fusedReLU == true ? "Conv+Relu" : node.opType }
     }
 
     private let steps: [Step]

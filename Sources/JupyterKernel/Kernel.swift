@@ -97,9 +97,9 @@ public final class Kernel: @unchecked Sendable {
     /// (the client starts the new process; we only exit cleanly).
     public func run() throws -> Ending {
         let forwarder = IOPubForwarder(xpub: iopub, inbox: iopubInbox, codec: codec, headers: headers, topicPrefix: topicPrefix, log: log)
-        let iopubThread = KernelThread { forwarder.run() }
+        let iopubThread = try KernelThread("iopub") { forwarder.run() }
         let heartbeatSocket = heartbeat
-        let heartbeatThread = KernelThread {
+        let heartbeatThread = try KernelThread("heartbeat") {
             // Echo every ping; returns when the context terminates.
             zmq_proxy(heartbeatSocket.handle, heartbeatSocket.handle, nil)
             heartbeatSocket.close()
@@ -107,7 +107,7 @@ public final class Kernel: @unchecked Sendable {
         let controlPublisher = try IOPubPublisher(context: context, codec: codec, headers: headers, topicPrefix: topicPrefix, log: log)
         let waker = try ZMQSocket(context, type: ZMQ_PUSH)
         try waker.connect(Self.wakeEndpoint)
-        let controlThread = KernelThread { [self] in
+        let controlThread = try KernelThread("control") { [self] in
             serveControl(publisher: controlPublisher, waker: waker)
         }
 

@@ -8,14 +8,18 @@ final class KernelThread: @unchecked Sendable {
     private var thread = pthread_t()
     private final class Body { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
 
-    init(_ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new thread; a failure (the process is out of threads or memory) is thrown, naming it.
+    init(_ name: String, _ body: @escaping @Sendable () -> Void) throws(ZMQError) {
         let box = Unmanaged.passRetained(Body(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { raw in
             let body = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
             body.run()
             return nil
         }, box)
-        precondition(rc == 0, "pthread_create failed: \(rc)")
+        guard rc == 0 else {
+            Unmanaged<Body>.fromOpaque(box).release()
+            throw ZMQError(operation: "starting the \(name) thread (pthread_create)", code: rc)
+        }
     }
 
     func join() { pthread_join(thread, nil) }

@@ -173,7 +173,7 @@ private func describe(_ kind: DetectorKind) -> String {
 func images(_ value: Value, _ args: CallArguments, _ name: String) throws -> Tensor {
     switch value {
     case .tensor(let t): return t
-    case .object(let o) where o is AttackObject: return (o as! AttackObject).attack.x
+    case .object(let o as AttackObject): return o.attack.x
     default: throw args.error("expects images (a tensor) or an attack for `\(name)`, got \(value.typeName)")
     }
 }

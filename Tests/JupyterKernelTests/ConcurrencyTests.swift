@@ -55,7 +55,7 @@ private final class RunningKernel: @unchecked Sendable {
             try socket.set(ZMQ_LINGER, 0)
             try socket.connect(connection.endpoint(port: port))
         }
-        thread = KernelThread { [self] in
+        thread = try KernelThread("kernel under test") { [self] in
             let how = try? kernel.run()
             ending.withLock { $0 = how }
             finished.signal()
