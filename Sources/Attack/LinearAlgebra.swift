@@ -4,7 +4,7 @@ import Foundation
 public enum LinearAlgebra {
     /// Cholesky factor L (lower, row-major) of a symmetric positive-definite n×n matrix; nil if not positive definite.
     public static func cholesky(_ a: [Double], n: Int) -> [Double]? {
-        precondition(a.count == n * n)
+        precondition(a.count == n * n, "cholesky: \(a.count) values for a \(n)×\(n) matrix")
         var l = [Double](repeating: 0, count: n * n)
         for j in 0..<n {
             var d = a[j * n + j]
@@ -61,7 +61,7 @@ public enum LinearAlgebra {
     /// Eigen-decomposition of a symmetric n×n matrix by cyclic Jacobi rotations.
     /// Returns eigenvalues in descending order and the eigenvectors as the columns of a row-major n×n matrix.
     public static func symmetricEigen(_ matrix: [Double], n: Int, tolerance: Double = 1e-14, maxSweeps: Int = 100) -> (values: [Double], vectors: [Double]) {
-        precondition(matrix.count == n * n)
+        precondition(matrix.count == n * n, "symmetricEigen: \(matrix.count) values for a \(n)×\(n) matrix")
         var a = matrix
         var v = [Double](repeating: 0, count: n * n)
         for i in 0..<n { v[i * n + i] = 1 }

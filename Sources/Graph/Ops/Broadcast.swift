@@ -24,7 +24,7 @@ extension Tensor {
 
     /// Element-wise combination of same-shaped tensors (gradients), without the broadcasting machinery.
     func zipped(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
-        precondition(shape == other.shape)
+        precondition(shape == other.shape, "zipped: shapes \(shape) and \(other.shape) differ")
         var out = [Float](repeating: 0, count: count)
         data.withUnsafeBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
