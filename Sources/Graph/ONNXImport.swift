@@ -83,7 +83,7 @@ public enum ONNXImport {
             }
             try checkMemory(needed: size.multipliedReportingOverflow(by: max(1, options.memoryFactor)),
                             what: "file is \(formatBytes(size))")
-            let data: Data
+            var data: Data
             do {
                 // Read, not mapped: a mapped file truncated by someone else while we decode would
                 // crash the process (SIGBUS) instead of failing cleanly.
@@ -94,7 +94,9 @@ public enum ONNXImport {
             guard data.count == size else {
                 throw ModelError("model file changed while being read (\(size) bytes, then \(data.count))")
             }
-            return try decode(data, directory: directoryOf(path), options: options)
+            var model = try parse(data)
+            data = Data()   // the file's bytes are in `model` now: free them before the weights are decoded
+            return try importGraph(&model, directory: directoryOf(path), options: options)
         } catch var error as ModelError {
             if error.file == nil { error.file = path }
             throw error
@@ -107,12 +109,14 @@ public enum ONNXImport {
         if bytes.count > maxModelFileBytes {
             throw ModelError("model is \(formatBytes(bytes.count)), over protobuf's 2 GB limit for one message")
         }
-        return try decode(bytes, directory: directory, options: options)
+        var model = try parse(bytes)
+        return try importGraph(&model, directory: directory, options: options)
     }
 
     // MARK: - Decoding
 
-    static func decode<Bytes: SwiftProtobufContiguousBytes>(_ bytes: Bytes, directory: String?, options: Options) throws -> Graph {
+    /// The ModelProto in `bytes`, or a ModelError saying where the protobuf decoding failed.
+    static func parse<Bytes: SwiftProtobufContiguousBytes>(_ bytes: Bytes) throws -> Onnx_ModelProto {
         var decodingOptions = BinaryDecodingOptions()
         // Nesting (graphs inside attributes inside nodes inside graphs) is bounded so that
         // hostile input cannot exhaust the stack; 64 levels is far more than real models use.
@@ -125,8 +129,14 @@ public enum ONNXImport {
             let where_ = bytes.withUnsafeBytes { WireScan.describeFailure(UnsafeRawBufferPointer($0)) }
             throw ModelError("not an ONNX model: protobuf decoding failed\(where_) (\(describe(error)))")
         }
+        return model
+    }
+
+    /// The Graph of a parsed model. It takes the model's graph out of `model`, and frees each initializer's
+    /// bytes once they are decoded. So a model's weights are held twice at most while loading, not three times.
+    static func importGraph(_ model: inout Onnx_ModelProto, directory: String?, options: Options) throws -> Graph {
         var importer = GraphImporter(directory: directory, options: options)
-        return try importer.graph(of: model)
+        return try importer.graph(of: &model)
     }
 
     static func describe(_ error: Error) -> String {

@@ -14,17 +14,19 @@ struct GraphImporter {
         self.external = ExternalDataReader(directory: directory)
     }
 
-    mutating func graph(of model: Onnx_ModelProto) throws -> Graph {
+    /// The Graph of `model`, whose graph is moved out (left empty) so that initializer bytes can be freed one by one.
+    mutating func graph(of model: inout Onnx_ModelProto) throws -> Graph {
         guard model.hasGraph else {
             throw ModelError(model.hasIrVersion || !model.opsetImport.isEmpty
                 ? "model has no graph"
                 : "model has no graph (and no ir_version or opset_import: probably not an ONNX model)")
         }
         let opsets = try self.opsets(of: model)
-        let proto = model.graph
+        var proto = model.graph
+        model.clearGraph()
 
         var graph = Graph(name: proto.name, opsets: opsets, producer: Self.producer(of: model))
-        try readInitializers(proto, into: &graph)
+        try readInitializers(&proto, into: &graph)
         var defined = try readInputs(proto, into: &graph)
         try readNodes(proto, into: &graph, defined: &defined)
         try readOutputs(proto, into: &graph, defined: defined)
@@ -34,13 +36,16 @@ struct GraphImporter {
         return graph
     }
 
-    /// Decodes the initializers (names must be unique and non-empty; sparse ones are refused).
-    mutating func readInitializers(_ proto: Onnx_GraphProto, into graph: inout Graph) throws {
-        for (index, tensor) in proto.initializer.enumerated() {
-            let name = tensor.name
+    /// Decodes the initializers (names must be unique and non-empty; sparse ones are refused), freeing each one's
+    /// bytes in `proto` once decoded.
+    mutating func readInitializers(_ proto: inout Onnx_GraphProto, into graph: inout Graph) throws {
+        for index in proto.initializer.indices {
+            let name = proto.initializer[index].name
             guard !name.isEmpty else { throw ModelError("initializer #\(index) has no name") }
             if graph.initializers[name] != nil { throw ModelError("duplicate initializer '\(name)'") }
-            graph.initializers[name] = try TensorDecoder.decode(tensor, what: "initializer '\(name)'", external: &external)
+            graph.initializers[name] = try TensorDecoder.decode(proto.initializer[index], what: "initializer '\(name)'", external: &external)
+            proto.initializer[index].clearRawData()
+            proto.initializer[index].floatData = []
         }
         if !proto.sparseInitializer.isEmpty {
             let names = proto.sparseInitializer.prefix(3).map { "'\($0.values.name)'" }.joined(separator: ", ")
