@@ -212,6 +212,13 @@ dnnl_status_t dnnl_primitive_desc_destroy(dnnl_primitive_desc_t primitive_desc) 
     return ((dnnl_status_t (*)(dnnl_primitive_desc_t primitive_desc))f)(primitive_desc);
 }
 
+dnnl_status_t dnnl_primitive_desc_query(const_dnnl_primitive_desc_t primitive_desc, dnnl_query_t what, int index, void *result) {
+    static void *cached;
+    void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
+    if (!f) { f = mirage_dnnl_symbol("dnnl_primitive_desc_query"); __atomic_store_n(&cached, f, __ATOMIC_RELEASE); }
+    return ((dnnl_status_t (*)(const_dnnl_primitive_desc_t primitive_desc, dnnl_query_t what, int index, void *result))f)(primitive_desc, what, index, result);
+}
+
 const dnnl_memory_desc_t * dnnl_primitive_desc_query_md(const_dnnl_primitive_desc_t primitive_desc, dnnl_query_t what, int index) {
     static void *cached;
     void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);

@@ -72,12 +72,14 @@ extension Tensor {
             let a = data[0]
             return Tensor(shape: outShape, data: other.data.map { operation.apply(a, $0) })
         }
-        let stridesA = broadcastStrides(of: shape, into: outShape)
-        let stridesB = broadcastStrides(of: other.shape, into: outShape)
+        // Adjacent axes that both operands walk contiguously (or both broadcast) merge into one, so the inner
+        // loop runs long: [1, 64, 3, 49, 49] + [1, 64, 1, 49, 49] is 192 runs of 2,401, not 9,408 of 49.
+        let (walk, stridesA, stridesB) = mergedAxes(outShape, broadcastStrides(of: shape, into: outShape),
+                                                    broadcastStrides(of: other.shape, into: outShape))
         var out = [Float](repeating: 0, count: total)
-        var index = [Int](repeating: 0, count: outShape.count)
+        var index = [Int](repeating: 0, count: walk.count)
         var offsetA = 0, offsetB = 0
-        let n = outShape.last ?? 1, stepA = stridesA.last ?? 0, stepB = stridesB.last ?? 0
+        let n = walk.last ?? 1, stepA = stridesA.last ?? 0, stepB = stridesB.last ?? 0
         data.withUnsafeBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
                 out.withUnsafeMutableBufferPointer { o in
@@ -86,12 +88,12 @@ extension Tensor {
                         // A tight loop along the last axis, then an odometer step over the others.
                         for i in 0..<n { o[flat + i] = operation.apply(a[offsetA + i * stepA], b[offsetB + i * stepB]) }
                         flat += n
-                        var axis = outShape.count - 2
+                        var axis = walk.count - 2
                         while axis >= 0 {
                             index[axis] += 1
                             offsetA += stridesA[axis]
                             offsetB += stridesB[axis]
-                            if index[axis] < outShape[axis] { break }
+                            if index[axis] < walk[axis] { break }
                             offsetA -= stridesA[axis] * index[axis]
                             offsetB -= stridesB[axis] * index[axis]
                             index[axis] = 0
@@ -120,6 +122,21 @@ extension Tensor {
 }
 
 /// Row-major strides of `shape` aligned to the right of `outShape`, with 0 where the dimension is broadcast.
+/// The shape and both operands' strides with adjacent axes merged wherever each operand's stride on the outer axis
+/// is its stride on the inner axis times the inner axis's length (contiguous, or both 0 for a broadcast).
+private func mergedAxes(_ shape: [Int], _ a: [Int], _ b: [Int]) -> ([Int], [Int], [Int]) {
+    guard !shape.isEmpty else { return (shape, a, b) }
+    var s = [shape.last!], sa = [a.last!], sb = [b.last!]
+    for axis in stride(from: shape.count - 2, through: 0, by: -1) {
+        if a[axis] == sa[0] * s[0] && b[axis] == sb[0] * s[0] {
+            s[0] *= shape[axis]
+        } else {
+            s.insert(shape[axis], at: 0); sa.insert(a[axis], at: 0); sb.insert(b[axis], at: 0)
+        }
+    }
+    return (s, sa, sb)
+}
+
 private func broadcastStrides(of shape: [Int], into outShape: [Int]) -> [Int] {
     var strides = [Int](repeating: 0, count: outShape.count)
     var step = 1

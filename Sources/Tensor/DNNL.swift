@@ -177,6 +177,14 @@ final class DNNLPrimitive {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
+    /// oneDNN's name for the implementation it chose: "jit:uni", "brg:avx512_core", or "ref:any" for its
+    /// slow reference loops.
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "" }
+        return String(cString: name)
+    }
+
     /// The layout the primitive chose for one of its arguments.
     func layout(_ query: dnnl_query_t, index: Int32 = 0) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(descriptor, query, index).pointee

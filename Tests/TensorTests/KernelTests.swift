@@ -177,3 +177,38 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map 
         #expect(y.data.allSatisfy { $0.isFinite })
     }
 }
+
+@Suite struct BroadcastingTests {
+    /// a ∘ b by the definition: every output index read from both operands, broadcast axes at 0.
+    func reference(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        let shape = Tensor.broadcastShape(a.shape, b.shape)!
+        func offset(_ index: [Int], _ s: [Int]) -> Int {
+            var flat = 0
+            for (k, n) in s.enumerated() { flat = flat * n + (n == 1 ? 0 : index[index.count - s.count + k]) }
+            return flat
+        }
+        var out = Tensor.zeros(shape)
+        var index = [Int](repeating: 0, count: shape.count)
+        for i in 0..<out.count {
+            var rest = i
+            for axis in stride(from: shape.count - 1, through: 0, by: -1) { index[axis] = rest % shape[axis]; rest /= shape[axis] }
+            out.data[i] = f(a.data[offset(index, a.shape)], b.data[offset(index, b.shape)])
+        }
+        return out
+    }
+
+    @Test(arguments: [([1, 4, 3, 5, 5], [1, 4, 1, 5, 5]), ([2, 3, 4], [3, 1]), ([2, 1, 4], [3, 1]), ([3, 1, 2, 1], [1, 5, 1, 6]),
+                      ([2, 3, 4, 5], [2, 3, 4, 5]), ([6], [1]), ([2, 0, 3], [1, 3])])
+    func mergedAxesGiveTheDefinitionsResult(a: [Int], b: [Int]) throws {
+        var generator = SeededGenerator(seed: 7)
+        let x = Tensor.normal(a, using: &generator), y = Tensor.normal(b, using: &generator)
+        #expect(try x.applying(.subtract, y) == reference(x, y, -))
+        #expect(try y.applying(.multiply, x) == reference(y, x, *))
+    }
+
+    @Test func swinsMaskAddIsNotLeftToOneDNNsReferenceLoops() throws {
+        // oneDNN 2.x runs a middle-axis broadcast only in its reference implementation: `fast` declines it.
+        #expect(try BinaryKernel.fast(.add, [1, 64, 3, 49, 49], [1, 64, 1, 49, 49]) == nil)
+        #expect(try BinaryKernel.fast(.add, [4, 197, 768], [768]) != nil)
+    }
+}

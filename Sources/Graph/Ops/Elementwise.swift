@@ -259,8 +259,8 @@ final class Binary: Operator {
         }
     }
 
-    /// oneDNN's binary kernels, per (operation, shapes).
-    private var kernels: [[Int]: BinaryKernel] = [:]
+    /// oneDNN's binary kernels, per (operation, shapes); nil where oneDNN has only its reference loops.
+    private var kernels: [[Int]: BinaryKernel?] = [:]
     private var forwardBroadcast: LaidOutBroadcastKernel?, backwardBroadcast: LaidOutBroadcastKernel?
 
     /// x ∘ t (t broadcasting into x, x laid out), in x's layout; nil when oneDNN has no fast
@@ -273,7 +273,7 @@ final class Binary: Operator {
     }
 
     /// x ∘ y through oneDNN when one operand broadcasts into the other's shape (for + and ×, either
-    /// one: they commute exactly); nil otherwise.
+    /// one: they commute exactly) and oneDNN has a fast kernel for it; nil otherwise.
     private func oneDNN(_ operation: BinaryOperation, _ x: Tensor, _ y: Tensor) throws -> Tensor? {
         var (p, q) = (x, y)
         if !BinaryKernel.supports(operation, p.shape, q.shape) {
@@ -284,8 +284,9 @@ final class Binary: Operator {
         switch operation { case .add: code = -1; case .subtract: code = -2; case .multiply: code = -3; default: code = -4 }
         let key = p.shape + [code] + q.shape
         do {
-            if kernels[key] == nil { kernels[key] = try BinaryKernel(operation, p.shape, q.shape) }
-            return try kernels[key]!.run(p, q)
+            if kernels[key] == nil { kernels[key] = .some(try BinaryKernel.fast(operation, p.shape, q.shape)) }
+            guard let kernel = kernels[key] ?? nil else { return nil }
+            return try kernel.run(p, q)
         } catch { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
     }
 
