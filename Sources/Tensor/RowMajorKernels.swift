@@ -27,7 +27,7 @@ func filledTensor(_ shape: [Int], _ fill: (UnsafeMutableRawPointer) throws -> Vo
 
 /// The element-wise functions oneDNN's eltwise primitive computes, forward and backward.
 public enum EltwiseFunction: Hashable, Sendable {
-    case logistic, tanh, exp, log, sqrt, abs, hardSwish, geluErf, geluTanh, softplus
+    case relu, logistic, tanh, exp, log, sqrt, abs, hardSwish, geluErf, geluTanh, softplus
     /// α·x + β
     case linear(alpha: Float, beta: Float)
     /// x for x > 0, α·(eˣ − 1) otherwise
@@ -38,6 +38,7 @@ public enum EltwiseFunction: Hashable, Sendable {
     /// The algorithm, its α and β, and whether its backward pass reads the output (else the input).
     var parameters: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float, usesOutput: Bool) {
         switch self {
+        case .relu: return (dnnl_eltwise_relu_use_dst_for_bwd, 0, 0, true)
         case .logistic: return (dnnl_eltwise_logistic_use_dst_for_bwd, 0, 0, true)
         case .tanh: return (dnnl_eltwise_tanh_use_dst_for_bwd, 0, 0, true)
         case .exp: return (dnnl_eltwise_exp_use_dst_for_bwd, 0, 0, true)

@@ -56,11 +56,12 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
     "Where": { Where(node: $0) },
 ]
 
-/// ReLU: oneDNN's eltwise primitive on laid-out tensors (in their layout, multi-threaded); a plain
-/// loop on row-major ones (small tensors after a Gemm, shapes). Backward uses the output's sign.
+/// ReLU through oneDNN's eltwise primitive (vectorised, multi-threaded): laid-out tensors stay in their
+/// layout, row-major ones stay row-major. Backward uses the output's sign.
 final class Relu: Operator {
     let node: Node
     private var kernels: [[Int]: ReLUKernel] = [:]
+    private var plain: EltwiseKernel?
     init(node: Node) { self.node = node }
 
     var takesLaidOutValues: Bool { true }
@@ -72,9 +73,19 @@ final class Relu: Operator {
             if kernels[t.shape]?.fits(x) != true { kernels[t.shape] = try ReLUKernel(for: x) }
             return [.laidOut(try kernels[t.shape]!.forward(x))]
         }
-        var x = input.floats
-        x.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count where !(v[i] > 0) { v[i] = 0 } }
-        return [.float(x)]
+        // Row-major: oneDNN's eltwise ReLU too (vectorised, on both cores), into a row-major result.
+        let x = input.floats
+        guard let kernel = try plainKernel(x.count) else { return [.float(x)] }
+        return [.float(try kernel.forward(x))]
+    }
+
+    /// The row-major kernel for `count` elements (nil for an empty tensor).
+    private func plainKernel(_ count: Int) throws -> EltwiseKernel? {
+        guard count > 0 else { return nil }
+        if plain?.count != count {
+            do { plain = try EltwiseKernel(.relu, count: count) } catch { throw EngineError("node '\(node.name)' (Relu): \(error)") }
+        }
+        return plain
     }
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
@@ -82,7 +93,9 @@ final class Relu: Operator {
         if case .laidOut(let y) = outputs[0], let kernel = kernels[y.shape], kernel.fits(.laidOut(y)) {
             return [0: .laidOut(try kernel.backward(dy.kernelInput, output: .laidOut(y)))]
         }
-        return [0: .float(dy.floats.zipped(outputs[0].floats) { d, y in y > 0 ? d : 0 })]
+        let y = outputs[0].floats
+        guard let kernel = try plainKernel(y.count) else { return [0: .float(y)] }
+        return [0: .float(try kernel.backward(dy.floats, saved: y))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {

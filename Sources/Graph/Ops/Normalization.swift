@@ -36,18 +36,28 @@ final class BatchNormalization: Operator {
         guard x.rank >= 2, x.shape[1] == scale.count else {
             throw EngineError("node '\(node.name)' (BatchNormalization): input \(x.shape) has not \(scale.count) channels")
         }
-        let channels = x.shape[1], inner = x.count / max(x.shape[0] * channels, 1)
-        x.data.withUnsafeMutableBufferPointer { v in
-            for i in 0..<v.count { let c = (i / inner) % channels; v[i] = v[i] * scale[c] + shift[c] }
-        }
+        Self.perChannel(&x, channels: x.shape[1], scale: scale, shift: shift)
         return [.float(x)]
+    }
+
+    /// v ← v·scale[c] + shift[c] (shift nil: 0) for each channel c of an [N, C, …] tensor: one tight loop per
+    /// (sample, channel) plane, which the compiler vectorises.
+    static func perChannel(_ x: inout Tensor, channels: Int, scale: [Float], shift: [Float]?) {
+        let inner = x.count / max(x.shape[0] * channels, 1)
+        guard inner > 0 else { return }
+        x.data.withUnsafeMutableBufferPointer { v in
+            for plane in 0..<(v.count / inner) {
+                let c = plane % channels, a = scale[c], b = shift?[c] ?? 0
+                let row = UnsafeMutableBufferPointer(rebasing: v[(plane * inner)..<((plane + 1) * inner)])
+                for i in row.indices { row[i] = row[i] * a + b }
+            }
+        }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard var dx = g[0] else { return [:] }
         let (scale, _) = try affine(inputs)
-        let channels = dx.shape[1], inner = dx.count / max(dx.shape[0] * channels, 1)
-        dx.data.withUnsafeMutableBufferPointer { v in for i in 0..<v.count { v[i] *= scale[(i / inner) % channels] } }
+        Self.perChannel(&dx, channels: dx.shape[1], scale: scale, shift: nil)
         return [0: dx]
     }
 }
