@@ -155,3 +155,27 @@ import Tensor
         #expect(report.firstNonFinite == "l")
     }
 }
+
+@Suite struct SummedToTests {
+    /// The backward of broadcasting by its definition: each element added to its target, in flat order.
+    func reference(_ x: Tensor, to shape: [Int]) -> Tensor {
+        let aligned = [Int](repeating: 1, count: x.rank - shape.count) + shape
+        var out = Tensor.zeros(shape)
+        for flat in 0..<x.count {
+            var rest = flat, offset = 0, scale = 1
+            for axis in stride(from: x.rank - 1, through: 0, by: -1) {
+                let i = rest % x.shape[axis]
+                rest /= x.shape[axis]
+                if aligned[axis] != 1 { offset += i * scale; scale *= aligned[axis] }
+            }
+            out.data[offset] += x.data[flat]
+        }
+        return out
+    }
+
+    @Test(arguments: [([2, 3, 4, 5], [2, 3, 1, 1]), ([4, 6, 8], [8]), ([4, 6, 8], [6, 8]), ([2, 3, 4], [1, 3, 1]), ([3, 4], [1, 1]), ([5], [1])])
+    func fastPathsAddInTheDefinitionsOrder(shape: [Int], target: [Int]) {
+        let x = randomTensor(shape, seed: 50)
+        #expect(x.summed(to: target) == reference(x, to: target))   // bit for bit
+    }
+}

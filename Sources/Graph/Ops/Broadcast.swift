@@ -6,6 +6,32 @@ extension Tensor {
         if self.shape == shape { return self }
         var out = Tensor.zeros(shape)
         let outShape = self.shape
+        // Two common cases as tight loops, adding in the same order as the general walk (so bit for bit the
+        // same): trailing axes summed away (a global average pool's [N, C, H, W] → [N, C, 1, 1]) and leading
+        // ones (a bias gradient's [B, T, F] → [F]).
+        let aligned = [Int](repeating: 1, count: Swift.max(outShape.count - shape.count, 0)) + shape
+        if aligned.count == outShape.count, !outShape.contains(0) {
+            let kept = zip(aligned, outShape).prefix { $0 == $1 }.count
+            if aligned[kept...].allSatisfy({ $0 == 1 }) {
+                let inner = count / Swift.max(out.count, 1)
+                data.withUnsafeBufferPointer { source in
+                    out.data.withUnsafeMutableBufferPointer { target in
+                        for r in 0..<target.count { var total: Float = 0; for i in 0..<inner { total += source[r * inner + i] }; target[r] = total }
+                    }
+                }
+                return out
+            }
+            let dropped = aligned.prefix { $0 == 1 }.count
+            if Array(aligned[dropped...]) == Array(outShape[dropped...]) {
+                let width = out.count
+                data.withUnsafeBufferPointer { source in
+                    out.data.withUnsafeMutableBufferPointer { target in
+                        for r in 0..<(count / Swift.max(width, 1)) { for f in 0..<width { target[f] += source[r * width + f] } }
+                    }
+                }
+                return out
+            }
+        }
         // Strides of the target aligned right, 0 where it was broadcast.
         var strides = [Int](repeating: 0, count: outShape.count)
         var step = 1

@@ -321,7 +321,11 @@ final class Binary: Operator {
                     guard let z = try broadcast(d, t, &backwardBroadcast) else { break }
                     result[big] = .laidOut(z)
                 }
-                if wanted.contains(small) { result[small] = .float(d.plain().zipped(x.plain(), *).summed(to: t.shape)) }
+                if wanted.contains(small) {
+                    // dy·x in their shared layout through oneDNN (the same IEEE products), then one reorder.
+                    let product = d.sharesLayout(with: x) ? try gradients.1.product(d, x).plain() : d.plain().zipped(x.plain(), *)
+                    result[small] = .float(product.summed(to: t.shape))
+                }
                 return result
             }
         }

@@ -483,8 +483,21 @@ final class Reduce: Operator {
         let (kept, _, count) = try reduction(x.shape, inputs)
         switch kind {
         case .sum, .mean:
+            let divisor = Float(kind == .mean ? Swift.max(count, 1) : 1)
+            // Trailing axes reduced (a global average pool): each gradient value fills its block.
+            let inner = x.count / Swift.max(dy.count, 1)
+            if dy.count > 0, zip(kept, x.shape).prefix(while: { $0 == $1 }).count + kept.reversed().prefix(while: { $0 == 1 }).count >= kept.count {
+                var dx = Tensor.zeros(x.shape)
+                dx.data.withUnsafeMutableBufferPointer { target in
+                    for r in 0..<dy.count {
+                        let value = dy.data[r] / divisor
+                        for i in 0..<inner { target[r * inner + i] = value }
+                    }
+                }
+                return [0: dx]
+            }
             var dx = try Tensor(shape: kept, data: dy.data).applying(.add, Tensor.zeros(x.shape))
-            if kind == .mean { dx = dx.map { $0 / Float(Swift.max(count, 1)) } }
+            if kind == .mean { dx = dx.map { $0 / divisor } }
             return [0: dx]
         case .l2:
             var dx = Tensor.zeros(x.shape)
