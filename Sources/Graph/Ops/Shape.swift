@@ -327,8 +327,12 @@ final class Gather: Operator {
         let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, 1, node))
         let length = x.shape[axis]
         var dx = Tensor.zeros(x.shape)
-        var k = 0
-        for o in 0..<outer { for p in picks { for i in 0..<inner { dx.data[(o * length + p) * inner + i] += dy.data[k]; k += 1 } } }
+        dx.data.withUnsafeMutableBufferPointer { target in
+            dy.data.withUnsafeBufferPointer { source in
+                var k = 0
+                for o in 0..<outer { for p in picks { let base = (o * length + p) * inner; for i in 0..<inner { target[base + i] += source[k]; k += 1 } } }
+            }
+        }
         return [0: dx]
     }
 }
@@ -366,33 +370,49 @@ final class Slice: Operator {
         return keep
     }
 
-    /// Flat source offsets of the selected elements, in output order.
-    func offsets(_ shape: [Int], _ keep: [[Int]]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-        var result = [0]
-        for axis in 0..<shape.count {
-            result = result.flatMap { base in keep[axis].map { base + $0 * strides[axis] } }
+    /// The selection row by row: for each kept combination of the leading axes, the flat offset where its row
+    /// starts; and the kept indices of the last axis, with the first of them when they are consecutive (one run
+    /// to copy).
+    func rows(_ shape: [Int], _ keep: [[Int]]) -> (starts: [Int], last: [Int], run: Int?) {
+        let length = shape.last ?? 1, last = keep.last ?? [0]
+        let starts = gatherOffsets(Array(shape.dropLast()), Array(keep.dropLast())).map { $0 * length }
+        let consecutive = zip(last, last.dropFirst()).allSatisfy { $1 == $0 + 1 }
+        return (starts, last, consecutive ? last.first : nil)
+    }
+
+    /// The selected elements of `source`, in output order.
+    func gathered<T>(_ source: [T], _ shape: [Int], _ keep: [[Int]]) -> [T] {
+        guard !shape.isEmpty else { return source }
+        let (starts, last, run) = rows(shape, keep)
+        var result: [T] = []
+        result.reserveCapacity(starts.count * last.count)
+        for start in starts {
+            if let first = run { result.append(contentsOf: source[(start + first)..<(start + first + last.count)]) }
+            else { for i in last { result.append(source[start + i]) } }
         }
         return result
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Slice) has no input") }
-        let keep = try selection(x.shape, inputs)
-        let picks = offsets(x.shape, keep), shape = keep.map(\.count)
+        let keep = try selection(x.shape, inputs), shape = keep.map(\.count)
         switch x {
-        case .float, .laidOut:
-            let t = x.floats
-            return [.float(Tensor(shape: shape, data: picks.map { t.data[$0] }))]
-        case .int(let a): return [.int(IntArray(shape: shape, data: picks.map { a.data[$0] }))]
+        case .float, .laidOut: return [.float(Tensor(shape: shape, data: gathered(x.floats.data, x.shape, keep)))]
+        case .int(let a): return [.int(IntArray(shape: shape, data: gathered(a.data, x.shape, keep)))]
         }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let x = inputs[0] else { return [:] }
         var dx = Tensor.zeros(x.shape)
-        for (k, offset) in offsets(x.shape, try selection(x.shape, inputs)).enumerated() { dx.data[offset] += dy.data[k] }
+        guard !x.shape.isEmpty else { return [0: dy] }
+        let (starts, last, _) = rows(x.shape, try selection(x.shape, inputs))
+        dx.data.withUnsafeMutableBufferPointer { target in
+            dy.data.withUnsafeBufferPointer { source in
+                var k = 0
+                for start in starts { for i in last { target[start + i] += source[k]; k += 1 } }
+            }
+        }
         return [0: dx]
     }
 }
