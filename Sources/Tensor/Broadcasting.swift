@@ -121,7 +121,6 @@ extension Tensor {
     public static func / (lhs: Tensor, rhs: Tensor) throws(TensorError) -> Tensor { try lhs.applying(.divide, rhs) }
 }
 
-/// Row-major strides of `shape` aligned to the right of `outShape`, with 0 where the dimension is broadcast.
 /// The shape and both operands' strides with adjacent axes merged wherever each operand's stride on the outer axis
 /// is its stride on the inner axis times the inner axis's length (contiguous, or both 0 for a broadcast).
 private func mergedAxes(_ shape: [Int], _ a: [Int], _ b: [Int]) -> ([Int], [Int], [Int]) {
@@ -137,6 +136,7 @@ private func mergedAxes(_ shape: [Int], _ a: [Int], _ b: [Int]) -> ([Int], [Int]
     return (s, sa, sb)
 }
 
+/// Row-major strides of `shape` aligned to the right of `outShape`, with 0 where the dimension is broadcast.
 private func broadcastStrides(of shape: [Int], into outShape: [Int]) -> [Int] {
     var strides = [Int](repeating: 0, count: outShape.count)
     var step = 1

@@ -51,7 +51,8 @@ def test_job_array_with_a_killed_task_matches_the_unsharded_run(cluster, tmp_pat
     np.save(ood, np.random.default_rng(11).random((48, 1, 28, 28), dtype=np.float32))
     # 64 test digits + 48 OOD images in chunks of 8: 14 chunks, 3-4 per task. Task 2 gets chunks 2 and 6 (test digits,
     # scored only) and 10 (OOD images, attacked): 1,500 steps keep chunk 10 running for seconds, so the kill lands
-    # between its first commit and its last however fast the engine gets (30 steps took 40 ms after a speed-up).
+    # between its first commit and its last however fast the engine gets (with 30 steps, after a speed-up, task 2
+    # finished all three chunks before scancel landed).
     text = tiny_script(tmp_path / "OUT", f'"{ood}"', steps=1500, chunk=8, n_test=64)
     reference = tmp_path / "unsharded"
     script = write_script(tmp_path, "ref.mirage", text.replace(str(tmp_path / "OUT"), str(reference)))

@@ -1,5 +1,13 @@
 import Tensor
 
+/// Whether `reduced` is `full` with some trailing axes set to 1 and the others kept: each value of `reduced` then
+/// stands for one contiguous block of `full` (a global pool's [N, C, 1, 1] in [N, C, H, W]).
+func blocksOfTrailingAxes(_ full: [Int], _ reduced: [Int]) -> Bool {
+    guard full.count == reduced.count else { return false }
+    let kept = zip(reduced, full).prefix { $0 == $1 }.count
+    return reduced[kept...].allSatisfy { $0 == 1 }
+}
+
 extension Tensor {
     /// Sums a broadcast gradient back down to `shape`: the backward of broadcasting.
     func summed(to shape: [Int]) -> Tensor {
@@ -11,8 +19,7 @@ extension Tensor {
         // ones (a bias gradient's [B, T, F] → [F]).
         let aligned = [Int](repeating: 1, count: Swift.max(outShape.count - shape.count, 0)) + shape
         if aligned.count == outShape.count, !outShape.contains(0) {
-            let kept = zip(aligned, outShape).prefix { $0 == $1 }.count
-            if aligned[kept...].allSatisfy({ $0 == 1 }) {
+            if blocksOfTrailingAxes(outShape, aligned) {
                 let inner = count / Swift.max(out.count, 1)
                 data.withUnsafeBufferPointer { source in
                     out.data.withUnsafeMutableBufferPointer { target in

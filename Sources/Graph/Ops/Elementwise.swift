@@ -2,7 +2,7 @@ import Foundation
 import Tensor
 
 let elementwiseOperators: [String: OperatorSet.Maker] = [
-    "Relu": { Relu(node: $0) },
+    "Relu": { Unary(node: $0, { $0 > 0 ? $0 : 0 }, { _, y in y > 0 ? 1 : 0 }, oneDNN: .relu) },
     "Sigmoid": { Unary(node: $0, { 1 / (1 + exp(-$0)) }, { _, y in y * (1 - y) }, oneDNN: .logistic) },
     "Tanh": { Unary(node: $0, { tanh($0) }, { _, y in 1 - y * y }, oneDNN: .tanh) },
     "Exp": { Unary(node: $0, { exp($0) }, { _, y in y }, oneDNN: .exp) },
@@ -55,53 +55,6 @@ let elementwiseOperators: [String: OperatorSet.Maker] = [
     "GreaterOrEqual": { Comparison(node: $0, .greaterEqual) },
     "Where": { Where(node: $0) },
 ]
-
-/// ReLU through oneDNN's eltwise primitive (vectorised, multi-threaded): laid-out tensors stay in their
-/// layout, row-major ones stay row-major. Backward uses the output's sign.
-final class Relu: Operator {
-    let node: Node
-    private var kernels: [[Int]: ReLUKernel] = [:]
-    private var plain: EltwiseKernel?
-    init(node: Node) { self.node = node }
-
-    var takesLaidOutValues: Bool { true }
-
-    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Relu) is missing input 0") }
-        if case .laidOut(let t) = input {
-            let x = KernelInput.laidOut(t)
-            if kernels[t.shape]?.fits(x) != true { kernels[t.shape] = try ReLUKernel(for: x) }
-            return [.laidOut(try kernels[t.shape]!.forward(x))]
-        }
-        // Row-major: oneDNN's eltwise ReLU too (vectorised, on both cores), into a row-major result.
-        let x = input.floats
-        guard let kernel = try plainKernel(x.count) else { return [.float(x)] }
-        return [.float(try kernel.forward(x))]
-    }
-
-    /// The row-major kernel for `count` elements (nil for an empty tensor).
-    private func plainKernel(_ count: Int) throws -> EltwiseKernel? {
-        guard count > 0 else { return nil }
-        if plain?.count != count {
-            do { plain = try EltwiseKernel(.relu, count: count) } catch { throw EngineError("node '\(node.name)' (Relu): \(error)") }
-        }
-        return plain
-    }
-
-    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
-        guard let dy = g[0] else { return [:] }
-        if case .laidOut(let y) = outputs[0], let kernel = kernels[y.shape], kernel.fits(.laidOut(y)) {
-            return [0: .laidOut(try kernel.backward(dy.kernelInput, output: .laidOut(y)))]
-        }
-        let y = outputs[0].floats
-        guard let kernel = try plainKernel(y.count) else { return [0: .float(y)] }
-        return [0: .float(try kernel.backward(dy.floats, saved: y))]
-    }
-
-    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        try backward(laidOut: g.map { $0.map(RuntimeValue.float) }, inputs: inputs, outputs: outputs, wanted: wanted).mapValues(\.floats)
-    }
-}
 
 /// y = f(x) element by element; backward multiplies by f′ written in terms of x and y. Functions
 /// oneDNN's eltwise primitive has (`oneDNN`) run there, forward and backward (vectorised, on every

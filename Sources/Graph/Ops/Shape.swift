@@ -505,8 +505,8 @@ final class Reduce: Operator {
         case .sum, .mean:
             let divisor = Float(kind == .mean ? Swift.max(count, 1) : 1)
             // Trailing axes reduced (a global average pool): each gradient value fills its block.
-            let inner = x.count / Swift.max(dy.count, 1)
-            if dy.count > 0, zip(kept, x.shape).prefix(while: { $0 == $1 }).count + kept.reversed().prefix(while: { $0 == 1 }).count >= kept.count {
+            if dy.count > 0, blocksOfTrailingAxes(x.shape, kept) {
+                let inner = x.count / dy.count
                 var dx = Tensor.zeros(x.shape)
                 dx.data.withUnsafeMutableBufferPointer { target in
                     for r in 0..<dy.count {
