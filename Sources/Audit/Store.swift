@@ -168,6 +168,9 @@ public final class ResultStore {
                 }
             }
         }
+        // A reader can meet a store another shard's process has created but not yet set up (its tables come in
+        // the first transaction): that store holds no run yet.
+        if readOnly, try !wrap({ try queue.read { try $0.tableExists("meta") } }) { return }
         let version = try schemaVersion()
         guard version <= Self.schemaVersion else {
             throw AuditError("\(path) was written with store schema version \(version); this Mirage reads versions up to \(Self.schemaVersion): update Mirage")
@@ -197,6 +200,7 @@ public final class ResultStore {
     public func info() throws -> RunInfo? {
         try wrap {
             try queue.read { db in
+                guard try db.tableExists("meta") else { return nil }
                 let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM meta")
                 var meta: [String: String] = [:]
                 for row in rows { meta[row["key"]] = row["value"] }
@@ -241,7 +245,8 @@ public final class ResultStore {
     public func shard() throws -> Shard? {
         try wrap {
             try queue.read { db in
-                guard let i = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'shard_index'").flatMap(Int.init),
+                guard try db.tableExists("meta"),
+                      let i = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'shard_index'").flatMap(Int.init),
                       let n = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'shard_count'").flatMap(Int.init) else { return nil }
                 return Shard.unchecked(i, n)
             }

@@ -72,3 +72,12 @@ private func temporaryFolder() throws -> String {
         try ResultStore(path: path, readOnly: true)
     }
 }
+
+@Test func aStoreAnotherShardHasCreatedButNotSetUpHoldsNoRunYet() throws {
+    // Three shards started at once: one finishes and reads the folder while another's file exists, empty, before
+    // its first transaction. That store counts as not started (it was "not a Mirage results store").
+    let folder = try temporaryFolder()
+    FileManager.default.createFile(atPath: folder + "/shard-1-of-2.sqlite", contents: Data())
+    #expect(try ResultStore(path: folder + "/shard-1-of-2.sqlite", readOnly: true).info() == nil)
+    #expect { try AuditResults.load(folder) } throws: { "\($0)".contains("has started yet") }
+}
