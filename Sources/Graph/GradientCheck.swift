@@ -36,7 +36,7 @@ public struct GradientCheckReport: Sendable, CustomStringConvertible {
     /// The verdict read from `relativeError` and the forward checks.
     public var verdict: Verdict
     /// The first tensor (in the order the graph computes them) whose value differs between the engine's
-    /// fast path (oneDNN layouts, fused Conv+Relu, recycled buffers) and its plain one, with the relative
+    /// fast path (oneDNN layouts, fused Conv+Relu, pooled buffers, values released once backward no longer needs them) and its plain one, with the relative
     /// difference; nil when every tensor agrees to 1e-4.
     public var forwardMismatch: (tensor: String, error: Double)?
     /// The first tensor holding a NaN or an infinity, if any.
@@ -88,6 +88,8 @@ public enum GradientCheck {
         let rms = max((input.data.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(input.count, 1))).squareRoot(), 1e-3)
         let x = Tensor(shape: input.shape, data: zip(input.data, Tensor.normal(input.shape, using: &noise).data).map { $0 + Float(jitter * rms) * $1 })
         let result = try gradientErrors(encoder, x: x, directions: directions, seed: seed)
+        encoder.keepsEveryValue = true   // the gradients above ran as attacks run them; the comparison needs every value
+        _ = try encoder.forward(x)
         let fast = encoder.lastFloatValues()
         let firstNonFinite = fast.first { !$0.value.data.allSatisfy(\.isFinite) }?.name
         let forwardMismatch = try firstForwardMismatch(model, output: output, x: x, fast: fast)
@@ -124,8 +126,6 @@ public enum GradientCheck {
             }
             found.append(best!)
         }
-        // Leave the encoder as it was after the forward at x (callers read its values).
-        _ = try encoder.forward(x)
         let sorted = found.map(\.error).sorted()
         let median = sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         return (found.contains { !$0.error.isFinite } ? .infinity : median, found)
@@ -136,6 +136,7 @@ public enum GradientCheck {
     static func firstForwardMismatch(_ model: Model, output: String, x: Tensor, fast: [(name: String, value: Tensor)]) throws -> (tensor: String, error: Double)? {
         let plain = try model.encoder(outputs: [output], fusing: false)
         plain.plainValuesOnly = true
+        plain.keepsEveryValue = true
         _ = try plain.forward(x)
         let reference = Dictionary(plain.lastFloatValues().map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         for (name, value) in fast {

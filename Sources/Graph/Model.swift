@@ -155,12 +155,22 @@ public final class Encoder {
     private var plainCopies: [Int: RuntimeValue] = [:]
     /// Hands every operator row-major values (tests compare this against layout propagation).
     var plainValuesOnly = false
+    /// Keeps every value of a forward pass, including those no backward step reads (for
+    /// `lastFloatValues`); otherwise they are released after their last forward reader.
+    var keepsEveryValue = false
+    /// Per step, the slots it may release once it has run: inputs it is the last forward reader of,
+    /// and outputs no later step reads (never the input, the outputs or constants).
+    private let releasable: [[Int]]
+    /// Per slot, whether a step that will run backward reads its value (found during each forward).
+    private var keptForBackward: [Bool]
     /// Per slot, the buffer gradient sums of laid-out tensors go to (reused step after step).
-    private var gradientSums: [Int: RecycledOutput] = [:]
+    private var gradientSums: [Int: OutputAllocator] = [:]
     /// When set, seconds spent per operator type (forward and backward), for `mirage bench --profile`.
     public var profile: [String: (forward: Double, backward: Double)]?
     /// The value name of each slot, for descriptions.
     let slotNames: [String]
+
+    deinit { BufferPool.shared.drain() }
 
     init(model: Model, nodes: [Node], inputName: String, outputs: [String], fusing: Bool = true) throws {
         var slotOf: [String: Int] = [inputName: 0]
@@ -193,6 +203,14 @@ public final class Encoder {
         }
         outputNames = outputs
         outputSlots = outputs.map { slot($0) }
+        var lastReader = [Int](repeating: -1, count: initial.count)
+        for (k, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { lastReader[s] = k } }
+        let pinned = Set(outputSlots + [0])
+        releasable = steps.enumerated().map { k, step in
+            let candidates = step.inputs.compactMap { $0 }.filter { lastReader[$0] == k } + step.outputs.filter { lastReader[$0] == -1 }
+            return Array(Set(candidates.filter { !constant[$0] && !pinned.contains($0) })).sorted()
+        }
+        keptForBackward = Array(repeating: false, count: initial.count)
         slotNames = slotOf.sorted { $0.value < $1.value }.map(\.key)
         self.steps = steps
         self.inputName = inputName
@@ -249,17 +267,32 @@ public final class Encoder {
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true
         for slot in trackedParameters.values { requiresGradient[slot] = true }
-        for step in steps {
+        for i in keptForBackward.indices { keptForBackward[i] = false }
+        for (k, step) in steps.enumerated() {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let outputs = try step.op.forward(inputs(of: step))
             if profile != nil {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
                 profile![step.label, default: (0, 0)].forward += seconds
             }
-            let flows = step.op.differentiableInputs.contains { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true }
+            let wanted = wantedGradients(step)
             for (slot, value) in zip(step.outputs, outputs) {
                 values[slot] = value
-                requiresGradient[slot] = flows && value.isFloat
+                requiresGradient[slot] = !wanted.isEmpty && value.isFloat
+            }
+            if !wanted.isEmpty {
+                let reads = step.op.backwardReads(wanted: wanted)
+                for i in reads.inputs ?? Set(step.inputs.indices) where i < step.inputs.count {
+                    if let slot = step.inputs[i] { keptForBackward[slot] = true }
+                }
+                if reads.outputs { for slot in step.outputs { keptForBackward[slot] = true } }
+            }
+            if !keepsEveryValue {
+                for slot in releasable[k] where !keptForBackward[slot] {
+                    guard let value = values[slot], value.isFloat, !value.isReleased else { continue }
+                    values[slot] = .released(shape: value.shape)
+                    plainCopies[slot] = nil
+                }
             }
         }
         hasForward = true
@@ -270,15 +303,19 @@ public final class Encoder {
     }
 
     /// After a forward: every float tensor the run computed, by name, row-major, in the order the steps
-    /// produced them (the input first). Values a fused step never materialises are absent.
+    /// produced them (the input first). Values a fused step never materialises, and values released
+    /// during the forward (unless `keepsEveryValue`), are absent.
     func lastFloatValues() -> [(name: String, value: Tensor)] {
         var seen = Set<Int>()
         var result: [(String, Tensor)] = []
         for slot in [inputSlot] + steps.flatMap(\.outputs) where seen.insert(slot).inserted {
-            if let value = values[slot], value.isFloat { result.append((slotNames[slot], value.floats)) }
+            if let value = values[slot], value.isFloat, !value.isReleased { result.append((slotNames[slot], value.floats)) }
         }
         return result
     }
+
+    /// After a forward: how many values it released (no backward step reads them).
+    var releasedValueCount: Int { values.reduce(0) { $0 + ($1?.isReleased == true ? 1 : 0) } }
 
     /// What each step runs ("Conv+Relu" for a fused pair), in order.
     var stepLabels: [String] { steps.map(\.label) }
@@ -335,6 +372,12 @@ public final class Encoder {
         return trackedParameters.mapValues { slot in gradients[slot]?.floats ?? Tensor.zeros(values[slot]?.shape ?? []) }
     }
 
+    /// The inputs of a step whose gradients backward computes: differentiable ones that depend on the
+    /// input or on a tracked parameter.
+    private func wantedGradients(_ step: Step) -> Set<Int> {
+        Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
+    }
+
     /// Reverse mode from the seeds: the gradient of every slot that needs one.
     private func backpropagate(_ seeds: [Tensor]) throws -> [RuntimeValue?] {
         guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
@@ -342,7 +385,7 @@ public final class Encoder {
         func accumulate(_ slot: Int, _ g: RuntimeValue) throws {
             guard let existing = gradients[slot] else { gradients[slot] = g; return }
             if case .laidOut(let a) = existing, case .laidOut(let b) = g, a.sharesLayout(with: b) {
-                gradients[slot] = .laidOut(try gradientSums[slot, default: RecycledOutput()].sum(a, b))
+                gradients[slot] = .laidOut(try gradientSums[slot, default: OutputAllocator()].sum(a, b))
             } else {
                 gradients[slot] = .float(existing.floats.zipped(g.floats, +))
             }
@@ -356,7 +399,7 @@ public final class Encoder {
         for step in steps.reversed() {
             let outputGradients = step.outputs.map { plainValuesOnly ? gradients[$0]?.plainLayout : gradients[$0] }
             guard outputGradients.contains(where: { $0 != nil }) else { continue }
-            let wanted = Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
+            let wanted = wantedGradients(step)
             guard !wanted.isEmpty else { continue }
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let inputGradients = try step.op.backward(laidOut: outputGradients, inputs: inputs(of: step),

@@ -17,12 +17,35 @@ protocol Operator: AnyObject {
     var takesLaidOutValues: Bool { get }
     /// `backward` for layout-aware operators: gradients come and go as values in any layout.
     func backward(laidOut outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue]
+    /// Which float values `backward` reads when it computes the gradients of `wanted`. The executor
+    /// releases every other one as soon as no later forward step reads it; backward then gets
+    /// `.released(shape:)` in its place.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads
+}
+
+/// What a node's backward reads of the float values its forward saw (integer values, such as shapes and
+/// indices, are small and always kept).
+struct BackwardReads: Sendable {
+    /// The inputs whose values backward reads; nil for all of them.
+    var inputs: Set<Int>?
+    /// Whether backward reads the outputs' values.
+    var outputs: Bool
+
+    /// Every input and output: what an operator that declares nothing gets.
+    static let everything = BackwardReads(inputs: nil, outputs: true)
+    /// Shapes only (a reshape, a transposition, a sum).
+    static let shapes = BackwardReads(inputs: [], outputs: false)
+    /// The inputs, not the outputs (a product, a convolution).
+    static let inputs = BackwardReads(inputs: nil, outputs: false)
+    /// The outputs, not the inputs (softmax, a sigmoid).
+    static let outputs = BackwardReads(inputs: [], outputs: true)
 }
 
 extension Operator {
     var differentiableInputs: [Int] { [0] }
     func prepare(constantInputs: Set<Int>) {}
     var takesLaidOutValues: Bool { false }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .everything }
 
     func backward(laidOut outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         try backward(outputGradients.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
@@ -68,6 +91,9 @@ enum OperatorSet {
 func floatInput(_ inputs: [RuntimeValue?], _ i: Int, _ node: Node) throws -> Tensor {
     guard i < inputs.count, let value = inputs[i] else {
         throw EngineError("node '\(node.name)' (\(node.opType)) is missing input \(i)")
+    }
+    guard !value.isReleased else {
+        throw EngineError("node '\(node.name)' (\(node.opType)): backward read input \(i), which its backwardReads let the executor release")
     }
     return value.floats
 }

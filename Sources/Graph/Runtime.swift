@@ -26,16 +26,20 @@ struct IntArray: Equatable, Sendable {
 /// A value in a running graph. Float tensors come row-major (`float`) or, between oneDNN kernels,
 /// in the layout the producing primitive chose (`laidOut`, often blocked); operators that do not
 /// declare `takesLaidOutValues` only ever see the first two (the executor reorders for them).
+/// A float value no backward step reads is `released` once the forward is past its last reader:
+/// only its shape is left.
 enum RuntimeValue: Sendable {
     case float(Tensor)
     case int(IntArray)
     case laidOut(DNNLTensor)
+    case released(shape: [Int])
 
     var shape: [Int] {
         switch self {
         case .float(let t): return t.shape
         case .int(let a): return a.shape
         case .laidOut(let t): return t.shape
+        case .released(let shape): return shape
         }
     }
 
@@ -67,15 +71,21 @@ enum RuntimeValue: Sendable {
         case .float(let t): return t
         case .int(let a): return Tensor(shape: a.shape, data: a.data.map { Float($0) })
         case .laidOut(let t): return t.plain()
+        case .released(let shape):
+            preconditionFailure("a released value of shape \(shape) was read: an operator's backwardReads left out a value its backward reads")
         }
     }
 
+    /// The value as integers (floats truncate).
     var integers: IntArray {
         switch self {
         case .int(let a): return a
-        case .float, .laidOut: let t = floats; return IntArray(shape: t.shape, data: t.data.map { Int64($0) })
+        case .float, .laidOut, .released: let t = floats; return IntArray(shape: t.shape, data: t.data.map { Int64($0) })
         }
     }
+
+    /// Whether the executor released this value (see `BackwardReads`).
+    var isReleased: Bool { if case .released = self { return true } else { return false } }
 
     var isFloat: Bool { if case .int = self { return false } else { return true } }
 }

@@ -12,7 +12,6 @@ public final class LaidOutBroadcastKernel {
     private let layout: dnnl_memory_desc_t
     private let primitive: DNNLPrimitive
     private let right: LayoutConformer
-    private var output = RecycledOutput()
 
     /// b's layout: a's format tag (oneDNN's fast binary wants both operands in one format) on b's dims.
     private static func matching(_ layout: dnnl_memory_desc_t, dims: [Int], other: [Int]) throws -> dnnl_memory_desc_t {
@@ -57,7 +56,7 @@ public final class LaidOutBroadcastKernel {
     /// a ∘ b in a's layout.
     public func run(_ a: DNNLTensor, _ b: Tensor) throws -> DNNLTensor {
         guard fits(a, b) else { throw KernelError("binary \(operation) expected \(shape) and \(other), got \(a.shape) and \(b.shape)") }
-        let y = try output.take(shape: shape, layout: layout)
+        let y = try DNNLTensor(shape: shape, layout: layout)
         try KernelInput.plain(Tensor(shape: right.shape, data: b.data)).withMemory(right) { bMemory in
             try primitive.execute([(DNNL_ARG_SRC_0, a.memory), (DNNL_ARG_SRC_1, bMemory), (DNNL_ARG_DST, y.memory)])
         }

@@ -85,11 +85,9 @@ public final class ConvolutionKernel {
     public let fusedReLU: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
-    private var output = RecycledOutput()
     private let weights: ConstantMemory
     private let bias: DNNLMemory?
     private var backwardData: (primitive: DNNLPrimitive, outputGradient: LayoutConformer, weights: ConstantMemory)?
-    private var inputGradient = RecycledOutput()
     private var relu: ReLUKernel?
     private var backwardWeights: (primitive: DNNLPrimitive, source: LayoutBridge, diffDestination: LayoutBridge, diffWeights: LayoutBridge, diffBias: DNNLMemory?)?
     private var weightValues: Tensor
@@ -146,11 +144,10 @@ public final class ConvolutionKernel {
          g.padsBegin.map { dnnl_dim_t($0) }, g.padsEnd.map { dnnl_dim_t($0) })
     }
 
-    /// The output in the primitive's layout. It stays valid until the next forward of this kernel
-    /// if nothing else holds it, and for good if something does (see `RecycledOutput`).
+    /// The output in the primitive's layout: a new tensor, its buffer from `BufferPool`.
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == geometry.input else { throw KernelError("convolution expected input \(geometry.input), got \(x.shape)") }
-        let y = try output.take(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        let y = try DNNLTensor(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
         try x.withMemory(source) { xMemory in
             var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, xMemory), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, y.memory)]
             if let bias { args.append((DNNL_ARG_BIAS, bias)) }
@@ -193,7 +190,7 @@ public final class ConvolutionKernel {
         }
         let (primitive, outputGradient, weightBridge) = backwardData!
         guard dy.shape == geometry.output else { throw KernelError("convolution expected an output gradient \(geometry.output), got \(dy.shape)") }
-        let dx = try inputGradient.take(shape: geometry.input, layout: primitive.layout(dnnl_query_diff_src_md))
+        let dx = try DNNLTensor(shape: geometry.input, layout: primitive.layout(dnnl_query_diff_src_md))
         try dy.withMemory(outputGradient) { dyMemory in
             try primitive.execute([(DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_WEIGHTS, weightBridge.memory), (DNNL_ARG_DIFF_SRC, dx.memory)])
         }

@@ -73,18 +73,20 @@ enum DNNLLayout {
 final class DNNLMemory {
     let handle: dnnl_memory_t
     let descriptor: dnnl_memory_desc_t
-    private var owned: UnsafeMutableRawPointer?
+    private var owned: (pointer: UnsafeMutableRawPointer, size: Int)?
 
-    /// `owning`: allocate a buffer of the descriptor's size, kept for the memory's lifetime.
+    /// `owning`: a buffer of the descriptor's size from `BufferPool`, kept for the memory's lifetime.
     init(_ descriptor: dnnl_memory_desc_t, owning: Bool) throws {
         var md = descriptor
         var memory: dnnl_memory_t?
         if owning {
             let size = max(64, dnnl_memory_desc_get_size(&md))
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            owned = buffer
-            try check(dnnl_memory_create(&memory, &md, DNNLContext.shared.engine, buffer), "allocating memory")
+            let buffer = BufferPool.shared.take(size: size, layout: descriptor)
+            do { try check(dnnl_memory_create(&memory, &md, DNNLContext.shared.engine, buffer), "allocating memory") } catch {
+                BufferPool.shared.give(buffer, size: size, layout: descriptor)
+                throw error
+            }
+            owned = (buffer, size)
         } else {
             // DNNL_MEMORY_NONE: a handle is set before each use.
             try check(dnnl_memory_create(&memory, &md, DNNLContext.shared.engine, nil), "creating a memory view")
@@ -95,7 +97,7 @@ final class DNNLMemory {
 
     deinit {
         dnnl_memory_destroy(handle)
-        owned?.deallocate()
+        if let owned { BufferPool.shared.give(owned.pointer, size: owned.size, layout: descriptor) }
     }
 
     var byteCount: Int {

@@ -59,31 +59,21 @@ public final class DNNLTensor: @unchecked Sendable {
     }
 }
 
-/// A kernel's output buffer, handed out again on the next call when nothing else still holds the
-/// previous one (the executor drops the last step's values before the next), so repeated steps
-/// allocate nothing; a caller that keeps an output gets a fresh buffer next time instead.
-public struct RecycledOutput {
-    private var last: DNNLTensor?
+/// Where a kernel's outputs come from: a new tensor per call, its buffer from `BufferPool` (so repeated
+/// steps allocate nothing, yet a kernel holds no buffer between calls), plus the cached oneDNN
+/// kernel for sums and products of two tensors in one layout.
+public struct OutputAllocator {
     private var addition: AdditionKernel?
 
-    /// No buffer yet; the first `take` allocates one.
+    /// No kernel yet.
     public init() {}
 
-    mutating func take(shape: [Int], layout: dnnl_memory_desc_t) throws -> DNNLTensor {
-        if isKnownUniquelyReferenced(&last), let last, last.shape == shape, DNNLLayout.equal(last.layout, layout) {
-            return last
-        }
-        let made = try DNNLTensor(shape: shape, layout: layout)
-        last = made
-        return made
-    }
-
-    /// The sum a + b (same shape and layout) in a (recycled) buffer of that layout.
+    /// The sum a + b (same shape and layout) in a pooled buffer of that layout.
     public mutating func sum(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
         try combine(a, b, multiplying: false)
     }
 
-    /// The product a · b (same shape and layout) in a (recycled) buffer of that layout.
+    /// The product a · b (same shape and layout) in a pooled buffer of that layout.
     public mutating func product(_ a: DNNLTensor, _ b: DNNLTensor) throws -> DNNLTensor {
         try combine(a, b, multiplying: true)
     }
@@ -93,7 +83,7 @@ public struct RecycledOutput {
         if addition == nil || !DNNLLayout.equal(addition!.layout, a.layout) || addition!.multiplies != multiplying {
             addition = try AdditionKernel(layout: a.layout, multiplying: multiplying)
         }
-        let result = try take(shape: a.shape, layout: a.layout)
+        let result = try DNNLTensor(shape: a.shape, layout: a.layout)
         try addition!.primitive.execute([(DNNL_ARG_SRC_0, a.memory), (DNNL_ARG_SRC_1, b.memory), (DNNL_ARG_DST, result.memory)])
         return result
     }

@@ -11,9 +11,7 @@ public class LaidOutEltwiseKernel {
     private let parameters: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float, usesOutput: Bool)
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
-    private var output = RecycledOutput()
     private var backward: (primitive: DNNLPrimitive, saved: LayoutConformer, outputGradient: LayoutConformer)?
-    private var inputGradient = RecycledOutput()
 
     /// `function` nil: ReLU (its backward reads the output). `layout`: the layout inputs will come in (nil: plain).
     init(_ function: EltwiseFunction?, shape: [Int], layout: dnnl_memory_desc_t?) throws {
@@ -45,7 +43,7 @@ public class LaidOutEltwiseKernel {
 
     /// f(x), in the primitive's layout (x's, when it came laid out).
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
-        let y = try output.take(shape: shape, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        let y = try DNNLTensor(shape: shape, layout: forwardPrimitive.layout(dnnl_query_dst_md))
         try x.withMemory(source) { try forwardPrimitive.execute([(DNNL_ARG_SRC, $0), (DNNL_ARG_DST, y.memory)]) }
         return y
     }
@@ -65,7 +63,7 @@ public class LaidOutEltwiseKernel {
                         LayoutConformer(shape: shape, layout: primitive.layout(dnnl_query_diff_dst_md)))
         }
         let (primitive, savedConformer, gradientConformer) = backward!
-        let dx = try inputGradient.take(shape: shape, layout: primitive.layout(dnnl_query_diff_src_md))
+        let dx = try DNNLTensor(shape: shape, layout: primitive.layout(dnnl_query_diff_src_md))
         try saved.withMemory(savedConformer) { savedMemory in
             try dy.withMemory(gradientConformer) { dyMemory in
                 try primitive.execute([(backwardUsesOutput ? DNNL_ARG_DST : DNNL_ARG_SRC, savedMemory), (DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_DIFF_SRC, dx.memory)])

@@ -15,8 +15,6 @@ public final class PoolingKernel {
     public let kind: Kind
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
-    private var destination = RecycledOutput()
-    private var inputGradient = RecycledOutput()
     private let workspace: DNNLMemory?
     private let kernel, strides, dilations, padsBegin, padsEnd: [Int]
     private var backward: (primitive: DNNLPrimitive, outputGradient: LayoutConformer)?
@@ -91,7 +89,7 @@ public final class PoolingKernel {
     /// Pools `x` in the layout it arrives in; max pooling keeps the arg-max positions for `backward`.
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == input else { throw KernelError("pooling expected input \(input), got \(x.shape)") }
-        let y = try destination.take(shape: output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        let y = try DNNLTensor(shape: output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
         try x.withMemory(source) { xMemory in
             var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, xMemory), (DNNL_ARG_DST, y.memory)]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
@@ -121,7 +119,7 @@ public final class PoolingKernel {
         }
         let (primitive, outputGradient) = backward!
         guard dy.shape == output else { throw KernelError("pooling expected an output gradient \(output), got \(dy.shape)") }
-        let dx = try inputGradient.take(shape: input, layout: primitive.layout(dnnl_query_diff_src_md))
+        let dx = try DNNLTensor(shape: input, layout: primitive.layout(dnnl_query_diff_src_md))
         try dy.withMemory(outputGradient) { dyMemory in
             var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_DIFF_SRC, dx.memory)]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }

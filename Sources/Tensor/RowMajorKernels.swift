@@ -35,6 +35,9 @@ public enum EltwiseFunction: Hashable, Sendable {
     /// α·x^β
     case power(alpha: Float, beta: Float)
 
+    /// Whether oneDNN's backward for this function reads the forward's output (else its input).
+    public var backwardUsesOutput: Bool { parameters.usesOutput }
+
     /// The algorithm, its α and β, and whether its backward pass reads the output (else the input).
     var parameters: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float, usesOutput: Bool) {
         switch self {

@@ -44,13 +44,13 @@ import Testing
         #expect(maxDifference(dyBlocked.plain(), Tensor(shape: dyPlain.shape, data: zip(dyPlain.data, yPlain.data).map { $1 > 0 ? $0 : 0 })) == 0)
     }
 
-    @Test func recycledOutputsAreNeverOverwrittenWhileHeld() throws {
+    @Test func outputsAreNeverOverwrittenWhileHeld() throws {
         let conv = try ConvolutionKernel(geometry, weight: random(geometry.weight, seed: 31), bias: nil)
         let kept = try conv.forward(.plain(random(geometry.input, seed: 30)))
         let keptValues = kept.plain()
         let next = try conv.forward(.plain(random(geometry.input, seed: 32)))   // `kept` is held: a new buffer
         #expect(next !== kept && maxDifference(kept.plain(), keptValues) == 0)
-        var sums = RecycledOutput()
+        var sums = OutputAllocator()
         let total = try sums.sum(kept, next)
         #expect(maxDifference(total.plain(), Tensor(shape: kept.shape, data: zip(keptValues.data, next.plain().data).map { $0 + $1 })) == 0)
         #expect(try sums.sum(kept, kept) !== total)                             // `total` is held too

@@ -56,49 +56,56 @@ final class Conv: Operator {
         constantWeights = constantInputs.contains(1) && (!hasBias || constantInputs.contains(2))
     }
 
-    func kernel(x: KernelInput, w: Tensor, b: Tensor?) throws -> ConvolutionKernel {
-        if constantWeights, let cached = kernels[x.shape] { return cached }
+    /// The kernel for an input of shape `input` (one per shape when the weights are constants).
+    func kernel(input: [Int], w: Tensor, b: Tensor?) throws -> ConvolutionKernel {
+        if constantWeights, let cached = kernels[input] { return cached }
         let a = NodeAttributes(node: node)
-        let spatial = x.shape.count - 2
-        guard spatial >= 1, w.rank == x.shape.count else {
-            throw EngineError("node '\(node.name)' (Conv): input \(x.shape) and weight \(w.shape) ranks do not fit a convolution")
+        let spatial = input.count - 2
+        guard spatial >= 1, w.rank == input.count else {
+            throw EngineError("node '\(node.name)' (Conv): input \(input) and weight \(w.shape) ranks do not fit a convolution")
         }
         let kernelShape = try a.ints("kernel_shape", default: Array(w.shape.dropFirst(2)))
         let strides = try a.ints("strides", default: Array(repeating: 1, count: spatial))
         let dilations = try a.ints("dilations", default: Array(repeating: 1, count: spatial))
-        let (begin, end) = try explicitPads(node: node, input: Array(x.shape.dropFirst(2)), kernel: kernelShape, strides: strides, dilations: dilations)
-        let geometry = ConvolutionGeometry(input: x.shape, weight: w.shape, groups: groups, strides: strides, dilations: dilations, padsBegin: begin, padsEnd: end)
+        let (begin, end) = try explicitPads(node: node, input: Array(input.dropFirst(2)), kernel: kernelShape, strides: strides, dilations: dilations)
+        let geometry = ConvolutionGeometry(input: input, weight: w.shape, groups: groups, strides: strides, dilations: dilations, padsBegin: begin, padsEnd: end)
         do {
             let made = try ConvolutionKernel(geometry, weight: w, bias: b, fusedReLU: fusedReLU)
-            if constantWeights { kernels[x.shape] = made }
+            if constantWeights { kernels[input] = made }
             return made
         } catch {
             throw EngineError("node '\(node.name)' (Conv): \(error)")
         }
     }
 
-    /// The input as a kernel argument (in whatever layout it comes), weight and bias.
-    private func arguments(_ inputs: [RuntimeValue?]) throws -> (KernelInput, Tensor, Tensor?) {
+    /// The input (in whatever layout it comes; its shape only, in backward), weight and bias.
+    private func arguments(_ inputs: [RuntimeValue?]) throws -> (RuntimeValue, Tensor, Tensor?) {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Conv) is missing input 0") }
-        return (x.kernelInput, try floatInput(inputs, 1, node), inputs.count > 2 ? inputs[2]?.floats : nil)
+        return (x, try floatInput(inputs, 1, node), inputs.count > 2 ? inputs[2]?.floats : nil)
+    }
+
+    /// The weights and bias always (the kernel is made from them); the input only for their gradients;
+    /// the output when a fused ReLU's mask is needed.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        BackwardReads(inputs: wanted.contains(1) || wanted.contains(2) ? [0, 1, 2] : [1, 2], outputs: fusedReLU)
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let (x, w, b) = try arguments(inputs)
-        return [.laidOut(try kernel(x: x, w: w, b: b).forward(x))]
+        return [.laidOut(try kernel(input: x.shape, w: w, b: b).forward(x.kernelInput))]
     }
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
         let (x, w, b) = try arguments(inputs)
-        let k = try kernel(x: x, w: w, b: b)
-        let dz = try k.preActivationGradient(dy.kernelInput, output: outputs[0].kernelInput)
+        let k = try kernel(input: x.shape, w: w, b: b)
+        let dz = fusedReLU ? try k.preActivationGradient(dy.kernelInput, output: outputs[0].kernelInput) : dy.kernelInput
         var result: [Int: RuntimeValue] = [:]
         if wanted.contains(0) { result[0] = .laidOut(try k.backwardData(dz)) }
         if wanted.contains(1) || wanted.contains(2) {
             let plainGradient: Tensor
             switch dz { case .plain(let t): plainGradient = t; case .laidOut(let t): plainGradient = t.plain() }
-            let (dw, db) = try k.backwardWeights(input: inputs[0]!.floats, gradient: plainGradient)
+            let (dw, db) = try k.backwardWeights(input: try floatInput(inputs, 0, node), gradient: plainGradient)
             result[1] = .float(dw)
             if let db { result[2] = .float(db) }
         }

@@ -98,19 +98,28 @@ final class Unary: Operator {
         return [.float(x.map(function))]
     }
 
+    /// With oneDNN's kernel, what it saves: the output (ReLU, sigmoid, tanh, exp, sqrt) or the input
+    /// (GELU, softplus, HardSwish). The closures' derivatives read both.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        guard let eltwise else { return .everything }
+        return eltwise.backwardUsesOutput ? .outputs : BackwardReads(inputs: [0], outputs: false)
+    }
+
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
-        if case .laidOut(let y) = outputs[0], let k = laidOutKernel, k.fits(.laidOut(y)), let x = inputs.first ?? nil {
-            return [0: .laidOut(try k.backward(dy.kernelInput, saved: k.backwardUsesOutput ? .laidOut(y) : x.kernelInput))]
+        if let k = laidOutKernel, case .laidOut(let saved)? = k.backwardUsesOutput ? outputs.first : inputs.first ?? nil, k.fits(.laidOut(saved)) {
+            return [0: .laidOut(try k.backward(dy.kernelInput, saved: .laidOut(saved)))]
         }
         return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
             .mapValues { .float($0) }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
-        let x = try floatInput(inputs, 0, node)
-        if let k = try eltwiseKernel(x.count) { return [0: try k.backward(dy, saved: k.backwardUsesOutput ? y : x)] }
+        guard let dy = g[0], let output = outputs.first else { return [:] }
+        if let k = try eltwiseKernel(dy.count) {
+            return [0: try k.backward(dy, saved: k.backwardUsesOutput ? output.floats : try floatInput(inputs, 0, node))]
+        }
+        let x = try floatInput(inputs, 0, node), y = output.floats
         var dx = Tensor.zeros(x.shape)
         for i in 0..<dx.count { dx.data[i] = dy.data[i] * derivative(x.data[i], y.data[i]) }
         return [0: dx]
@@ -121,6 +130,7 @@ final class Unary: Operator {
 final class Passthrough: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (\(node.opType)) has no input") }
@@ -185,8 +195,18 @@ final class Binary: Operator {
     /// Add or Mul of two tensors in one oneDNN layout (a residual connection, SiLU's x·σ(x))
     /// combines the buffers as they are.
     var takesLaidOutValues: Bool { operation == .add || operation == .multiply }
-    private var sum = RecycledOutput()
-    private var gradients = (RecycledOutput(), RecycledOutput())
+    private var sum = OutputAllocator()
+    private var gradients = (OutputAllocator(), OutputAllocator())
+
+    /// Sums and differences read shapes only; a product reads the other operand of each gradient
+    /// wanted (a constant scale's gradient is not, so the scaled tensor goes).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        switch operation {
+        case .add, .subtract: return .shapes
+        case .multiply: return BackwardReads(inputs: Set(wanted.map { 1 - $0 }), outputs: false)
+        default: return .everything
+        }
+    }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else {
@@ -266,7 +286,10 @@ final class Binary: Operator {
             // stays laid out; the small one's is a sum over the broadcast axes.
             let pair = [a, b]
             for (big, small) in [(0, 1), (1, 0)] {
-                guard case .laidOut(let x) = pair[big], x.shape == d.shape, pair[small].isFloat,
+                // The big one is laid out, or released (only its gradient is wanted: it needs the small one).
+                let bigFits: Bool
+                if case .laidOut = pair[big] { bigFits = true } else { bigFits = pair[big].isReleased && !wanted.contains(small) }
+                guard bigFits, pair[big].shape == d.shape, pair[small].isFloat, !pair[small].isReleased,
                       pair[small].shape.reduce(1, *) < d.shape.reduce(1, *), BinaryKernel.supports(.multiply, d.shape, pair[small].shape) else { continue }
                 let t = pair[small].floats
                 var result: [Int: RuntimeValue] = [:]
@@ -274,7 +297,7 @@ final class Binary: Operator {
                     guard let z = try broadcast(d, t, &backwardBroadcast) else { break }
                     result[big] = .laidOut(z)
                 }
-                if wanted.contains(small) {
+                if wanted.contains(small), case .laidOut(let x) = pair[big] {
                     // dy·x in their shared layout through oneDNN (the same IEEE products), then one reorder.
                     let product = d.sharesLayout(with: x) ? try gradients.1.product(d, x).plain() : d.plain().zipped(x.plain(), *)
                     result[small] = .float(product.summed(to: t.shape))
@@ -295,7 +318,9 @@ final class Binary: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
-        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
+        guard inputs.count >= 2, let aShape = inputs[0]?.shape, let bShape = inputs[1]?.shape else {
+            throw EngineError("node '\(node.name)' (\(node.opType)) needs two inputs")
+        }
         var result: [Int: Tensor] = [:]
         // Each operand's gradient at the output's shape, then summed down to the operand's own shape.
         func expand(_ t: Tensor) throws -> Tensor { t.shape == dy.shape ? t : try t.applying(.add, Tensor.zeros(dy.shape)) }
@@ -306,20 +331,21 @@ final class Binary: Operator {
         }
         switch operation {
         case .add:
-            if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
-            if wanted.contains(1) { result[1] = dy.summed(to: b.shape) }
+            if wanted.contains(0) { result[0] = dy.summed(to: aShape) }
+            if wanted.contains(1) { result[1] = dy.summed(to: bShape) }
             return result
         case .subtract:
-            if wanted.contains(0) { result[0] = dy.summed(to: a.shape) }
-            if wanted.contains(1) { result[1] = dy.map { -$0 }.summed(to: b.shape) }
+            if wanted.contains(0) { result[0] = dy.summed(to: aShape) }
+            if wanted.contains(1) { result[1] = dy.map { -$0 }.summed(to: bShape) }
             return result
         case .multiply:
-            if wanted.contains(0) { result[0] = try combined(.multiply, b).summed(to: a.shape) }
-            if wanted.contains(1) { result[1] = try combined(.multiply, a).summed(to: b.shape) }
+            if wanted.contains(0) { result[0] = try combined(.multiply, try floatInput(inputs, 1, node)).summed(to: aShape) }
+            if wanted.contains(1) { result[1] = try combined(.multiply, try floatInput(inputs, 0, node)).summed(to: bShape) }
             return result
         default:
             break
         }
+        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
         let (ea, eb) = (try expand(a), try expand(b))
         switch operation {
         case .divide:

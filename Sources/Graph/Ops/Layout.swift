@@ -70,7 +70,7 @@ final class Split: Operator {
                 return out
             }
             switch x {
-            case .float, .laidOut:
+            case .float, .laidOut, .released:
                 let t = x.floats
                 return .float(Tensor(shape: shape, data: cut(t.data)))
             case .int(let a): return .int(IntArray(shape: shape, data: cut(a.data)))
@@ -130,7 +130,7 @@ final class Tile: Operator {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Tile) has no input") }
         let (offsets, shape) = try plan(x.shape, inputs)
         switch x {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             let t = x.floats
             return [.float(Tensor(shape: shape, data: offsets.map { t.data[$0] }))]
         case .int(let a):
@@ -203,7 +203,7 @@ final class Pad: Operator {
         let offsets = gatherOffsets(x.shape, perAxis), shape = perAxis.map(\.count)
         let constant: RuntimeValue? = inputs.count > 2 ? inputs[2] : nil
         switch x {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             let t = x.floats
             let attribute = try NodeAttributes(node: node).float("value", default: 0)
             let fill = constant?.floats.data.first ?? attribute
@@ -214,6 +214,9 @@ final class Pad: Operator {
             return [.int(IntArray(shape: shape, data: offsets.map { $0 < 0 ? fill : a.data[$0] }))]
         }
     }
+
+    /// The data by shape; pads and axes (integers).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1, 3], outputs: false) }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let x = inputs[0] else { return [:] }

@@ -54,21 +54,27 @@ final class Gemm: Operator {
         return [.float(y)]
     }
 
+    /// A's gradient reads B and B's reads A; C's needs its shape only.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        BackwardReads(inputs: Set(wanted.compactMap { $0 == 0 ? 1 : $0 == 1 ? 0 : nil }), outputs: false)
+    }
+
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard var dy = g[0] else { return [:] }
-        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
         var result: [Int: Tensor] = [:]
-        if wanted.contains(2), inputs.count > 2, let c = inputs[2]?.floats {
+        if wanted.contains(2), inputs.count > 2, let c = inputs[2] {
             result[2] = dy.summed(to: c.shape).map { $0 * beta }
         }
         if alpha != 1 { dy = dy.map { $0 * alpha } }
         if wanted.contains(0) {
+            let b = try floatInput(inputs, 1, node)
             // d op(A) = dY·op(B)ᵀ; for transA, dA = op(B)·dYᵀ.
             result[0] = transA
                 ? try products.multiply(b, dy, transposeA: transB, transposeB: true, node: node)
                 : try products.multiply(dy, b, transposeB: !transB, node: node)
         }
         if wanted.contains(1) {
+            let a = try floatInput(inputs, 0, node)
             result[1] = transB
                 ? try products.multiply(dy, a, transposeA: true, transposeB: transA, node: node)
                 : try products.multiply(a, dy, transposeA: !transA, node: node)
@@ -84,61 +90,67 @@ final class MatMul: Operator {
     init(node: Node) { self.node = node }
     var differentiableInputs: [Int] { [0, 1] }
 
-    private func promoted(_ a: Tensor, _ b: Tensor) -> (Tensor, Tensor) {
-        (a.rank == 1 ? Tensor(shape: [1, a.count], data: a.data) : a,
-         b.rank == 1 ? Tensor(shape: [b.count, 1], data: b.data) : b)
+    /// Each gradient reads the other operand: a product by a weight matrix keeps only the weights.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: Set(wanted.map { 1 - $0 }), outputs: false) }
+
+    /// Shapes with 1-D operands promoted to matrices (A to a row, B to a column).
+    private func promoted(_ a: [Int], _ b: [Int]) -> ([Int], [Int]) {
+        (a.count == 1 ? [1, a[0]] : a, b.count == 1 ? [b[0], 1] : b)
     }
 
-    private func outputShape(_ a: Tensor, _ b: Tensor, _ full: [Int]) -> [Int] {
+    private func outputShape(_ a: [Int], _ b: [Int], _ full: [Int]) -> [Int] {
         var shape = full
-        if b.rank == 1 { shape.removeLast() }
-        if a.rank == 1 { shape.remove(at: shape.count - (b.rank == 1 ? 1 : 2)) }
+        if b.count == 1 { shape.removeLast() }
+        if a.count == 1 { shape.remove(at: shape.count - (b.count == 1 ? 1 : 2)) }
         return shape
     }
 
     /// A batched A times one matrix B (a Linear layer on [batch, tokens, features]: B's leading
     /// axes, if any, are 1s): A's batch axes fold into its rows, giving one large product instead
     /// of a product per batch entry (197 matrix–vector products for ViT's [197, 1, 768] tokens).
-    /// Returns (A as [rows, K], B as [K, N]) then.
-    private func folded(_ pa: Tensor, _ pb: Tensor) -> (Tensor, Tensor)? {
-        guard pa.rank >= 3, pb.shape.dropLast(2).allSatisfy({ $0 == 1 }), pa.rank >= pb.rank else { return nil }
-        let k = pa.shape[pa.rank - 1]
-        return (Tensor(shape: [pa.count / max(k, 1), k], data: pa.data), Tensor(shape: Array(pb.shape.suffix(2)), data: pb.data))
+    /// Returns (A as [rows, K], B as [K, N]) then, from the promoted shapes.
+    private func folded(_ pa: [Int], _ pb: [Int]) -> ([Int], [Int])? {
+        guard pa.count >= 3, pb.dropLast(2).allSatisfy({ $0 == 1 }), pa.count >= pb.count else { return nil }
+        let k = pa[pa.count - 1]
+        return ([pa.reduce(1, *) / max(k, 1), k], Array(pb.suffix(2)))
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
-        let (pa, pb) = promoted(a, b)
+        let (pa, pb) = promoted(a.shape, b.shape)
         if let (fa, fb) = folded(pa, pb) {
-            let y = try products.multiply(fa, fb, node: node)
-            return [.float(Tensor(shape: outputShape(a, b, Array(pa.shape.dropLast()) + [pb.shape[pb.rank - 1]]), data: y.data))]
+            let y = try products.multiply(Tensor(shape: fa, data: a.data), Tensor(shape: fb, data: b.data), node: node)
+            return [.float(Tensor(shape: outputShape(a.shape, b.shape, Array(pa.dropLast()) + [pb[pb.count - 1]]), data: y.data))]
         }
-        let y = try products.multiply(pa, pb, node: node)
-        return [.float(Tensor(shape: outputShape(a, b, y.shape), data: y.data))]
+        let y = try products.multiply(Tensor(shape: pa, data: a.data), Tensor(shape: pb, data: b.data), node: node)
+        return [.float(Tensor(shape: outputShape(a.shape, b.shape, y.shape), data: y.data))]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
-        let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
-        let (pa, pb) = promoted(a, b)
+        guard inputs.count >= 2, let aShape = inputs[0]?.shape, let bShape = inputs[1]?.shape else {
+            throw EngineError("node '\(node.name)' (MatMul) needs two inputs")
+        }
+        let (pa, pb) = promoted(aShape, bShape)
+        /// Operand `i` (read only for the other one's gradient), in shape `shape`.
+        func operand(_ i: Int, _ shape: [Int]) throws -> Tensor { Tensor(shape: shape, data: try floatInput(inputs, i, node).data) }
+        var result: [Int: Tensor] = [:]
         if let (fa, fb) = folded(pa, pb) {
-            let d = Tensor(shape: [fa.shape[0], fb.shape[1]], data: dy.data)
-            var result: [Int: Tensor] = [:]
-            if wanted.contains(0) { result[0] = Tensor(shape: a.shape, data: try products.multiply(d, fb, transposeB: true, node: node).data) }
-            if wanted.contains(1) { result[1] = Tensor(shape: b.shape, data: try products.multiply(fa, d, transposeA: true, node: node).data) }
+            let d = Tensor(shape: [fa[0], fb[1]], data: dy.data)
+            if wanted.contains(0) { result[0] = Tensor(shape: aShape, data: try products.multiply(d, try operand(1, fb), transposeB: true, node: node).data) }
+            if wanted.contains(1) { result[1] = Tensor(shape: bShape, data: try products.multiply(try operand(0, fa), d, transposeA: true, node: node).data) }
             return result
         }
-        let full = try MatMulKernel(a: pa.shape, b: pb.shape).output
+        let full = try MatMulKernel(a: pa, b: pb).output
         let d = Tensor(shape: full, data: dy.data)
-        var result: [Int: Tensor] = [:]
         func reduce(_ t: Tensor, to shape: [Int], original: [Int]) -> Tensor {
             // Sum over broadcast batch axes, then restore the operand's own (possibly 1-D) shape.
             let padded = Array(repeating: 1, count: max(0, t.rank - shape.count)) + shape
             let s = t.summed(to: padded)
             return Tensor(shape: original, data: s.data)
         }
-        if wanted.contains(0) { result[0] = reduce(try products.multiply(d, pb, transposeB: true, node: node), to: pa.shape, original: a.shape) }
-        if wanted.contains(1) { result[1] = reduce(try products.multiply(pa, d, transposeA: true, node: node), to: pb.shape, original: b.shape) }
+        if wanted.contains(0) { result[0] = reduce(try products.multiply(d, try operand(1, pb), transposeB: true, node: node), to: pa, original: aShape) }
+        if wanted.contains(1) { result[1] = reduce(try products.multiply(try operand(0, pa), d, transposeA: true, node: node), to: pb, original: bShape) }
         return result
     }
 }

@@ -54,6 +54,9 @@ final class BatchNormalization: Operator {
         }
     }
 
+    /// The scale, bias and statistics (the data's gradient is a per-channel scaling).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1, 2, 3, 4], outputs: false) }
+
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard var dx = g[0] else { return [:] }
         let (scale, _) = try affine(inputs)
@@ -188,6 +191,8 @@ final class Softmax: Operator {
         return [.float(try softmaxKernel(x.shape).forward(x))]
     }
 
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .outputs }
+
     /// dx = y·(dy − Σ dy·y), or for log-softmax dx = dy − softmax·Σdy (oneDNN's backward pass, from y).
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
@@ -300,6 +305,9 @@ final class LayerNormalization: Operator {
         if inputs.count > 2, let b = inputs[2]?.floats { y = y.zipped(try broadcast(b, to: x.shape), +) }
         return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
     }
+
+    /// The input, scale and bias (the statistics are recomputed); not the outputs.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .inputs }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }

@@ -25,10 +25,11 @@ let shapeOperators: [String: OperatorSet.Maker] = [
 /// Keeps a value's kind (float or integer) while changing its shape.
 func reshaped(_ value: RuntimeValue, _ shape: [Int]) -> RuntimeValue {
     switch value {
-    case .float, .laidOut:
+    case .float, .laidOut, .released:
         let t = value.floats
         return .float(Tensor(shape: shape, data: t.data))
     case .int(let a): return .int(IntArray(shape: shape, data: a.data))
+    case .released: return .released(shape: shape)
     }
 }
 
@@ -80,7 +81,7 @@ final class ConstantOfShape: NonDifferentiable {
         let fill = try NodeAttributes(node: node).tensor("value").map(RuntimeValue.init) ?? .float(Tensor(scalar: 0))
         let count = shape.reduce(1, *)
         switch fill {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             let t = fill.floats
             return [.float(Tensor(shape: shape, data: Array(repeating: t.data.first ?? 0, count: count)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: Array(repeating: a.data.first ?? 0, count: count)))]
@@ -98,6 +99,7 @@ final class Cast: Operator {
         target = type
     }
     var isFloatTarget: Bool { [.float, .double, .float16, .bfloat16].contains(target) }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Cast) has no input") }
@@ -116,6 +118,7 @@ final class Cast: Operator {
 final class Reshape: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     func axes(_ inputs: [RuntimeValue?]) throws -> [Int]? {
         if inputs.count > 1, let given = inputs[1] { return given.integers.data.map { Int($0) } }
@@ -173,6 +176,7 @@ final class Reshape: Operator {
 final class Transpose: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     static func permute<T>(_ data: [T], shape: [Int], perm: [Int], zero: T) -> [T] {
         // Moving only axes of size 1 keeps the element order: the same storage serves (a view).
@@ -218,7 +222,7 @@ final class Transpose: Operator {
         let perm = try permutation(rank: x.shape.count)
         let shape = perm.map { x.shape[$0] }
         switch x {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             if x.shape.isEmpty { return [.float(x.floats)] }
             return [.float(try permuted(x.kernelInput, perm, &forwardKernel))]
         case .int(let a): return [.int(IntArray(shape: shape, data: Self.permute(a.data, shape: a.shape, perm: perm, zero: 0)))]
@@ -240,6 +244,7 @@ final class Concat: Operator {
     let node: Node
     init(node: Node) { self.node = node }
     var differentiableInputs: [Int] { Array(node.inputs.indices) }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let parts = inputs.compactMap { $0 }
@@ -291,6 +296,8 @@ final class Concat: Operator {
 final class Gather: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    /// The data by shape; the indices (integers, kept anyway).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1], outputs: false) }
 
     func plan(_ data: [Int], _ indices: IntArray) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
         let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 0), rank: data.count, node)
@@ -315,7 +322,7 @@ final class Gather: Operator {
             return out
         }
         switch x {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             let t = x.floats
             return [.float(Tensor(shape: shape, data: gather(t.data)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: gather(a.data)))]
@@ -341,6 +348,8 @@ final class Gather: Operator {
 final class Slice: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    /// The data by shape; starts, ends, axes and steps.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1, 2, 3, 4], outputs: false) }
 
     /// For each axis: the source indices kept.
     func selection(_ shape: [Int], _ inputs: [RuntimeValue?]) throws -> [[Int]] {
@@ -397,7 +406,7 @@ final class Slice: Operator {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Slice) has no input") }
         let keep = try selection(x.shape, inputs), shape = keep.map(\.count)
         switch x {
-        case .float, .laidOut: return [.float(Tensor(shape: shape, data: gathered(x.floats.data, x.shape, keep)))]
+        case .float, .laidOut, .released: return [.float(Tensor(shape: shape, data: gathered(x.floats.data, x.shape, keep)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: gathered(a.data, x.shape, keep)))]
         }
     }
@@ -420,6 +429,7 @@ final class Slice: Operator {
 final class Expand: Operator {
     let node: Node
     init(node: Node) { self.node = node }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Expand) has no input") }
@@ -428,7 +438,7 @@ final class Expand: Operator {
             throw EngineError("node '\(node.name)' (Expand): \(x.shape) does not broadcast to \(target)")
         }
         switch x {
-        case .float, .laidOut:
+        case .float, .laidOut, .released:
             let t = x.floats
             return [.float(try t.applying(.add, Tensor.zeros(shape)))]
         case .int(let a): return [.int(try broadcastIntegers(a, IntArray(shape: shape, data: Array(repeating: 0, count: shape.reduce(1, *))), +))]
@@ -450,6 +460,11 @@ final class Reduce: Operator {
     init(node: Node, _ kind: Kind) {
         self.node = node
         self.kind = kind
+    }
+
+    /// Sums and means: the data by shape, and the axes input. The others read everything.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        kind == .sum || kind == .mean ? BackwardReads(inputs: [1], outputs: false) : .everything
     }
 
     /// The shape with reduced axes kept as 1, the reduced axes, and how many elements each output sums.
@@ -498,15 +513,14 @@ final class Reduce: Operator {
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0], case .float(let y) = outputs[0] else { return [:] }
-        let x = try floatInput(inputs, 0, node)
+        guard let dy = g[0], let x = inputs[0], let output = outputs.first else { return [:] }
         let (kept, _, count) = try reduction(x.shape, inputs)
         switch kind {
         case .sum, .mean:
             let divisor = Float(kind == .mean ? Swift.max(count, 1) : 1)
             // Trailing axes reduced (a global average pool): each gradient value fills its block.
             if dy.count > 0, blocksOfTrailingAxes(x.shape, kept) {
-                let inner = x.count / dy.count
+                let inner = x.shape.reduce(1, *) / dy.count
                 var dx = Tensor.zeros(x.shape)
                 dx.data.withUnsafeMutableBufferPointer { target in
                     for r in 0..<dy.count {
@@ -520,10 +534,12 @@ final class Reduce: Operator {
             if kind == .mean { dx = dx.map { $0 / divisor } }
             return [0: dx]
         case .l2:
+            let (x, y) = (try floatInput(inputs, 0, node), output.floats)
             var dx = Tensor.zeros(x.shape)
             for (i, t) in targets(x.shape, kept).enumerated() where y.data[t] > 0 { dx.data[i] = dy.data[t] * x.data[i] / y.data[t] }
             return [0: dx]
         case .max, .min:   // to the first element holding the extreme
+            let (x, y) = (try floatInput(inputs, 0, node), output.floats)
             var dx = Tensor.zeros(x.shape)
             var credited = Set<Int>()
             for (i, t) in targets(x.shape, kept).enumerated() where x.data[i] == y.data[t] && credited.insert(t).inserted { dx.data[i] = dy.data[t] }
