@@ -263,6 +263,7 @@ public final class Encoder {
         }
         for i in values.indices where !constantSlots[i] { values[i] = nil }
         plainCopies = [:]
+        BufferPool.shared.newStep()
         values[inputSlot] = .float(x)
         for i in requiresGradient.indices { requiresGradient[i] = false }
         requiresGradient[inputSlot] = true

@@ -1,4 +1,4 @@
-/// Tests of the pool oneDNN tensors' buffers return to: reuse, its bound, zeroed padding.
+/// Tests of the pool oneDNN tensors' buffers return to: reuse, freeing what a step did not use, zeroed padding.
 import CDNNL
 import Testing
 @testable import Tensor
@@ -29,26 +29,25 @@ import Testing
         }
     }
 
-    @Test func pooledAndLiveStayWithinThePeakAndAnEighth() throws {
+    @Test func aBufferNoStepTookIsFreedAfterAWholeStep() throws {
         let pool = BufferPool()
         let layout = try DNNLLayout.plain([1])
-        var generator = SeededGenerator(seed: 5)
-        var live: [(UnsafeMutableRawPointer, Int)] = []
-        var peak = 0
-        for _ in 0..<2000 {
-            if live.isEmpty || Int.random(in: 0..<3, using: &generator) > 0 && live.count < 40 {
-                let size = Int.random(in: 1...200_000, using: &generator)
-                live.append((pool.take(size: size, layout: layout), size))
-            } else {
-                let (pointer, size) = live.remove(at: Int.random(in: 0..<live.count, using: &generator))
-                pool.give(pointer, size: size, layout: layout)
-            }
-            let (pooled, inUse) = pool.bytes
-            peak = max(peak, inUse)
-            #expect(pooled + inUse <= peak + peak / 8)
+        let (small, large) = (BufferPool.sizeClass(1000), BufferPool.sizeClass(50_000))
+        func step(sizes: [Int]) {
+            pool.newStep()
+            let taken = sizes.map { pool.take(size: $0, layout: layout) }
+            for (pointer, size) in zip(taken, sizes) { pool.give(pointer, size: size, layout: layout) }
         }
-        for (pointer, size) in live { pool.give(pointer, size: size, layout: layout) }
+        step(sizes: [1000, 1000, 50_000])
+        #expect(pool.bytes == (2 * small + large, 0))
+        step(sizes: [1000, 1000])                 // the large one sat out one step: still pooled
+        #expect(pool.bytes == (2 * small + large, 0))
+        step(sizes: [1000])                       // and now a whole step: freed; one small one sat out a step
+        #expect(pool.bytes == (2 * small, 0))
+        step(sizes: [1000])
+        #expect(pool.bytes == (small, 0))
         pool.drain()
+        #expect(pool.bytes == (0, 0))
     }
 
     @Test func aBufferReusedForAPaddedLayoutStartsAtZero() throws {
