@@ -34,12 +34,13 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         // libFuzzer's driver entry (declaration only; the library comes with -sanitize=fuzzer, see scripts/fuzz.sh).
         .systemLibrary(name: "CFuzzer"),
 
         // oneDNN's functions, loaded with dlopen on the first call (not linked: start-up does not load the engine).
         .target(name: "CDNNLLoader"),
-        .target(name: "Tensor", dependencies: ["CDNNL", "CDNNLLoader"], swiftSettings: optimizedEvenInDebug),
+        .target(name: "Tensor", dependencies: ["CDNNL", "CDNNLLoader", "CMalloc"], swiftSettings: optimizedEvenInDebug),
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Graph", dependencies: ["Tensor", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: optimizedEvenInDebug),
@@ -69,7 +70,7 @@ let package = Package(
 
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "CZeroMQ"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CDNNL"]),
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging", "Tensor"]),

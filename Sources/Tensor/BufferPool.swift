@@ -1,5 +1,6 @@
 /// The pool oneDNN-layout buffers return to when their tensor dies, so the next tensor of that size reuses one.
 import CDNNL
+import CMalloc
 import Synchronization
 
 /// Buffers of dead oneDNN tensors, kept for the next tensor of the same size class: an attack step
@@ -115,4 +116,20 @@ public final class BufferPool: Sendable {
 
     /// Bytes held by pooled (unused) buffers and by buffers in use.
     var bytes: (pooled: Int, live: Int) { state.withLock { ($0.pooled, $0.live) } }
+}
+
+/// The C library's allocator, tuned for attack steps: row-major tensors (Swift arrays) are freed and
+/// allocated again at every step, and glibc by default serves those over 32 MiB (and, on threads
+/// other than the main one, over 64 MiB) from fresh mappings, which the kernel zero-fills page by
+/// page on every step. With `keepFreedMemory` they come from one heap that keeps up to 256 MiB of
+/// freed memory at its top; ConvNeXt-T at batch 8 took 15 % less time, at the same peak RSS.
+public enum Allocator {
+    /// Serves every allocation from the main heap (no per-thread arenas, no mappings per allocation)
+    /// and returns free memory at the heap's top to the system only past 256 MiB. Call once, early,
+    /// before other threads start; `mirage` does at launch.
+    public static func keepFreedMemory() {
+        _ = mallopt(M_ARENA_MAX, 1)
+        _ = mallopt(M_MMAP_MAX, 0)
+        _ = mallopt(M_TRIM_THRESHOLD, 256 << 20)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 
 @main
 struct Mirage: ParsableCommand {
@@ -10,6 +11,7 @@ struct Mirage: ParsableCommand {
     /// no second start of the process. A value already in the environment is kept.
     static func main() {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
+        Allocator.keepFreedMemory()
         do {
             if let launch = KernelCommand.jupyterLaunch(Array(CommandLine.arguments.dropFirst())) {
                 return try KernelCommand.serve(connectionFile: launch.connectionFile, logLevel: launch.logLevel)
