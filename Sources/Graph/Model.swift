@@ -136,7 +136,8 @@ public final class Encoder {
         let op: Operator
         let inputs: [Int?]       // slots; nil for omitted optional inputs
         let outputs: [Int]
-        var label: String { (op as? Conv)?.fusedReLU == true ? "Conv+Relu" : node.opType }
+        /// The operator type, or both for a fused pair ("Conv+Relu").
+        let label: String
     }
 
     private let steps: [Step]
@@ -184,13 +185,14 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
-        let fused = fusing ? Self.fusableReLUs(nodes, keeping: Set(outputs)) : [:]
-        for (k, node) in nodes.enumerated() where !fused.values.contains(k) {
-            let reluAfter = fused[k].map { nodes[$0] }
-            let op = try reluAfter == nil ? OperatorSet.make(node) : Conv(node: node, fusedReLU: true)
+        let fused = fusing ? try Fusion.pairs(nodes, keeping: Set(outputs)) { model.constants[$0]?.shape } : [:]
+        let absorbed = Set(fused.values.map(\.second))
+        for (k, original) in nodes.enumerated() where !absorbed.contains(k) {
+            let node = fused[k]?.node ?? original
+            let op = try fused[k]?.op ?? OperatorSet.make(node)
             let inputs = node.inputs.map { $0.isEmpty ? nil : slot($0) }
             op.prepare(constantInputs: Set(inputs.enumerated().compactMap { i, s in s.map { constant[$0] } == true ? i : nil }))
-            steps.append(Step(node: node, op: op, inputs: inputs, outputs: (reluAfter ?? node).outputs.map { slot($0) }))
+            steps.append(Step(node: node, op: op, inputs: inputs, outputs: node.outputs.map { slot($0) }, label: fused[k]?.label ?? node.opType))
         }
         var computed: Set<Int> = [0]
         for step in steps {
@@ -219,20 +221,6 @@ public final class Encoder {
         values = initial
         constantSlots = constant
         requiresGradient = Array(repeating: false, count: initial.count)
-    }
-
-    /// Conv nodes whose output only a Relu reads (and nobody asked for): node index → that Relu's
-    /// index. Each pair runs as one convolution with a ReLU post-op.
-    private static func fusableReLUs(_ nodes: [Node], keeping outputs: Set<String>) -> [Int: Int] {
-        var readers: [String: [Int]] = [:]
-        for (k, node) in nodes.enumerated() { for name in node.inputs where !name.isEmpty { readers[name, default: []].append(k) } }
-        var pairs: [Int: Int] = [:]
-        for (k, node) in nodes.enumerated() where node.opType == "Conv" && node.outputs.count == 1 {
-            let y = node.outputs[0]
-            guard !outputs.contains(y), let r = readers[y], r.count == 1, nodes[r[0]].opType == "Relu", nodes[r[0]].inputs == [y] else { continue }
-            pairs[k] = r[0]
-        }
-        return pairs
     }
 
     /// A step's input values, in the form its operator takes.

@@ -35,22 +35,20 @@ public final class DNNLTensor: @unchecked Sendable {
     /// The elements in row-major order. A reorder between two layouts of one tensor fails only
     /// when memory runs out, so failure stops the process rather than every caller handling it.
     public func plain() -> Tensor {
-        var result = Tensor.zeros(shape)
         do {
-            try result.data.withUnsafeMutableBytes { bytes in
+            return try filledTensor(shape) { target in
                 if isPlain {
-                    bytes.baseAddress!.copyMemory(from: memory.pointer!, byteCount: bytes.count)
+                    target.copyMemory(from: memory.pointer!, byteCount: Tensor.elementCount(shape) * 4)
                 } else {
                     let plainLayout = try DNNLLayout.plain(shape)
                     let view = try DNNLMemory(plainLayout, owning: false)
-                    view.point(at: bytes.baseAddress)
+                    view.point(at: target)
                     try DNNLReorder(from: layout, to: plainLayout).run(from: memory, to: view)
                 }
             }
         } catch {
             fatalError("reordering a \(shape) tensor to plain layout failed: \(error)")
         }
-        return result
     }
 
     /// Whether both are stored in the same layout (so element-wise work can run on the buffers).

@@ -2,7 +2,8 @@ import CDNNL
 
 /// Batched matrix product with NumPy broadcasting over leading dimensions, through oneDNN's matmul.
 /// Either operand may be used transposed (its last two axes swapped) without a copy: oneDNN reads
-/// it through strides. One primitive per (shapes, transposes), reused.
+/// it through strides. A bias over the last axis can be added in the same pass. One primitive per
+/// (shapes, transposes, bias), reused.
 public final class MatMulKernel {
     /// The operands' shapes, as given (before any transpose).
     public let a: [Int], b: [Int]
@@ -12,9 +13,12 @@ public final class MatMulKernel {
     public let output: [Int]
     private let primitive: DNNLPrimitive
     private let left, right, result: DNNLMemory
+    /// The bias's memory, when the kernel adds one (a vector over the output's last axis).
+    private let biasMemory: DNNLMemory?
 
-    /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller).
-    public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false) throws {
+    /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller);
+    /// with `bias`, `run` adds a vector of the output's last dimension to every row.
+    public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false) throws {
         guard a.count >= 2, b.count >= 2 else { throw KernelError("matmul needs rank ≥ 2 operands, got \(a) and \(b)") }
         self.a = a
         self.b = b
@@ -38,13 +42,19 @@ public final class MatMulKernel {
         var aDesc = try Self.describe(pa, transposed: transposeA)
         var bDesc = try Self.describe(pb, transposed: transposeB)
         var cDesc = try DNNLLayout.plain(output)
+        var biasDesc = try DNNLLayout.plain(Array(repeating: 1, count: output.count - 1) + [n])
         var descriptor = dnnl_matmul_desc_t()
-        try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
+        if bias {
+            try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, &biasDesc, &cDesc), "describing a matmul \(a) × \(b) + bias")
+        } else {
+            try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
+        }
         let work = DNNLWork.flops(2 * output.reduce(1, *) * k)
         primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") }
         left = try DNNLMemory(aDesc, owning: false)
         right = try DNNLMemory(bDesc, owning: false)
         result = try DNNLMemory(cDesc, owning: false)
+        biasMemory = bias ? try DNNLMemory(biasDesc, owning: false) : nil
     }
 
     /// Logical [..., rows, cols] view of a row-major buffer, transposed through strides if asked.
@@ -59,23 +69,29 @@ public final class MatMulKernel {
         return try DNNLLayout.strided(dims, strides: s)
     }
 
-    /// The product of `x` (shape `a`) and `y` (shape `b`); throws when their sizes differ from the kernel's.
-    public func run(_ x: Tensor, _ y: Tensor) throws -> Tensor {
+    /// The product of `x` (shape `a`) and `y` (shape `b`), plus `bias` (as many elements as the output's
+    /// last dimension) when the kernel was made for one; throws when sizes differ from the kernel's.
+    public func run(_ x: Tensor, _ y: Tensor, bias: Tensor? = nil) throws -> Tensor {
         guard x.count == a.reduce(1, *), y.count == b.reduce(1, *) else {
             throw KernelError("matmul expected operands \(a) and \(b), got \(x.shape) and \(y.shape)")
         }
-        var z = Tensor.zeros(output)
-        // Operands are only read: borrowing their storage avoids copy-on-write copies.
-        try x.data.withUnsafeBytes { xs in
-            try y.data.withUnsafeBytes { ys in
-                try z.data.withUnsafeMutableBytes { zs in
-                    left.point(at: UnsafeMutableRawPointer(mutating: xs.baseAddress))
-                    right.point(at: UnsafeMutableRawPointer(mutating: ys.baseAddress))
-                    result.point(at: zs.baseAddress)
-                    try primitive.execute([(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)])
+        guard (bias == nil) == (biasMemory == nil), bias.map({ $0.count == output[output.count - 1] }) ?? true else {
+            throw KernelError("matmul \(biasMemory == nil ? "has no bias" : "expected a bias of \(output[output.count - 1]) elements"), got \(bias.map { "\($0.shape)" } ?? "none")")
+        }
+        // Operands are only read: borrowing their storage avoids copy-on-write copies. The product
+        // writes every element of its output, so that is not zeroed first.
+        return try withReadPointers([x, y] + (bias.map { [$0] } ?? [])) { operands in
+            try filledTensor(output) { z in
+                left.point(at: operands[0])
+                right.point(at: operands[1])
+                result.point(at: z)
+                var arguments = [(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)]
+                if let biasMemory {
+                    biasMemory.point(at: operands[2])
+                    arguments.append((DNNL_ARG_BIAS, biasMemory))
                 }
+                try primitive.execute(arguments)
             }
         }
-        return z
     }
 }

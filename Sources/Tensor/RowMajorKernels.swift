@@ -28,6 +28,8 @@ func filledTensor(_ shape: [Int], _ fill: (UnsafeMutableRawPointer) throws -> Vo
 /// The element-wise functions oneDNN's eltwise primitive computes, forward and backward.
 public enum EltwiseFunction: Hashable, Sendable {
     case relu, logistic, tanh, exp, log, sqrt, abs, hardSwish, geluErf, geluTanh, softplus
+    /// x·σ(x) (SiLU)
+    case swish
     /// α·x + β
     case linear(alpha: Float, beta: Float)
     /// x for x > 0, α·(eˣ − 1) otherwise
@@ -52,6 +54,7 @@ public enum EltwiseFunction: Hashable, Sendable {
         case .geluErf: return (dnnl_eltwise_gelu_erf, 0, 0, false)
         case .geluTanh: return (dnnl_eltwise_gelu_tanh, 0, 0, false)
         case .softplus: return (dnnl_eltwise_soft_relu, 0, 0, false)
+        case .swish: return (dnnl_eltwise_swish, 1, 0, false)
         case .linear(let a, let b): return (dnnl_eltwise_linear, a, b, false)
         case .elu(let a): return (dnnl_eltwise_elu, a, 0, false)
         case .power(let a, let b): return (dnnl_eltwise_pow, a, b, false)

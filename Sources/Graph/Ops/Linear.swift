@@ -7,16 +7,17 @@ let linearOperators: [String: OperatorSet.Maker] = [
 
 /// A cache of matmul kernels keyed by (shapes, transposes): a node's products keep their primitives.
 final class MatMulCache {
-    private struct Key: Hashable { var a: [Int], b: [Int], ta: Bool, tb: Bool }
+    private struct Key: Hashable { var a: [Int], b: [Int], ta: Bool, tb: Bool, bias: Bool }
     private var kernels: [Key: MatMulKernel] = [:]
 
-    func multiply(_ x: Tensor, _ y: Tensor, transposeA: Bool = false, transposeB: Bool = false, node: Node) throws -> Tensor {
-        let key = Key(a: x.shape, b: y.shape, ta: transposeA, tb: transposeB)
+    /// op(x)·op(y), plus `bias` over the last axis when given (in the same oneDNN pass).
+    func multiply(_ x: Tensor, _ y: Tensor, transposeA: Bool = false, transposeB: Bool = false, bias: Tensor? = nil, node: Node) throws -> Tensor {
+        let key = Key(a: x.shape, b: y.shape, ta: transposeA, tb: transposeB, bias: bias != nil)
         do {
-            if let k = kernels[key] { return try k.run(x, y) }
-            let k = try MatMulKernel(a: x.shape, b: y.shape, transposeA: transposeA, transposeB: transposeB)
+            if let k = kernels[key] { return try k.run(x, y, bias: bias) }
+            let k = try MatMulKernel(a: x.shape, b: y.shape, transposeA: transposeA, transposeB: transposeB, bias: bias != nil)
             kernels[key] = k
-            return try k.run(x, y)
+            return try k.run(x, y, bias: bias)
         } catch let error as KernelError {
             throw EngineError("node '\(node.name)' (\(node.opType)): \(error)")
         }
@@ -84,14 +85,23 @@ final class Gemm: Operator {
 }
 
 /// MatMul with NumPy semantics: batched, broadcast, 1-D operands promoted and the added axis dropped.
+/// Fused with the Add of a bias that follows it (`fusedBias`, see `Fusion`), it reads the bias as a
+/// third input and adds it in the product's own pass.
 final class MatMul: Operator {
     let node: Node
+    let fusedBias: Bool
     private let products = MatMulCache()
-    init(node: Node) { self.node = node }
-    var differentiableInputs: [Int] { [0, 1] }
+    init(node: Node, fusedBias: Bool = false) {
+        self.node = node
+        self.fusedBias = fusedBias
+    }
+    var differentiableInputs: [Int] { fusedBias ? [0, 1, 2] : [0, 1] }
 
-    /// Each gradient reads the other operand: a product by a weight matrix keeps only the weights.
-    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: Set(wanted.map { 1 - $0 }), outputs: false) }
+    /// Each operand's gradient reads the other: a product by a weight matrix keeps only the weights.
+    /// The bias's gradient needs its shape only.
+    func backwardReads(wanted: Set<Int>) -> BackwardReads {
+        BackwardReads(inputs: Set(wanted.compactMap { $0 == 0 ? 1 : $0 == 1 ? 0 : nil }), outputs: false)
+    }
 
     /// Shapes with 1-D operands promoted to matrices (A to a row, B to a column).
     private func promoted(_ a: [Int], _ b: [Int]) -> ([Int], [Int]) {
@@ -118,12 +128,25 @@ final class MatMul: Operator {
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
         let (pa, pb) = promoted(a.shape, b.shape)
+        // A fused bias goes into the product when it is a vector over the output's last axis.
+        let bias = fusedBias ? try floatInput(inputs, 2, node) : nil
+        let inKernel = bias.map { t in
+            a.rank >= 2 && b.rank >= 2 && t.shape.last == pb[pb.count - 1] && t.shape.dropLast().allSatisfy { $0 == 1 } && t.rank <= max(pa.count, pb.count)
+        } ?? false
+        var y: Tensor
         if let (fa, fb) = folded(pa, pb) {
-            let y = try products.multiply(Tensor(shape: fa, data: a.data), Tensor(shape: fb, data: b.data), node: node)
-            return [.float(Tensor(shape: outputShape(a.shape, b.shape, Array(pa.dropLast()) + [pb[pb.count - 1]]), data: y.data))]
+            let product = try products.multiply(Tensor(shape: fa, data: a.data), Tensor(shape: fb, data: b.data), bias: inKernel ? bias : nil, node: node)
+            y = Tensor(shape: outputShape(a.shape, b.shape, Array(pa.dropLast()) + [pb[pb.count - 1]]), data: product.data)
+        } else {
+            let product = try products.multiply(Tensor(shape: pa, data: a.data), Tensor(shape: pb, data: b.data), bias: inKernel ? bias : nil, node: node)
+            y = Tensor(shape: outputShape(a.shape, b.shape, product.shape), data: product.data)
         }
-        let y = try products.multiply(Tensor(shape: pa, data: a.data), Tensor(shape: pb, data: b.data), node: node)
-        return [.float(Tensor(shape: outputShape(a.shape, b.shape, y.shape), data: y.data))]
+        if let bias, !inKernel {
+            do { y = try y.applying(.add, bias) } catch {
+                throw EngineError("node '\(node.name)' (MatMul+Add): the bias of shape \(bias.shape) does not broadcast to \(y.shape)")
+            }
+        }
+        return [.float(y)]
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
@@ -135,6 +158,7 @@ final class MatMul: Operator {
         /// Operand `i` (read only for the other one's gradient), in shape `shape`.
         func operand(_ i: Int, _ shape: [Int]) throws -> Tensor { Tensor(shape: shape, data: try floatInput(inputs, i, node).data) }
         var result: [Int: Tensor] = [:]
+        if fusedBias, wanted.contains(2), inputs.count > 2, let bias = inputs[2] { result[2] = dy.summed(to: bias.shape) }
         if let (fa, fb) = folded(pa, pb) {
             let d = Tensor(shape: [fa[0], fb[1]], data: dy.data)
             if wanted.contains(0) { result[0] = Tensor(shape: aShape, data: try products.multiply(d, try operand(1, fb), transposeB: true, node: node).data) }
