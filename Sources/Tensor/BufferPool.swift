@@ -99,7 +99,13 @@ public final class BufferPool: Sendable {
         let elements = (0..<Int(md.ndims)).reduce(1) { product, axis in
             withUnsafeBytes(of: md.dims) { product * Int($0.load(fromByteOffset: axis * MemoryLayout<dnnl_dim_t>.stride, as: dnnl_dim_t.self)) }
         }
-        return dnnl_memory_desc_get_size(&md) != elements * 4
+        let elementSize: Int
+        switch md.data_type {
+        case dnnl_u8, dnnl_s8: elementSize = 1
+        case dnnl_f16, dnnl_bf16: elementSize = 2
+        default: elementSize = 4
+        }
+        return dnnl_memory_desc_get_size(&md) != elements * elementSize
     }
 
     /// Frees every pooled buffer (an encoder going away: the next one may need other sizes, and until

@@ -153,9 +153,7 @@ final class DNNLPrimitive {
     init(_ opDescriptor: UnsafeRawPointer, hint: DNNLPrimitive? = nil, attributes: dnnl_primitive_attr_t? = nil, work: DNNLWork, what: String) throws {
         threads = work.threads
         self.what = what
-        // The primitive's scratch space is its own (user mode). oneDNN's default is one buffer per
-        // thread; the Jupyter kernel runs each cell on a new thread, and a primitive made on one
-        // cell's thread then failed on the next (the gemm convolution's backward: status 2).
+        // The primitive's scratch space comes with each execution (see `Scratchpad`).
         var owned: dnnl_primitive_attr_t?
         if attributes == nil { try check(dnnl_primitive_attr_create(&owned), "creating primitive attributes") }
         defer { if let owned { dnnl_primitive_attr_destroy(owned) } }
@@ -168,11 +166,10 @@ final class DNNLPrimitive {
             try check(dnnl_primitive_create(&p, pd), "creating \(what)")
             return (pd!, p!)
         }
-        var scratchpadLayout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
-        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
+        scratchpad = Scratchpad(dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee)
     }
 
-    private var scratchpad: DNNLMemory?
+    private let scratchpad: Scratchpad?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -194,12 +191,33 @@ final class DNNLPrimitive {
 
     func execute(_ arguments: [(Int32, DNNLMemory)]) throws {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
-        try DNNLWork.run(on: threads) {
+        let scratch = try scratchpad?.memory()
+        if let scratch { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle)) }
+        try withExtendedLifetime(scratch) {
+          try DNNLWork.run(on: threads) {
             try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running \(what)")
             try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
+          }
         }
     }
+}
+
+/// A primitive's scratch space (user mode: oneDNN's default is one buffer per thread, and the Jupyter
+/// kernel runs each cell on a new thread; a primitive made on one cell's thread then failed on the
+/// next). It is taken from `BufferPool` for each execution and handed back after, so primitives
+/// share one buffer instead of each holding its own (Winograd convolutions' are tens of MiB).
+struct Scratchpad {
+    let layout: dnnl_memory_desc_t
+
+    /// nil when the primitive needs none.
+    init?(_ layout: dnnl_memory_desc_t) {
+        var md = layout
+        guard dnnl_memory_desc_get_size(&md) > 0 else { return nil }
+        self.layout = layout
+    }
+
+    /// A buffer for one execution.
+    func memory() throws -> DNNLMemory { try DNNLMemory(layout, owning: true) }
 }
 
 /// A reorder between two layouts of the same logical tensor, created once.
@@ -223,12 +241,11 @@ final class DNNLReorder {
             try check(dnnl_primitive_create(&p, pd), "creating a reorder")
             return (pd!, p!)
         }
-        var scratchpadLayout = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee
-        scratchpad = dnnl_memory_desc_get_size(&scratchpadLayout) > 0 ? try DNNLMemory(scratchpadLayout, owning: true) : nil
+        scratchpad = Scratchpad(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee)
     }
 
-    /// The reorder's own scratch space (see `DNNLPrimitive`).
-    private var scratchpad: DNNLMemory?
+    /// The reorder's scratch space (see `Scratchpad`).
+    private let scratchpad: Scratchpad?
 
     deinit {
         dnnl_primitive_destroy(primitive)
@@ -240,10 +257,13 @@ final class DNNLReorder {
             dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
             dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle),
         ]
-        if let scratchpad { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratchpad.handle)) }
-        try DNNLWork.run(on: threads) {
-            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "reordering")
-            try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
+        let scratch = try scratchpad?.memory()
+        if let scratch { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle)) }
+        try withExtendedLifetime(scratch) {
+            try DNNLWork.run(on: threads) {
+                try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "reordering")
+                try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
+            }
         }
     }
 }

@@ -200,6 +200,7 @@ final class Pad: Operator {
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Pad) has no input") }
         let perAxis = try plan(x.shape, inputs)
+        if selectsEverything(perAxis, of: x.shape) { return [x] }   // Swin pads its window grid even by 0
         let offsets = gatherOffsets(x.shape, perAxis), shape = perAxis.map(\.count)
         let constant: RuntimeValue? = inputs.count > 2 ? inputs[2] : nil
         switch x {
@@ -220,8 +221,10 @@ final class Pad: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let x = inputs[0] else { return [:] }
+        let perAxis = try plan(x.shape, inputs)
+        if selectsEverything(perAxis, of: x.shape) { return [0: dy] }
         var dx = Tensor.zeros(x.shape)
-        for (k, offset) in gatherOffsets(x.shape, try plan(x.shape, inputs)).enumerated() where offset >= 0 { dx.data[offset] += dy.data[k] }
+        for (k, offset) in gatherOffsets(x.shape, perAxis).enumerated() where offset >= 0 { dx.data[offset] += dy.data[k] }
         return [0: dx]
     }
 }

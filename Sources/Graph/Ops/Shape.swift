@@ -405,6 +405,7 @@ final class Slice: Operator {
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Slice) has no input") }
         let keep = try selection(x.shape, inputs), shape = keep.map(\.count)
+        if selectsEverything(keep, of: x.shape) { return [x] }   // x[:, :H, :W] of an unpadded window grid
         switch x {
         case .float, .laidOut, .released: return [.float(Tensor(shape: shape, data: gathered(x.floats.data, x.shape, keep)))]
         case .int(let a): return [.int(IntArray(shape: shape, data: gathered(a.data, x.shape, keep)))]
@@ -413,9 +414,10 @@ final class Slice: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let x = inputs[0] else { return [:] }
+        let keep = try selection(x.shape, inputs)
+        guard !x.shape.isEmpty, !selectsEverything(keep, of: x.shape) else { return [0: dy] }
         var dx = Tensor.zeros(x.shape)
-        guard !x.shape.isEmpty else { return [0: dy] }
-        let (starts, last, _) = rows(x.shape, try selection(x.shape, inputs))
+        let (starts, last, _) = rows(x.shape, keep)
         dx.data.withUnsafeMutableBufferPointer { target in
             dy.data.withUnsafeBufferPointer { source in
                 var k = 0
@@ -424,6 +426,11 @@ final class Slice: Operator {
         }
         return [0: dx]
     }
+}
+
+/// Whether per-axis source indices pick every element of `shape` in order (a slice or pad that copies).
+func selectsEverything(_ perAxis: [[Int]], of shape: [Int]) -> Bool {
+    perAxis.count == shape.count && zip(perAxis, shape).allSatisfy { indices, n in indices.count == n && indices.enumerated().allSatisfy { $0.offset == $0.element } }
 }
 
 final class Expand: Operator {
