@@ -190,15 +190,8 @@ final class DNNLPrimitive {
     }
 
     func execute(_ arguments: [(Int32, DNNLMemory)]) throws {
-        var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        let scratch = try scratchpad?.memory()
-        if let scratch { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle)) }
-        try withExtendedLifetime(scratch) {
-          try DNNLWork.run(on: threads) {
-            try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "running \(what)")
-            try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a kernel")
-          }
-        }
+        try Scratchpad.execute(primitive, arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) },
+                               scratchpad: scratchpad, threads: threads, what: "running \(what)")
     }
 }
 
@@ -218,6 +211,20 @@ struct Scratchpad {
 
     /// A buffer for one execution.
     func memory() throws -> DNNLMemory { try DNNLMemory(layout, owning: true) }
+
+    /// Runs `primitive` on `arguments` (and a scratchpad buffer for the run, if it needs one) on
+    /// `threads`, and waits for it; `what` names the work in errors.
+    static func execute(_ primitive: dnnl_primitive_t, _ arguments: [dnnl_exec_arg_t], scratchpad: Scratchpad?, threads: Int32?, what: String) throws {
+        var args = arguments
+        let scratch = try scratchpad?.memory()
+        if let scratch { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle)) }
+        try withExtendedLifetime(scratch) {
+            try DNNLWork.run(on: threads) {
+                try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), what)
+                try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for \(what)")
+            }
+        }
+    }
 }
 
 /// A reorder between two layouts of the same logical tensor, created once.
@@ -253,18 +260,8 @@ final class DNNLReorder {
     }
 
     func run(from source: DNNLMemory, to destination: DNNLMemory) throws {
-        var args = [
-            dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
-            dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle),
-        ]
-        let scratch = try scratchpad?.memory()
-        if let scratch { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: scratch.handle)) }
-        try withExtendedLifetime(scratch) {
-            try DNNLWork.run(on: threads) {
-                try check(dnnl_primitive_execute(primitive, DNNLContext.shared.stream, Int32(args.count), &args), "reordering")
-                try check(dnnl_stream_wait(DNNLContext.shared.stream), "waiting for a reorder")
-            }
-        }
+        try Scratchpad.execute(primitive, [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination.handle)],
+                               scratchpad: scratchpad, threads: threads, what: "reordering")
     }
 }
 
