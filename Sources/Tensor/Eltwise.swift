@@ -12,6 +12,10 @@ public class LaidOutEltwiseKernel {
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
     private var backward: (primitive: DNNLPrimitive, saved: LayoutConformer, outputGradient: LayoutConformer)?
+    /// For a padded blocked layout where oneDNN's backward is only its reference loops: the same
+    /// backward over the buffers read as flat arrays (element-wise work does not care about layout;
+    /// the padding holds zeros in dy, so dx's padding comes out zero), with views onto them.
+    private var flatBackward: (primitive: DNNLPrimitive, saved: DNNLMemory, dy: DNNLMemory, dx: DNNLMemory)?
 
     /// `function` nil: ReLU (its backward reads the output). `layout`: the layout inputs will come in (nil: plain).
     init(_ function: EltwiseFunction?, shape: [Int], layout: dnnl_memory_desc_t?) throws {
@@ -61,15 +65,49 @@ public class LaidOutEltwiseKernel {
             }
             backward = (primitive, LayoutConformer(shape: shape, layout: primitive.layout(backwardUsesOutput ? dnnl_query_dst_md : dnnl_query_src_md)),
                         LayoutConformer(shape: shape, layout: primitive.layout(dnnl_query_diff_dst_md)))
+            if primitive.implementation.hasPrefix("ref"), BufferPool.hasPadding(data), DNNLLayout.equal(data, primitive.layout(dnnl_query_diff_src_md)),
+               DNNLLayout.equal(data, primitive.layout(dnnl_query_diff_dst_md)), finiteSlopeAtZero {
+                flatBackward = try makeFlatBackward(physicalElements: dnnl_memory_desc_get_size(&data) / MemoryLayout<Float>.stride)
+            }
         }
         let (primitive, savedConformer, gradientConformer) = backward!
         let dx = try DNNLTensor(shape: shape, layout: primitive.layout(dnnl_query_diff_src_md))
         try saved.withMemory(savedConformer) { savedMemory in
             try dy.withMemory(gradientConformer) { dyMemory in
-                try primitive.execute([(backwardUsesOutput ? DNNL_ARG_DST : DNNL_ARG_SRC, savedMemory), (DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_DIFF_SRC, dx.memory)])
+                if let flat = flatBackward {
+                    flat.saved.point(at: savedMemory.pointer)
+                    flat.dy.point(at: dyMemory.pointer)
+                    flat.dx.point(at: dx.memory.pointer)
+                    try flat.primitive.execute([(backwardUsesOutput ? DNNL_ARG_DST : DNNL_ARG_SRC, flat.saved), (DNNL_ARG_DIFF_DST, flat.dy), (DNNL_ARG_DIFF_SRC, flat.dx)])
+                } else {
+                    try primitive.execute([(backwardUsesOutput ? DNNL_ARG_DST : DNNL_ARG_SRC, savedMemory), (DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_DIFF_SRC, dx.memory)])
+                }
             }
         }
         return dx
+    }
+
+    /// Whether f′ is finite where the padding's zeros are (so 0 · f′(0) = 0): not √x, log x or powers.
+    private var finiteSlopeAtZero: Bool {
+        switch function {
+        case .sqrt?, .log?, .power?: return false
+        default: return true
+        }
+    }
+
+    /// The backward over `physicalElements` floats in a row (see `flatBackward`).
+    private func makeFlatBackward(physicalElements: Int) throws -> (primitive: DNNLPrimitive, saved: DNNLMemory, dy: DNNLMemory, dx: DNNLMemory) {
+        var flat = try DNNLLayout.plain([physicalElements]), diff = flat
+        var forward = dnnl_eltwise_desc_t(), descriptor = dnnl_eltwise_desc_t()
+        try check(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, parameters.algorithm, &flat, parameters.alpha, parameters.beta),
+                  "describing a flat eltwise function")
+        let hint = try withUnsafePointer(to: &forward) { try DNNLPrimitive(UnsafeRawPointer($0), work: .elements(physicalElements), what: "a flat eltwise function") }
+        try check(dnnl_eltwise_backward_desc_init(&descriptor, parameters.algorithm, &diff, &flat, parameters.alpha, parameters.beta),
+                  "describing a flat eltwise backward pass")
+        let primitive = try withUnsafePointer(to: &descriptor) {
+            try DNNLPrimitive(UnsafeRawPointer($0), hint: hint, work: .elements(physicalElements), what: "a flat eltwise backward pass")
+        }
+        return (primitive, try DNNLMemory(flat, owning: false), try DNNLMemory(flat, owning: false), try DNNLMemory(flat, owning: false))
     }
 }
 

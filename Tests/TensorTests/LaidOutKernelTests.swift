@@ -44,6 +44,30 @@ import Testing
         #expect(maxDifference(dyBlocked.plain(), Tensor(shape: dyPlain.shape, data: zip(dyPlain.data, yPlain.data).map { $1 > 0 ? $0 : 0 })) == 0)
     }
 
+    /// 24 channels in blocks of 16 leave 8 padded channels, where oneDNN's eltwise backward has only its
+    /// reference loops; the kernel runs the backward over the flat buffers instead.
+    @Test func eltwiseBackwardOnAPaddedLayoutMatchesThePlainOne() throws {
+        let padded = ConvolutionGeometry(input: [2, 8, 6, 6], weight: [24, 8, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                         padsBegin: [1, 1], padsEnd: [1, 1])
+        let conv = try ConvolutionKernel(padded, weight: random(padded.weight, seed: 40), bias: nil)
+        let z = try conv.forward(.plain(random(padded.input, seed: 41)))
+        #expect(BufferPool.hasPadding(z.layout))
+        let dy = random(padded.output, seed: 42)
+        for function in [EltwiseFunction.hardSwish, .geluErf, .logistic, .swish] {
+            let kernel = try LaidOutEltwiseKernel(function, for: .laidOut(z))
+            let y = try kernel.forward(.laidOut(z))
+            let saved: KernelInput = kernel.backwardUsesOutput ? .laidOut(y) : .laidOut(z)
+            let dx = try kernel.backward(.plain(dy), saved: saved)
+            #expect(DNNLLayout.equal(dx.layout, z.layout))
+            let plain = try EltwiseKernel(function, count: z.plain().count)
+            let expected = try plain.backward(dy, saved: kernel.backwardUsesOutput ? y.plain() : z.plain())
+            #expect(maxDifference(dx.plain(), expected) <= 1e-6, "\(function)")
+            // The padded channels of the blocked buffer stay zero.
+            let physical = UnsafeBufferPointer(start: dx.memory.pointer!.assumingMemoryBound(to: Float.self), count: 2 * 2 * 16 * 36)
+            for n in 0..<2 { for i in 0..<36 { for c in 8..<16 { #expect(physical[((n * 2 + 1) * 36 + i) * 16 + c] == 0) } } }
+        }
+    }
+
     @Test func outputsAreNeverOverwrittenWhileHeld() throws {
         let conv = try ConvolutionKernel(geometry, weight: random(geometry.weight, seed: 31), bias: nil)
         let kept = try conv.forward(.plain(random(geometry.input, seed: 30)))
