@@ -16,6 +16,8 @@ public class LaidOutEltwiseKernel {
     /// backward over the buffers read as flat arrays (element-wise work does not care about layout;
     /// the padding holds zeros in dy, so dx's padding comes out zero), with views onto them.
     private var flatBackward: (primitive: DNNLPrimitive, saved: DNNLMemory, dy: DNNLMemory, dx: DNNLMemory)?
+    /// Whether the backward (made by its first call) runs over flat buffers (for tests).
+    var backwardIsFlat: Bool { flatBackward != nil }
 
     /// `function` nil: ReLU (its backward reads the output). `layout`: the layout inputs will come in (nil: plain).
     init(_ function: EltwiseFunction?, shape: [Int], layout: dnnl_memory_desc_t?) throws {
