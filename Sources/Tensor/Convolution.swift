@@ -70,6 +70,17 @@ public struct ConvolutionGeometry: Hashable, Sendable {
             throw KernelError("convolution output would be empty: input \(input), kernel \(Array(weight.dropFirst(2))), pads \(padsBegin)/\(padsEnd)")
         }
     }
+
+    /// Whether oneDNN's Winograd convolution takes these shapes and pays: two spatial axes, a 3×3 kernel, stride
+    /// and dilation 1, one group, channels in multiples of 16 (its blocks), and at least 4 output pixels (over the
+    /// batch) per channel. With fewer, transforming the weights costs more than the multiplications saved
+    /// (ResNet-18's 512 channels on 7×7 maps: 4.7 ms against the direct 1.7 at batch 1).
+    public var suitsWinograd: Bool {
+        let pixels = output.dropFirst(2).reduce(output[0], *)
+        return weight.count == 4 && weight[2] == 3 && weight[3] == 3 && groups == 1
+            && strides.allSatisfy { $0 == 1 } && dilations.allSatisfy { $0 == 1 }
+            && input[1] % 16 == 0 && weight[0] % 16 == 0 && pixels >= 4 * max(input[1], weight[0])
+    }
 }
 
 /// Convolution forward, backward-data and backward-weights through oneDNN. Primitives and
@@ -83,6 +94,12 @@ public final class ConvolutionKernel {
     public let geometry: ConvolutionGeometry
     /// Whether max(0, ·) runs as a post-op of the convolution.
     public let fusedReLU: Bool
+    /// Whether `backwardData` may use Winograd's arithmetic (oneDNN's F(4×4, 3×3)) where oneDNN has it: 3×3
+    /// kernels, stride and dilation 1, one group, channels in multiples of 16, enough pixels (`suitsWinograd`). It does about half the
+    /// multiplications of the direct convolution; results stay deterministic (the same bits on every run and
+    /// thread count) and differ from the direct convolution's by a few 1e-6 relative. Forward results never
+    /// use it, so set it where `backwardData` is a gradient (Conv), not where it is a forward (ConvTranspose).
+    public let winogradBackwardData: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
     private let weights: ConstantMemory
@@ -93,11 +110,13 @@ public final class ConvolutionKernel {
     private var weightValues: Tensor
 
     /// Builds the primitives for `geometry` with these weights; throws on a geometry or weight shape oneDNN cannot take.
-    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false) throws {
+    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false,
+                winogradBackwardData: Bool = false) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
         self.geometry = geometry
         self.fusedReLU = fusedReLU
+        self.winogradBackwardData = winogradBackwardData
         self.weightValues = weight
         var descriptor = dnnl_convolution_desc_t()
         var src = try DNNLLayout.any(geometry.input)
@@ -169,22 +188,17 @@ public final class ConvolutionKernel {
         return .laidOut(try relu!.backward(dy, output: y))
     }
 
+    /// oneDNN's name for the backward-data kernel, once `backwardData` has run ("jit_wino_4x3:avx512_core" for
+    /// Winograd), for tests.
+    var backwardDataImplementation: String? { backwardData?.primitive.implementation }
+
     /// ∂L/∂x from ∂L/∂(pre-activation output), in the backward primitive's layout.
     public func backwardData(_ dy: KernelInput) throws -> DNNLTensor {
         if backwardData == nil {
-            var descriptor = dnnl_convolution_desc_t()
             // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,
             // where "any" would pad the channels to a block of 16 and reorder 16× the data back.
-            var diffSrc = forwardPrimitive.layout(dnnl_query_src_md)
-            var wei = try DNNLLayout.any(geometry.weightDims)
-            var diffDst = try DNNLLayout.any(geometry.output)
-            var (strides, dilations, padL, padR) = Self.spatialArrays(geometry)
-            try check(dnnl_dilated_convolution_backward_data_desc_init(
-                &descriptor, dnnl_convolution_direct, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR),
-                "describing a convolution's backward pass")
-            let primitive = try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
-            }
+            let primitive = try (winogradBackwardData && geometry.suitsWinograd ? backwardDataPrimitive(dnnl_convolution_winograd) : nil)
+                ?? backwardDataPrimitive(dnnl_convolution_direct, diffSource: forwardPrimitive.layout(dnnl_query_src_md))!
             let weightBridge = try ConstantMemory(weightValues, dims: geometry.weightDims, native: primitive.layout(dnnl_query_weights_md))
             backwardData = (primitive, LayoutConformer(shape: geometry.output, layout: primitive.layout(dnnl_query_diff_dst_md)), weightBridge)
         }
@@ -195,6 +209,27 @@ public final class ConvolutionKernel {
             try primitive.execute([(DNNL_ARG_DIFF_DST, dyMemory), (DNNL_ARG_WEIGHTS, weightBridge.memory), (DNNL_ARG_DIFF_SRC, dx.memory)])
         }
         return dx
+    }
+
+    /// The backward-data primitive with `algorithm`, ∂L/∂x in `diffSource` (any layout by default). Nil when
+    /// oneDNN has no kernel for it (Winograd covers fewer shapes than the direct algorithm, which covers all).
+    private func backwardDataPrimitive(_ algorithm: dnnl_alg_kind_t, diffSource: dnnl_memory_desc_t? = nil) throws -> DNNLPrimitive? {
+        var descriptor = dnnl_convolution_desc_t()
+        var diffSrc = try diffSource ?? DNNLLayout.any(geometry.input)
+        var wei = try DNNLLayout.any(geometry.weightDims)
+        var diffDst = try DNNLLayout.any(geometry.output)
+        var (strides, dilations, padL, padR) = Self.spatialArrays(geometry)
+        let status = dnnl_dilated_convolution_backward_data_desc_init(
+            &descriptor, algorithm, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR)
+        if algorithm == dnnl_convolution_direct { try check(status, "describing a convolution's backward pass") }
+        if status != dnnl_success { return nil }
+        do {
+            return try withUnsafePointer(to: &descriptor) {
+                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
+            }
+        } catch where algorithm != dnnl_convolution_direct {
+            return nil   // no Winograd kernel for these shapes on this CPU: the direct one serves
+        }
     }
 
     /// ∂L/∂x from ∂L/∂y, plain (a kernel without a fused ReLU).

@@ -99,6 +99,42 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map 
         #expect(maxDifference(try #require(db), Tensor(shape: [geometry.output[1]], data: biasSum)) < 1e-3)
     }
 
+    /// A 3×3 stride-1 convolution over 32 channels (enough work for two threads) takes Winograd's backward data when asked: the adjoint of the
+    /// (direct) forward to float32 rounding, within 1e-5 of the direct backward, and the same bits on 1 and 2 threads.
+    /// A strided one, one not asked, or one with few pixels per channel keeps the direct algorithm.
+    @Test func winogradBackwardDataMatchesTheDirectOne() throws {
+        let g = ConvolutionGeometry(input: [4, 32, 24, 24], weight: [32, 32, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                    padsBegin: [1, 1], padsEnd: [1, 1])
+        #expect(g.suitsWinograd)
+        let w = random(g.weight, seed: 11)
+        let x = random(g.input, seed: 12)
+        let dy = random(g.output, seed: 13)
+        let winograd = try ConvolutionKernel(g, weight: w, bias: nil, winogradBackwardData: true)
+        let direct = try ConvolutionKernel(g, weight: w, bias: nil)
+        let fast = try winograd.backwardData(dy)
+        let exact = try direct.backwardData(dy)
+        #expect(winograd.backwardDataImplementation?.contains("wino") == true)
+        #expect(direct.backwardDataImplementation?.contains("wino") == false)
+        let scale = exact.data.map(abs).max()!
+        #expect(maxDifference(fast, exact) <= 1e-5 * scale)
+        #expect(maxDifference(fast, exact) > 0)   // it is another algorithm, not the direct one under another name
+        let lhs = dot(try winograd.forward(x), dy)
+        #expect(abs(lhs - dot(x, fast)) <= 1e-4 * max(1, abs(lhs)))
+        let oneThread = try DNNLWork.run(on: 1) { try ConvolutionKernel(g, weight: w, bias: nil, winogradBackwardData: true).backwardData(dy) }
+        #expect(oneThread.data == fast.data)
+
+        let strided = ConvolutionGeometry(input: [2, 32, 12, 12], weight: [32, 32, 3, 3], groups: 1, strides: [2, 2], dilations: [1, 1],
+                                          padsBegin: [1, 1], padsEnd: [1, 1])
+        #expect(!strided.suitsWinograd)
+        let k = try ConvolutionKernel(strided, weight: w, bias: nil, winogradBackwardData: true)
+        _ = try k.backwardData(random(strided.output, seed: 14))
+        #expect(k.backwardDataImplementation?.contains("wino") == false)
+        // 512 channels on one 7×7 map: too few pixels for the weights' transform to pay.
+        let small = ConvolutionGeometry(input: [1, 512, 7, 7], weight: [512, 512, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                        padsBegin: [1, 1], padsEnd: [1, 1])
+        #expect(!small.suitsWinograd)
+    }
+
     @Test func rejectsMismatchedChannels() {
         let g = ConvolutionGeometry(input: [1, 3, 8, 8], weight: [4, 2, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1], padsBegin: [0, 0], padsEnd: [0, 0])
         #expect { try ConvolutionKernel(g, weight: .zeros([4, 2, 3, 3]), bias: nil) } throws: { "\($0)".contains("channels") }

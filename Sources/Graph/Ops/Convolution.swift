@@ -70,7 +70,7 @@ final class Conv: Operator {
         let (begin, end) = try explicitPads(node: node, input: Array(input.dropFirst(2)), kernel: kernelShape, strides: strides, dilations: dilations)
         let geometry = ConvolutionGeometry(input: input, weight: w.shape, groups: groups, strides: strides, dilations: dilations, padsBegin: begin, padsEnd: end)
         do {
-            let made = try ConvolutionKernel(geometry, weight: w, bias: b, fusedReLU: fusedReLU)
+            let made = try ConvolutionKernel(geometry, weight: w, bias: b, fusedReLU: fusedReLU, winogradBackwardData: true)
             if constantWeights { kernels[input] = made }
             return made
         } catch {
