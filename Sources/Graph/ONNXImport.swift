@@ -8,7 +8,7 @@
 ///
 /// Split over several files: this one (API, errors, file and memory checks), ONNXImportGraph.swift
 /// (graph, nodes, attributes, validation), ONNXImportTensor.swift (TensorProto decoding,
-/// external data).
+/// external data), ONNXImportStream.swift (a model read one initializer at a time).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -50,12 +50,13 @@ public enum ONNXImport {
         /// Accepted ai.onnx opset versions; others are refused with a clear error. The conformance
         /// runner may widen it to load ONNX's newer node tests (opset 22–28 in onnx 1.23).
         public var opsets: ClosedRange<Int>
-        /// Peak memory of an import is about this many times the model file size (file bytes,
-        /// decoded protobuf, converted arrays); files that would not fit in MemAvailable are refused.
+        /// Peak memory of an import, and of the engine's copies of the weights after it, is taken to be this
+        /// many times the model file size; files that would not fit in MemAvailable are refused. (The import
+        /// itself holds the converted weights and one initializer's bytes: ONNXImportStream.swift.)
         public var memoryFactor: Int
 
-        /// Options with the engine's opsets and a memory factor of 3.
-        public init(opsets: ClosedRange<Int> = ONNXImport.supportedOpsets, memoryFactor: Int = 3) {
+        /// Options with the engine's opsets and a memory factor of 2.
+        public init(opsets: ClosedRange<Int> = ONNXImport.supportedOpsets, memoryFactor: Int = 2) {
             self.opsets = opsets
             self.memoryFactor = memoryFactor
         }
@@ -83,19 +84,12 @@ public enum ONNXImport {
             }
             try checkMemory(needed: size.multipliedReportingOverflow(by: max(1, options.memoryFactor)),
                             what: "file is \(formatBytes(size))")
-            var data: Data
-            do {
-                // Read, not mapped: a mapped file truncated by someone else while we decode would
-                // crash the process (SIGBUS) instead of failing cleanly.
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw ModelError("cannot read model file: \(error.localizedDescription)")
+            let file = try ModelFile(path: path, size: size)
+            if let split = try ModelSplit.scan(file) {
+                return try importGraph(split, of: file, directory: directoryOf(path), options: options)
             }
-            guard data.count == size else {
-                throw ModelError("model file changed while being read (\(size) bytes, then \(data.count))")
-            }
-            var model = try parse(data)
-            data = Data()   // the file's bytes are in `model` now: free them before the weights are decoded
+            // Not well-formed at the wire level: decode it whole, which says where.
+            var model = try parse(try file.read(0 ..< size))
             return try importGraph(&model, directory: directoryOf(path), options: options)
         } catch var error as ModelError {
             if error.file == nil { error.file = path }
@@ -109,19 +103,26 @@ public enum ONNXImport {
         if bytes.count > maxModelFileBytes {
             throw ModelError("model is \(formatBytes(bytes.count)), over protobuf's 2 GB limit for one message")
         }
+        if let split = try ModelSplit.scan(bytes) {
+            return try importGraph(split, of: bytes, directory: directory, options: options)
+        }
         var model = try parse(bytes)
         return try importGraph(&model, directory: directory, options: options)
     }
 
     // MARK: - Decoding
 
+    /// How every message is decoded. Nesting (graphs inside attributes inside nodes inside graphs) is bounded
+    /// so that hostile input cannot exhaust the stack; 64 levels is far more than real models use.
+    static var decodingOptions: BinaryDecodingOptions {
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = 64
+        options.discardUnknownFields = true
+        return options
+    }
+
     /// The ModelProto in `bytes`, or a ModelError saying where the protobuf decoding failed.
     static func parse<Bytes: SwiftProtobufContiguousBytes>(_ bytes: Bytes) throws -> Onnx_ModelProto {
-        var decodingOptions = BinaryDecodingOptions()
-        // Nesting (graphs inside attributes inside nodes inside graphs) is bounded so that
-        // hostile input cannot exhaust the stack; 64 levels is far more than real models use.
-        decodingOptions.messageDepthLimit = 64
-        decodingOptions.discardUnknownFields = true
         let model: Onnx_ModelProto
         do {
             model = try Onnx_ModelProto(serializedBytes: bytes, partial: true, options: decodingOptions)
@@ -132,11 +133,35 @@ public enum ONNXImport {
         return model
     }
 
-    /// The Graph of a parsed model. It takes the model's graph out of `model`, and frees each initializer's
-    /// bytes once they are decoded. So a model's weights are held twice at most while loading, not three times.
+    /// The Graph of a model decoded whole (one the split scan does not take). It takes the model's graph out of
+    /// `model`, and frees each initializer's bytes once they are decoded.
     static func importGraph(_ model: inout Onnx_ModelProto, directory: String?, options: Options) throws -> Graph {
         var importer = GraphImporter(directory: directory, options: options)
         return try importer.graph(of: &model)
+    }
+
+    /// The Graph of a split model: the skeleton is decoded whole, then each initializer is read, decoded and
+    /// converted on its own, so a model's weights are held once, plus one initializer's bytes.
+    static func importGraph(_ split: ModelSplit, of bytes: some ModelBytes, directory: String?, options: Options) throws -> Graph {
+        var model: Onnx_ModelProto
+        do {
+            model = try parse(split.skeleton)
+        } catch {
+            // Offsets in the skeleton are not the file's: decode the whole model for the message.
+            _ = try parse(try bytes.read(0 ..< bytes.count))
+            throw error
+        }
+        var importer = GraphImporter(directory: directory, options: options)
+        return try importer.graph(of: &model, initializers: split.initializers.count) { index in
+            let range = split.initializers[index]
+            do {
+                return try Onnx_TensorProto(serializedBytes: try bytes.read(range), partial: true, options: decodingOptions)
+            } catch let error as ModelError {
+                throw error
+            } catch {
+                throw ModelError("initializer #\(index) at bytes \(range.lowerBound)..<\(range.upperBound): protobuf decoding failed (\(describe(error)))")
+            }
+        }
     }
 
     static func describe(_ error: Error) -> String {

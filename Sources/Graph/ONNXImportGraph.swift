@@ -16,6 +16,13 @@ struct GraphImporter {
 
     /// The Graph of `model`, whose graph is moved out (left empty) so that initializer bytes can be freed one by one.
     mutating func graph(of model: inout Onnx_ModelProto) throws -> Graph {
+        try graph(of: &model, initializers: nil, read: { _ in Onnx_TensorProto() })
+    }
+
+    /// The Graph of `model`. With a count, the graph's initializers come from `read` one at a time (a split model,
+    /// ONNXImportStream.swift), and the graph's own must be empty; with nil, from the graph.
+    mutating func graph(of model: inout Onnx_ModelProto, initializers count: Int?,
+                        read: (Int) throws -> Onnx_TensorProto) throws -> Graph {
         guard model.hasGraph else {
             throw ModelError(model.hasIrVersion || !model.opsetImport.isEmpty
                 ? "model has no graph"
@@ -26,7 +33,16 @@ struct GraphImporter {
         model.clearGraph()
 
         var graph = Graph(name: proto.name, opsets: opsets, producer: Self.producer(of: model))
-        try readInitializers(&proto, into: &graph)
+        if let count {
+            try readInitializers(count: count, into: &graph, read: read)
+        } else {
+            try readInitializers(count: proto.initializer.count, into: &graph) { index in
+                // Taken out of the proto, so its bytes are freed once it is decoded.
+                defer { proto.initializer[index] = Onnx_TensorProto() }
+                return proto.initializer[index]
+            }
+        }
+        try refuseSparseInitializers(proto)
         var defined = try readInputs(proto, into: &graph)
         try readNodes(proto, into: &graph, defined: &defined)
         try readOutputs(proto, into: &graph, defined: defined)
@@ -36,17 +52,19 @@ struct GraphImporter {
         return graph
     }
 
-    /// Decodes the initializers (names must be unique and non-empty; sparse ones are refused), freeing each one's
-    /// bytes in `proto` once decoded.
-    mutating func readInitializers(_ proto: inout Onnx_GraphProto, into graph: inout Graph) throws {
-        for index in proto.initializer.indices {
-            let name = proto.initializer[index].name
+    /// Decodes the `count` initializers that `read` gives; names must be unique and non-empty.
+    mutating func readInitializers(count: Int, into graph: inout Graph, read: (Int) throws -> Onnx_TensorProto) throws {
+        for index in 0 ..< count {
+            let tensor = try read(index)
+            let name = tensor.name
             guard !name.isEmpty else { throw ModelError("initializer #\(index) has no name") }
             if graph.initializers[name] != nil { throw ModelError("duplicate initializer '\(name)'") }
-            graph.initializers[name] = try TensorDecoder.decode(proto.initializer[index], what: "initializer '\(name)'", external: &external)
-            proto.initializer[index].clearRawData()
-            proto.initializer[index].floatData = []
+            graph.initializers[name] = try TensorDecoder.decode(tensor, what: "initializer '\(name)'", external: &external)
         }
+    }
+
+    /// Sparse initializers are refused.
+    func refuseSparseInitializers(_ proto: Onnx_GraphProto) throws {
         if !proto.sparseInitializer.isEmpty {
             let names = proto.sparseInitializer.prefix(3).map { "'\($0.values.name)'" }.joined(separator: ", ")
             throw ModelError("sparse initializers are not supported (\(proto.sparseInitializer.count): \(names)\(proto.sparseInitializer.count > 3 ? ", …" : ""))")
