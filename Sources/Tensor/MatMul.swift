@@ -11,10 +11,11 @@ public final class MatMulKernel {
     public let transposeA: Bool, transposeB: Bool
     /// The product's shape (broadcast leading dimensions, then rows × columns).
     public let output: [Int]
-    private let primitive: DNNLPrimitive
-    private let left, right, result: DNNLMemory
-    /// The bias's memory, when the kernel adds one (a vector over the output's last axis).
-    private let biasMemory: DNNLMemory?
+    /// Whether `run` adds a bias (a vector over the output's last axis).
+    private let hasBias: Bool
+    /// The oneDNN primitive and the memories it reads and writes (the bias's when there is one). Nil when a
+    /// dimension is 0, which oneDNN divides by: the product is then zeros (sums over nothing), plus the bias.
+    private let engine: (primitive: DNNLPrimitive, left: DNNLMemory, right: DNNLMemory, result: DNNLMemory, bias: DNNLMemory?)?
 
     /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller);
     /// with `bias`, `run` adds a vector of the output's last dimension to every row.
@@ -36,9 +37,14 @@ public final class MatMulKernel {
         for i in 0..<(rank - 2) {
             let (x, y) = (pa[i], pb[i])
             guard x == y || x == 1 || y == 1 else { throw KernelError("matmul batch dimensions \(a) and \(b) do not broadcast") }
-            batch.append(max(x, y))
+            batch.append(x == 1 ? y : x)   // 1 broadcasts, also against 0
         }
         output = batch + [m, n]
+        hasBias = bias
+        if (pa + pb).contains(0) {
+            engine = nil
+            return
+        }
         var aDesc = try Self.describe(pa, transposed: transposeA)
         var bDesc = try Self.describe(pb, transposed: transposeB)
         var cDesc = try DNNLLayout.plain(output)
@@ -50,11 +56,9 @@ public final class MatMulKernel {
             try check(dnnl_matmul_desc_init(&descriptor, &aDesc, &bDesc, nil, &cDesc), "describing a matmul \(a) × \(b)")
         }
         let work = DNNLWork.flops(2 * output.reduce(1, *) * k)
-        primitive = try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") }
-        left = try DNNLMemory(aDesc, owning: false)
-        right = try DNNLMemory(bDesc, owning: false)
-        result = try DNNLMemory(cDesc, owning: false)
-        biasMemory = bias ? try DNNLMemory(biasDesc, owning: false) : nil
+        engine = (try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") },
+                  try DNNLMemory(aDesc, owning: false), try DNNLMemory(bDesc, owning: false), try DNNLMemory(cDesc, owning: false),
+                  bias ? try DNNLMemory(biasDesc, owning: false) : nil)
     }
 
     /// Logical [..., rows, cols] view of a row-major buffer, transposed through strides if asked.
@@ -75,22 +79,26 @@ public final class MatMulKernel {
         guard x.count == a.reduce(1, *), y.count == b.reduce(1, *) else {
             throw KernelError("matmul expected operands \(a) and \(b), got \(x.shape) and \(y.shape)")
         }
-        guard (bias == nil) == (biasMemory == nil), bias.map({ $0.count == output[output.count - 1] }) ?? true else {
-            throw KernelError("matmul \(biasMemory == nil ? "has no bias" : "expected a bias of \(output[output.count - 1]) elements"), got \(bias.map { "\($0.shape)" } ?? "none")")
+        guard (bias == nil) == !hasBias, bias.map({ $0.count == output[output.count - 1] }) ?? true else {
+            throw KernelError("matmul \(hasBias ? "expected a bias of \(output[output.count - 1]) elements" : "has no bias"), got \(bias.map { "\($0.shape)" } ?? "none")")
+        }
+        guard let engine else {
+            let n = output[output.count - 1]
+            return Tensor(shape: output, data: (0 ..< output.reduce(1, *)).map { bias?.data[$0 % n] ?? 0 })
         }
         // Operands are only read: borrowing their storage avoids copy-on-write copies. The product
         // writes every element of its output, so that is not zeroed first.
         return try withReadPointers([x, y] + (bias.map { [$0] } ?? [])) { operands in
             try filledTensor(output) { z in
-                left.point(at: operands[0])
-                right.point(at: operands[1])
-                result.point(at: z)
-                var arguments = [(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)]
-                if let biasMemory {
+                engine.left.point(at: operands[0])
+                engine.right.point(at: operands[1])
+                engine.result.point(at: z)
+                var arguments = [(DNNL_ARG_SRC, engine.left), (DNNL_ARG_WEIGHTS, engine.right), (DNNL_ARG_DST, engine.result)]
+                if let biasMemory = engine.bias {
                     biasMemory.point(at: operands[2])
                     arguments.append((DNNL_ARG_BIAS, biasMemory))
                 }
-                try primitive.execute(arguments)
+                try engine.primitive.execute(arguments)
             }
         }
     }

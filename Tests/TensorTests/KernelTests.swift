@@ -175,6 +175,20 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map 
         } }
     }
 
+    /// oneDNN divides by every dimension (a fuzzed model crashed it with 0 rows): empty products are computed here.
+    @Test func emptyDimensionsGiveEmptyOrZeroProducts() throws {
+        let noRows = try MatMulKernel(a: [0, 4], b: [4, 2])
+        #expect(noRows.output == [0, 2])
+        #expect(try noRows.run(Tensor(shape: [0, 4], data: []), random([4, 2], seed: 5)).shape == [0, 2])
+        // An inner dimension of 0: sums over nothing, so zeros, plus the bias when there is one.
+        let noInner = try MatMulKernel(a: [2, 0], b: [0, 3], bias: true)
+        let bias = Tensor(shape: [3], data: [1, 2, 3])
+        let c = try noInner.run(Tensor(shape: [2, 0], data: []), Tensor(shape: [0, 3], data: []), bias: bias)
+        #expect(c.shape == [2, 3])
+        #expect(c.data == [1, 2, 3, 1, 2, 3])
+        #expect(try MatMulKernel(a: [1, 0, 2, 5], b: [5, 3]).output == [1, 0, 2, 3])
+    }
+
     @Test func namesMismatchedInnerDimensions() {
         #expect { try MatMulKernel(a: [2, 3], b: [4, 5]) } throws: { "\($0)".contains("inner dimensions") }
     }
