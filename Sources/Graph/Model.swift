@@ -367,17 +367,25 @@ public final class Encoder {
         Set(step.op.differentiableInputs.filter { i in i < step.inputs.count && step.inputs[i].map { requiresGradient[$0] } == true })
     }
 
+    /// existing + g on row-major tensors, added into existing's buffer when nothing else holds it.
+    private static func sum(consuming existing: consuming RuntimeValue, _ g: RuntimeValue) -> Tensor {
+        var sum = existing.floats
+        _ = consume existing
+        sum.add(g.floats)
+        return sum
+    }
+
     /// Reverse mode from the seeds: the gradient of every slot that needs one.
     private func backpropagate(_ seeds: [Tensor]) throws -> [RuntimeValue?] {
         guard seeds.count == outputSlots.count else { throw EngineError("pullback got \(seeds.count) seeds for \(outputSlots.count) outputs") }
         var gradients = [RuntimeValue?](repeating: nil, count: values.count)
         func accumulate(_ slot: Int, _ g: RuntimeValue) throws {
-            guard let existing = gradients[slot] else { gradients[slot] = g; return }
+            guard let existing = gradients[slot].take() else { gradients[slot] = g; return }
             if case .laidOut(let a) = existing, case .laidOut(let b) = g, a.sharesLayout(with: b) {
                 gradients[slot] = .laidOut(try gradientSums[slot, default: OutputAllocator()].sum(a, b))
-            } else {
-                gradients[slot] = .float(existing.floats.zipped(g.floats, +))
+                return
             }
+            gradients[slot] = .float(Self.sum(consuming: consume existing, g))
         }
         for (k, slot) in outputSlots.enumerated() {
             guard seeds[k].shape == values[slot]?.shape else {

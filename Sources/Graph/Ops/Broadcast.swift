@@ -55,6 +55,17 @@ extension Tensor {
         return out
     }
 
+    /// Adds a same-shaped tensor into this one, in place (a gradient's accumulation: no new buffer when this
+    /// tensor's storage is not shared).
+    mutating func add(_ other: Tensor) {
+        precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
+        other.data.withUnsafeBufferPointer { b in
+            data.withUnsafeMutableBufferPointer { a in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
+        }
+    }
+
     /// Element-wise combination of same-shaped tensors (gradients), without the broadcasting machinery.
     func zipped(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(shape == other.shape, "zipped: shapes \(shape) and \(other.shape) differ")
