@@ -197,8 +197,8 @@ public final class ConvolutionKernel {
         if backwardData == nil {
             // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,
             // where "any" would pad the channels to a block of 16 and reorder 16× the data back.
-            let primitive = try (winogradBackwardData && geometry.suitsWinograd ? backwardDataPrimitive(dnnl_convolution_winograd) : nil)
-                ?? backwardDataPrimitive(dnnl_convolution_direct, diffSource: forwardPrimitive.layout(dnnl_query_src_md))!
+            let primitive = try (winogradBackwardData && geometry.suitsWinograd ? winogradBackwardDataPrimitive() : nil)
+                ?? backwardDataPrimitive(dnnl_convolution_direct, diffSource: forwardPrimitive.layout(dnnl_query_src_md))
             let weightBridge = try ConstantMemory(weightValues, dims: geometry.weightDims, native: primitive.layout(dnnl_query_weights_md))
             backwardData = (primitive, LayoutConformer(shape: geometry.output, layout: primitive.layout(dnnl_query_diff_dst_md)), weightBridge)
         }
@@ -211,24 +211,28 @@ public final class ConvolutionKernel {
         return dx
     }
 
-    /// The backward-data primitive with `algorithm`, ∂L/∂x in `diffSource` (any layout by default). Nil when
-    /// oneDNN has no kernel for it (Winograd covers fewer shapes than the direct algorithm, which covers all).
-    private func backwardDataPrimitive(_ algorithm: dnnl_alg_kind_t, diffSource: dnnl_memory_desc_t? = nil) throws -> DNNLPrimitive? {
+    /// The backward-data primitive with `algorithm`, ∂L/∂x in `diffSource` (any layout by default).
+    private func backwardDataPrimitive(_ algorithm: dnnl_alg_kind_t, diffSource: dnnl_memory_desc_t? = nil) throws -> DNNLPrimitive {
         var descriptor = dnnl_convolution_desc_t()
         var diffSrc = try diffSource ?? DNNLLayout.any(geometry.input)
         var wei = try DNNLLayout.any(geometry.weightDims)
         var diffDst = try DNNLLayout.any(geometry.output)
         var (strides, dilations, padL, padR) = Self.spatialArrays(geometry)
-        let status = dnnl_dilated_convolution_backward_data_desc_init(
-            &descriptor, algorithm, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR)
-        if algorithm == dnnl_convolution_direct { try check(status, "describing a convolution's backward pass") }
-        if status != dnnl_success { return nil }
+        try check(dnnl_dilated_convolution_backward_data_desc_init(
+            &descriptor, algorithm, &diffSrc, &wei, &diffDst, &strides, &dilations, &padL, &padR),
+            "describing a convolution's backward pass")
+        return try withUnsafePointer(to: &descriptor) {
+            try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
+        }
+    }
+
+    /// The Winograd backward-data primitive, or nil when oneDNN has no Winograd kernel for these shapes on this
+    /// CPU (it covers fewer than the direct algorithm, which covers all): the direct one then serves.
+    private func winogradBackwardDataPrimitive() -> DNNLPrimitive? {
         do {
-            return try withUnsafePointer(to: &descriptor) {
-                try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .flops(2 * geometry.multiplyAdds), what: "a convolution's backward pass")
-            }
-        } catch where algorithm != dnnl_convolution_direct {
-            return nil   // no Winograd kernel for these shapes on this CPU: the direct one serves
+            return try backwardDataPrimitive(dnnl_convolution_winograd)
+        } catch {
+            return nil
         }
     }
 
