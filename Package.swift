@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "JupyterKernelTests", dependencies: ["JupyterKernel", "CZeroMQ"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CDNNL"]),
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "ONNXProto", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "AttackTests", dependencies: ["Attack", "Graph", "Imaging", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Imaging", "Tensor"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Imaging", "Tensor"]),
