@@ -136,8 +136,16 @@ public enum ONNXImport {
     /// The Graph of a model decoded whole (one the split scan does not take). It takes the model's graph out of
     /// `model`, and frees each initializer's bytes once they are decoded.
     static func importGraph(_ model: inout Onnx_ModelProto, directory: String?, options: Options) throws -> Graph {
+        var initializers: [Onnx_TensorProto] = []
+        if model.hasGraph {   // (writing to a missing graph would create one)
+            initializers = model.graph.initializer
+            model.graph.initializer = []   // ours alone now, so clearing one frees its bytes
+        }
         var importer = GraphImporter(directory: directory, options: options)
-        return try importer.graph(of: &model)
+        return try importer.graph(of: &model, initializers: initializers.count) { index in
+            defer { initializers[index] = Onnx_TensorProto() }
+            return initializers[index]
+        }
     }
 
     /// The Graph of a split model: the skeleton is decoded whole, then each initializer is read, decoded and

@@ -14,14 +14,9 @@ struct GraphImporter {
         self.external = ExternalDataReader(directory: directory)
     }
 
-    /// The Graph of `model`, whose graph is moved out (left empty) so that initializer bytes can be freed one by one.
-    mutating func graph(of model: inout Onnx_ModelProto) throws -> Graph {
-        try graph(of: &model, initializers: nil, read: { _ in Onnx_TensorProto() })
-    }
-
-    /// The Graph of `model`. With a count, the graph's initializers come from `read` one at a time (a split model,
-    /// ONNXImportStream.swift), and the graph's own must be empty; with nil, from the graph.
-    mutating func graph(of model: inout Onnx_ModelProto, initializers count: Int?,
+    /// The Graph of `model`, whose graph is moved out (left empty). Its `count` initializers come from `read`, one at
+    /// a time, so that each one's bytes can be freed once it is decoded; the graph's own list is not read.
+    mutating func graph(of model: inout Onnx_ModelProto, initializers count: Int,
                         read: (Int) throws -> Onnx_TensorProto) throws -> Graph {
         guard model.hasGraph else {
             throw ModelError(model.hasIrVersion || !model.opsetImport.isEmpty
@@ -33,15 +28,7 @@ struct GraphImporter {
         model.clearGraph()
 
         var graph = Graph(name: proto.name, opsets: opsets, producer: Self.producer(of: model))
-        if let count {
-            try readInitializers(count: count, into: &graph, read: read)
-        } else {
-            try readInitializers(count: proto.initializer.count, into: &graph) { index in
-                // Taken out of the proto, so its bytes are freed once it is decoded.
-                defer { proto.initializer[index] = Onnx_TensorProto() }
-                return proto.initializer[index]
-            }
-        }
+        try readInitializers(count: count, into: &graph, read: read)
         try refuseSparseInitializers(proto)
         var defined = try readInputs(proto, into: &graph)
         try readNodes(proto, into: &graph, defined: &defined)

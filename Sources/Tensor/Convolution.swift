@@ -109,9 +109,9 @@ public final class ConvolutionKernel {
     private var backwardWeights: (primitive: DNNLPrimitive, source: LayoutBridge, diffDestination: LayoutBridge, diffWeights: LayoutBridge, diffBias: DNNLMemory?)?
     private var weightValues: Tensor
 
-    /// Builds the primitives for `geometry` with these weights; throws on a geometry or weight shape oneDNN cannot take.
-    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false,
-                winogradBackwardData: Bool = false) throws {
+    /// Builds the primitives for `geometry` with these weights (and bias); throws on a geometry or weight shape oneDNN
+    /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names.
+    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false, winogradBackwardData: Bool = false) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
         self.geometry = geometry
