@@ -26,6 +26,10 @@ final class BatchNormalization: Operator {
         let epsilon = try NodeAttributes(node: node).float("epsilon", default: 1e-5)
         let gamma = try floatInput(inputs, 1, node).data, beta = try floatInput(inputs, 2, node).data
         let mean = try floatInput(inputs, 3, node).data, variance = try floatInput(inputs, 4, node).data
+        guard beta.count == gamma.count, mean.count == gamma.count, variance.count == gamma.count else {
+            throw EngineError("node '\(node.name)' (BatchNormalization): scale, bias, mean and variance must have one value per channel "
+                + "(got \(gamma.count), \(beta.count), \(mean.count) and \(variance.count))")
+        }
         let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + epsilon).squareRoot() }
         return (scale, (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] })
     }
