@@ -1,21 +1,27 @@
-/// Pairs of nodes the executor runs as one step: a convolution and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias.
+/// Nodes the executor runs as one step: a convolution and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias, a transpose and the product that reads it, the Gathers of one tensor.
 import Foundation
 import Tensor
 
-/// Two nodes that run as one step. The second reads the first's output and nothing else does, so
-/// that value never needs to exist: the pair's node reads the first's inputs and writes the
-/// second's outputs.
+/// Nodes that run as one step. Mostly pairs: the second reads the first's output and nothing else
+/// does, so that value never needs to exist: the pair's node reads the first's inputs and writes the
+/// second's outputs. The Gathers of one tensor along one axis by constant indices are a group: one
+/// node with all their indices and outputs.
 struct Fusion {
-    /// The index of the second node (the first's index keys the pair).
-    let second: Int
-    /// The pair as one node: the first's name and attributes, the inputs it reads, the second's outputs.
+    /// The indices of the nodes that do not run as steps of their own (the index of the one whose place
+    /// the step takes keys it). A pair takes the first node's place, except a transpose read by a
+    /// product: the product's other operand may be computed between the two. A group takes its first
+    /// Gather's place.
+    let absorbed: [Int]
+    /// The pair as one node: the first's name and attributes (the product's, for a transpose and its
+    /// product), the inputs it reads, the second's outputs.
     let node: Node
     /// The operator that runs both.
     let op: Operator
     /// What profiles call the step ("Conv+Relu").
     let label: String
 
-    /// The pairs among `nodes` (in graph order), keyed by the first node's index. Values in `outputs`
+    /// The pairs among `nodes` (in graph order), keyed by the index of the step they replace; a node is
+    /// in one pair at most. Values in `outputs`
     /// (asked for by the caller) are never fused away; `constantShape` gives the shape of a model
     /// constant (nil for computed values).
     static func pairs(_ nodes: [Node], keeping outputs: Set<String>, constantShape: (String) -> [Int]?) throws -> [Int: Fusion] {
@@ -27,18 +33,20 @@ struct Fusion {
             return r[0]
         }
         var pairs: [Int: Fusion] = [:]
+        var paired: Set<Int> = []
         for (k, node) in nodes.enumerated() where node.domain.isEmpty || node.domain == "ai.onnx" {
-            guard let r = soleReader(of: node) else { continue }
+            guard !paired.contains(k), let r = soleReader(of: node), !paired.contains(r) else { continue }
             let next = nodes[r]
+            defer { if pairs[k] != nil || pairs[r]?.absorbed == [k] { paired.formUnion([k, r]) } }
             switch node.opType {
             case "Conv" where next.opType == "Relu" && next.inputs == node.outputs:
                 var pair = node
                 pair.outputs = next.outputs
-                pairs[k] = Fusion(second: r, node: pair, op: try Conv(node: node, fusedReLU: true), label: "Conv+Relu")
+                pairs[k] = Fusion(absorbed: [r], node: pair, op: try Conv(node: node, fusedReLU: true), label: "Conv+Relu")
             case "Sigmoid" where next.opType == "Mul" && Set(next.inputs) == Set(node.inputs + node.outputs) && next.inputs.count == 2:
                 // x·σ(x): oneDNN's swish, one pass forward and one backward instead of two each.
                 let pair = Node(name: next.name, opType: "Sigmoid+Mul", inputs: node.inputs, outputs: next.outputs)
-                pairs[k] = Fusion(second: r, node: pair, op: Unary(node: pair, { x in x / (1 + exp(-x)) }, { x, _ in
+                pairs[k] = Fusion(absorbed: [r], node: pair, op: Unary(node: pair, { x in x / (1 + exp(-x)) }, { x, _ in
                     let s = 1 / (1 + exp(-x))
                     return s + x * s * (1 - s)
                 }, oneDNN: .swish), label: "Sigmoid+Mul")
@@ -47,10 +55,32 @@ struct Fusion {
                 let bias = next.inputs[0] == node.outputs[0] ? next.inputs[1] : next.inputs[0]
                 guard let shape = constantShape(bias), shape.count >= 1, shape.dropLast().allSatisfy({ $0 == 1 }) else { continue }
                 let pair = Node(name: node.name, opType: "MatMul", inputs: node.inputs + [bias], outputs: next.outputs)
-                pairs[k] = Fusion(second: r, node: pair, op: MatMul(node: pair, fusedBias: true), label: "MatMul+Add")
+                pairs[k] = Fusion(absorbed: [r], node: pair, op: MatMul(node: pair, fusedBias: true), label: "MatMul+Add")
+            case "Transpose" where next.opType == "MatMul" && next.inputs.count == 2 && next.inputs[0] != next.inputs[1]:
+                // kᵀ in q·kᵀ: the product reads its operand through swapped strides instead of a copy.
+                guard node.attributes["perm"] != nil, case let perm = try NodeAttributes(node: node).ints("perm"), perm.count >= 2,
+                      perm == Array(0..<(perm.count - 2)) + [perm.count - 1, perm.count - 2] else { continue }
+                let operand = next.inputs[0] == node.outputs[0] ? 0 : 1
+                var pair = next
+                pair.inputs[operand] = node.inputs[0]
+                pairs[r] = Fusion(absorbed: [k], node: pair, op: MatMul(node: pair, transposed: operand == 0 ? [true, false] : [false, true]),
+                                  label: "Transpose+MatMul")
             default:
                 continue
             }
+        }
+        // Gathers of one tensor along one axis by constant indices: one node, one gradient tensor.
+        struct Source: Hashable { let data: String, axis: Int }
+        var gathers: [Source: [Int]] = [:]
+        for (k, node) in nodes.enumerated() where node.opType == "Gather" && (node.domain.isEmpty || node.domain == "ai.onnx") && !paired.contains(k) {
+            guard node.inputs.count == 2, node.outputs.count == 1, constantShape(node.inputs[1]) != nil else { continue }
+            gathers[Source(data: node.inputs[0], axis: try NodeAttributes(node: node).int("axis", default: 0)), default: []].append(k)
+        }
+        for group in gathers.values where group.count > 1 {
+            let members = group.map { nodes[$0] }
+            let node = Node(name: members[0].name, opType: "Gather", inputs: [members[0].inputs[0]] + members.map { $0.inputs[1] },
+                            outputs: members.map { $0.outputs[0] }, attributes: members[0].attributes)
+            pairs[group[0]] = Fusion(absorbed: Array(group.dropFirst()), node: node, op: Gather(node: node), label: "Gather×\(group.count)")
         }
         return pairs
     }

@@ -186,7 +186,7 @@ public final class Encoder {
         }
         var steps: [Step] = []
         let fused = fusing ? try Fusion.pairs(nodes, keeping: Set(outputs)) { model.constants[$0]?.shape } : [:]
-        let absorbed = Set(fused.values.map(\.second))
+        let absorbed = Set(fused.values.flatMap(\.absorbed))
         for (k, original) in nodes.enumerated() where !absorbed.contains(k) {
             let node = fused[k]?.node ?? original
             let op = try fused[k]?.op ?? OperatorSet.make(node)

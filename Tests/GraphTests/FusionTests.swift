@@ -1,4 +1,4 @@
-/// Tests of the node pairs the executor fuses: SiLU (Sigmoid then Mul) and a MatMul with its bias.
+/// Tests of the nodes the executor fuses: SiLU (Sigmoid then Mul), a MatMul with its bias, a Transpose read by a MatMul, Gathers of one tensor.
 import Testing
 @testable import Graph
 @testable import Tensor
@@ -54,6 +54,96 @@ import Testing
             let (a, b) = (try #require(gradients[0][name]), try #require(gradients[1][name]))
             #expect(a.shape == b.shape && largestDifference(a, b) <= 1e-5, "\(name)")
         }
+    }
+
+    /// Attention's q·kᵀ (the transpose made before q, so the pair must run at the product's place), a
+    /// transposed A (batched, not folded), a transposed matrix B (folded into one product), and a
+    /// transpose that also feeds another node or moves other axes (not fused).
+    static func transposeModel() throws -> Model {
+        var initializers: [String: TensorValue] = [:]
+        func weight(_ name: String, _ shape: [Int], _ seed: UInt64) -> String {
+            initializers[name] = constant(randomTensor(shape, seed: seed, range: -0.5...0.5))
+            return name
+        }
+        let nodes = [
+            Node(name: "key", opType: "MatMul", inputs: ["x", weight("wk", [6, 5], 1)], outputs: ["k"]),
+            Node(name: "keyT", opType: "Transpose", inputs: ["k"], outputs: ["kT"], attributes: ["perm": .ints([0, 2, 1])]),
+            Node(name: "query", opType: "MatMul", inputs: ["x", weight("wq", [6, 5], 2)], outputs: ["q"]),
+            Node(name: "scores", opType: "MatMul", inputs: ["q", "kT"], outputs: ["s"]),
+            Node(name: "xT", opType: "Transpose", inputs: ["x"], outputs: ["xt"], attributes: ["perm": .ints([0, 2, 1])]),
+            Node(name: "mix", opType: "MatMul", inputs: ["xt", weight("wm", [4, 3], 3)], outputs: ["m"]),
+            Node(name: "value", opType: "MatMul", inputs: ["x", weight("wv", [6, 4], 4)], outputs: ["v"]),
+            Node(name: "mean", opType: "ReduceMean", inputs: ["v"], outputs: ["v0"], attributes: ["axes": .ints([0]), "keepdims": .int(0)]),
+            Node(name: "vT", opType: "Transpose", inputs: ["v0"], outputs: ["woT"], attributes: ["perm": .ints([1, 0])]),
+            Node(name: "out", opType: "MatMul", inputs: ["s", "woT"], outputs: ["o"]),
+            Node(name: "moved", opType: "Transpose", inputs: ["m"], outputs: ["mt"], attributes: ["perm": .ints([1, 0, 2])]),
+            Node(name: "both", opType: "MatMul", inputs: ["mt", "mt2"], outputs: ["p"]),
+            Node(name: "shared", opType: "Transpose", inputs: ["m"], outputs: ["mt2"], attributes: ["perm": .ints([1, 2, 0])]),
+        ]
+        var ordered = nodes
+        ordered.swapAt(11, 12)   // "shared" before "both"
+        ordered.append(Node(name: "reuse", opType: "Add", inputs: ["mt2", "mt2"], outputs: ["r"]))
+        let graph = Graph(nodes: ordered, inputs: [ValueInfo(name: "x", type: .float, shape: [.symbolic("batch"), .fixed(4), .fixed(6)])],
+                          outputs: [ValueInfo(name: "o", type: .float, shape: nil), ValueInfo(name: "p", type: .float, shape: nil),
+                                    ValueInfo(name: "r", type: .float, shape: nil)], initializers: initializers)
+        return try Model(graph: graph)
+    }
+
+    @Test func aTransposeReadByAProductIsReadThroughStrides() throws {
+        let model = try Self.transposeModel()
+        let fused = try model.encoder(outputs: ["o", "p", "r"]), plain = try model.encoder(outputs: ["o", "p", "r"], fusing: false)
+        #expect(fused.stepLabels == ["MatMul", "MatMul", "Transpose+MatMul", "Transpose+MatMul", "MatMul", "ReduceMean", "Transpose+MatMul",
+                                     "Transpose", "Transpose", "MatMul", "Add"])
+        let x = randomTensor([3, 4, 6], seed: 9, range: -2...2)
+        let (y, y0) = (try fused.forward(x), try plain.forward(x))
+        #expect(y.map(\.shape) == [[3, 4, 4], [6, 3, 3], [6, 3, 3]] && y.map(\.shape) == y0.map(\.shape))
+        for (a, b) in zip(y, y0) { #expect(largestDifference(a, b) <= 1e-5) }
+        let seeds = y.enumerated().map { i, t in randomTensor(t.shape, seed: 20 + UInt64(i)) }
+        let (g, g0) = (try fused.pullback(seeds), try plain.pullback(seeds))
+        #expect(g.shape == x.shape && largestDifference(g, g0) <= 1e-5 * max(1, g0.data.map(abs).max() ?? 0))
+        #expect(g0.data.contains { $0 != 0 })
+        var gradients: [[String: Tensor]] = []
+        for encoder in [fused, plain] {
+            try encoder.trackGradients(of: ["wk", "wv", "wm"])
+            _ = try encoder.forward(x)
+            gradients.append(try encoder.parameterGradients(seeds))
+        }
+        for name in ["wk", "wv", "wm"] {
+            let (a, b) = (try #require(gradients[0][name]), try #require(gradients[1][name]))
+            #expect(a.shape == b.shape && largestDifference(a, b) <= 1e-5 * max(1, b.data.map(abs).max() ?? 0), "\(name)")
+        }
+    }
+
+    /// Three Gathers of x along axis 1 by constant indices (a scalar twice, a repeated pair), one along
+    /// axis 0 and one by a computed index: the first three run as one step, whose gradient sums all.
+    @Test func gathersOfOneTensorRunAsOneStep() throws {
+        let scalar = { (i: Int64) in TensorValue(type: .int64, shape: [], storage: .integers([i])) }
+        let nodes = [
+            Node(name: "g0", opType: "Gather", inputs: ["x", "i0"], outputs: ["a"], attributes: ["axis": .int(1)]),
+            Node(name: "shape", opType: "Shape", inputs: ["x"], outputs: ["s"]),
+            Node(name: "pick", opType: "Gather", inputs: ["s", "i1"], outputs: ["c"], attributes: ["axis": .int(0)]),
+            Node(name: "sub", opType: "Sub", inputs: ["c", "one"], outputs: ["last"]),
+            Node(name: "g1", opType: "Gather", inputs: ["x", "i2"], outputs: ["b"], attributes: ["axis": .int(1)]),
+            Node(name: "product", opType: "Mul", inputs: ["a", "b"], outputs: ["p"]),
+            Node(name: "g2", opType: "Gather", inputs: ["x", "pair"], outputs: ["q"], attributes: ["axis": .int(1)]),
+            Node(name: "rows", opType: "Gather", inputs: ["x", "i0"], outputs: ["r"], attributes: ["axis": .int(0)]),
+            Node(name: "computed", opType: "Gather", inputs: ["x", "last"], outputs: ["t"], attributes: ["axis": .int(1)]),
+        ]
+        let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [.fixed(2), .fixed(3), .fixed(4)])],
+                          outputs: ["p", "q", "r", "t"].map { ValueInfo(name: $0, type: .float, shape: nil) },
+                          initializers: ["i0": scalar(0), "i1": scalar(1), "i2": scalar(2), "one": constantInts([1]), "pair": constantInts([2, 2])])
+        let model = try Model(graph: graph)
+        let fused = try model.encoder(outputs: ["p", "q", "r", "t"]), plain = try model.encoder(outputs: ["p", "q", "r", "t"], fusing: false)
+        #expect(fused.stepLabels.filter { $0.hasPrefix("Gather") }.sorted() == ["Gather", "Gather", "Gather", "Gather×3"])
+        let x = randomTensor([2, 3, 4], seed: 11, range: -2...2)
+        let (y, y0) = (try fused.forward(x), try plain.forward(x))
+        #expect(y.map(\.shape) == [[2, 4], [2, 2, 4], [3, 4], [2, 1, 4]] && y.map(\.shape) == y0.map(\.shape))
+        for (a, b) in zip(y, y0) { #expect(a.data == b.data) }
+        let seeds = y.enumerated().map { i, t in randomTensor(t.shape, seed: 30 + UInt64(i)) }
+        let (g, g0) = (try fused.pullback(seeds), try plain.pullback(seeds))
+        #expect(g.shape == x.shape && largestDifference(g, g0) <= 1e-6)
+        // Row 2 of every sample is picked by g1 (times a), twice by g2, and by the computed index.
+        #expect(abs(g0.data[8] - (seeds[0].data[0] * x.data[0] + seeds[1].data[0] + seeds[1].data[4] + seeds[3].data[0] + seeds[2].data[8])) <= 1e-5)
     }
 }
 

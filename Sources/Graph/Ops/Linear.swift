@@ -86,14 +86,18 @@ final class Gemm: Operator {
 
 /// MatMul with NumPy semantics: batched, broadcast, 1-D operands promoted and the added axis dropped.
 /// Fused with the Add of a bias that follows it (`fusedBias`, see `Fusion`), it reads the bias as a
-/// third input and adds it in the product's own pass.
+/// third input and adds it in the product's own pass. Fused with a Transpose that swaps an operand's
+/// last two axes (`transposed`), it reads that operand untransposed and swaps it through strides.
 final class MatMul: Operator {
     let node: Node
     let fusedBias: Bool
+    /// Per operand, whether it is stored with its last two axes swapped (the Transpose it absorbed).
+    let transposed: [Bool]
     private let products = MatMulCache()
-    init(node: Node, fusedBias: Bool = false) {
+    init(node: Node, fusedBias: Bool = false, transposed: [Bool] = [false, false]) {
         self.node = node
         self.fusedBias = fusedBias
+        self.transposed = transposed
     }
     var differentiableInputs: [Int] { fusedBias ? [0, 1, 2] : [0, 1] }
 
@@ -103,9 +107,20 @@ final class MatMul: Operator {
         BackwardReads(inputs: Set(wanted.compactMap { $0 == 0 ? 1 : $0 == 1 ? 0 : nil }), outputs: false)
     }
 
-    /// Shapes with 1-D operands promoted to matrices (A to a row, B to a column).
-    private func promoted(_ a: [Int], _ b: [Int]) -> ([Int], [Int]) {
-        (a.count == 1 ? [1, a[0]] : a, b.count == 1 ? [b[0], 1] : b)
+    /// The operands' shapes as stored, 1-D ones promoted to matrices (A to a row, B to a column), and
+    /// as multiplied (a transposed operand's last two axes swapped).
+    private func shapes(_ a: [Int], _ b: [Int]) throws -> (stored: [[Int]], logical: [[Int]]) {
+        let stored = [a.count == 1 ? [1, a[0]] : a, b.count == 1 ? [b[0], 1] : b]
+        let logical = try (0..<2).map { i -> [Int] in
+            guard transposed[i] else { return stored[i] }
+            guard [a, b][i].count >= 2 else {
+                throw EngineError("node '\(node.name)' (Transpose+MatMul): operand \(i) of shape \([a, b][i]) has no two axes to swap")
+            }
+            var s = stored[i]
+            s.swapAt(s.count - 1, s.count - 2)
+            return s
+        }
+        return (stored, logical)
     }
 
     private func outputShape(_ a: [Int], _ b: [Int], _ full: [Int]) -> [Int] {
@@ -118,28 +133,34 @@ final class MatMul: Operator {
     /// A batched A times one matrix B (a Linear layer on [batch, tokens, features]: B's leading
     /// axes, if any, are 1s): A's batch axes fold into its rows, giving one large product instead
     /// of a product per batch entry (197 matrix–vector products for ViT's [197, 1, 768] tokens).
-    /// Returns (A as [rows, K], B as [K, N]) then, from the promoted shapes.
-    private func folded(_ pa: [Int], _ pb: [Int]) -> ([Int], [Int])? {
-        guard pa.count >= 3, pb.dropLast(2).allSatisfy({ $0 == 1 }), pa.count >= pb.count else { return nil }
+    /// Returns (A as [rows, K], B as stored, [K, N] or [N, K]) then. Not for a transposed A,
+    /// whose rows are not its stored rows.
+    private func folded(_ stored: [[Int]], _ logical: [[Int]]) -> ([Int], [Int])? {
+        let (pa, pb) = (logical[0], logical[1])
+        guard !transposed[0], pa.count >= 3, pb.dropLast(2).allSatisfy({ $0 == 1 }), pa.count >= pb.count else { return nil }
         let k = pa[pa.count - 1]
-        return ([pa.reduce(1, *) / max(k, 1), k], Array(pb.suffix(2)))
+        return ([pa.reduce(1, *) / max(k, 1), k], Array(stored[1].suffix(2)))
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let a = try floatInput(inputs, 0, node), b = try floatInput(inputs, 1, node)
-        let (pa, pb) = promoted(a.shape, b.shape)
+        let (stored, logical) = try shapes(a.shape, b.shape)
+        let (la, lb) = (transposed[0] ? logical[0] : a.shape, transposed[1] ? logical[1] : b.shape)
+        let n = logical[1][logical[1].count - 1]
         // A fused bias goes into the product when it is a vector over the output's last axis.
         let bias = fusedBias ? try floatInput(inputs, 2, node) : nil
         let inKernel = bias.map { t in
-            a.rank >= 2 && b.rank >= 2 && t.shape.last == pb[pb.count - 1] && t.shape.dropLast().allSatisfy { $0 == 1 } && t.rank <= max(pa.count, pb.count)
+            a.rank >= 2 && b.rank >= 2 && t.shape.last == n && t.shape.dropLast().allSatisfy { $0 == 1 } && t.rank <= max(a.rank, b.rank)
         } ?? false
         var y: Tensor
-        if let (fa, fb) = folded(pa, pb) {
-            let product = try products.multiply(Tensor(shape: fa, data: a.data), Tensor(shape: fb, data: b.data), bias: inKernel ? bias : nil, node: node)
-            y = Tensor(shape: outputShape(a.shape, b.shape, Array(pa.dropLast()) + [pb[pb.count - 1]]), data: product.data)
+        if let (fa, fb) = folded(stored, logical) {
+            let product = try products.multiply(Tensor(shape: fa, data: a.data), Tensor(shape: fb, data: b.data), transposeB: transposed[1],
+                                                bias: inKernel ? bias : nil, node: node)
+            y = Tensor(shape: outputShape(la, lb, Array(logical[0].dropLast()) + [n]), data: product.data)
         } else {
-            let product = try products.multiply(Tensor(shape: pa, data: a.data), Tensor(shape: pb, data: b.data), bias: inKernel ? bias : nil, node: node)
-            y = Tensor(shape: outputShape(a.shape, b.shape, product.shape), data: product.data)
+            let product = try products.multiply(Tensor(shape: stored[0], data: a.data), Tensor(shape: stored[1], data: b.data),
+                                                transposeA: transposed[0], transposeB: transposed[1], bias: inKernel ? bias : nil, node: node)
+            y = Tensor(shape: outputShape(la, lb, product.shape), data: product.data)
         }
         if let bias, !inKernel {
             do { y = try y.applying(.add, bias) } catch {
@@ -149,23 +170,30 @@ final class MatMul: Operator {
         return [.float(y)]
     }
 
+    /// With op(X) = Xᵀ for a transposed operand: d op(A) = dY·op(B)ᵀ and d op(B) = op(A)ᵀ·dY; a
+    /// transposed operand's own gradient is the transpose of that, computed as one product.
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
         guard inputs.count >= 2, let aShape = inputs[0]?.shape, let bShape = inputs[1]?.shape else {
             throw EngineError("node '\(node.name)' (MatMul) needs two inputs")
         }
-        let (pa, pb) = promoted(aShape, bShape)
+        let (stored, logical) = try shapes(aShape, bShape)
+        let (ta, tb) = (transposed[0], transposed[1])
         /// Operand `i` (read only for the other one's gradient), in shape `shape`.
         func operand(_ i: Int, _ shape: [Int]) throws -> Tensor { Tensor(shape: shape, data: try floatInput(inputs, i, node).data) }
         var result: [Int: Tensor] = [:]
         if fusedBias, wanted.contains(2), inputs.count > 2, let bias = inputs[2] { result[2] = dy.summed(to: bias.shape) }
-        if let (fa, fb) = folded(pa, pb) {
-            let d = Tensor(shape: [fa[0], fb[1]], data: dy.data)
-            if wanted.contains(0) { result[0] = Tensor(shape: aShape, data: try products.multiply(d, try operand(1, fb), transposeB: true, node: node).data) }
-            if wanted.contains(1) { result[1] = Tensor(shape: bShape, data: try products.multiply(try operand(0, fa), d, transposeA: true, node: node).data) }
+        if let (fa, fb) = folded(stored, logical) {
+            let d = Tensor(shape: [fa[0], logical[1][logical[1].count - 1]], data: dy.data)
+            if wanted.contains(0) { result[0] = Tensor(shape: aShape, data: try products.multiply(d, try operand(1, fb), transposeB: !tb, node: node).data) }
+            if wanted.contains(1) {
+                let product = tb ? try products.multiply(d, try operand(0, fa), transposeA: true, node: node)
+                                 : try products.multiply(try operand(0, fa), d, transposeA: true, node: node)
+                result[1] = Tensor(shape: bShape, data: product.data)
+            }
             return result
         }
-        let full = try MatMulKernel(a: pa, b: pb).output
+        let full = try MatMulKernel(a: logical[0], b: logical[1]).output
         let d = Tensor(shape: full, data: dy.data)
         func reduce(_ t: Tensor, to shape: [Int], original: [Int]) -> Tensor {
             // Sum over broadcast batch axes, then restore the operand's own (possibly 1-D) shape.
@@ -173,8 +201,18 @@ final class MatMul: Operator {
             let s = t.summed(to: padded)
             return Tensor(shape: original, data: s.data)
         }
-        if wanted.contains(0) { result[0] = reduce(try products.multiply(d, try operand(1, pb), transposeB: true, node: node), to: pa, original: aShape) }
-        if wanted.contains(1) { result[1] = reduce(try products.multiply(try operand(0, pa), d, transposeA: true, node: node), to: pb, original: bShape) }
+        if wanted.contains(0) {
+            let b = try operand(1, stored[1])
+            let product = ta ? try products.multiply(b, d, transposeA: tb, transposeB: true, node: node)
+                             : try products.multiply(d, b, transposeB: !tb, node: node)
+            result[0] = reduce(product, to: stored[0], original: aShape)
+        }
+        if wanted.contains(1) {
+            let a = try operand(0, stored[0])
+            let product = tb ? try products.multiply(d, a, transposeA: true, transposeB: ta, node: node)
+                             : try products.multiply(a, d, transposeA: !ta, node: node)
+            result[1] = reduce(product, to: stored[1], original: bShape)
+        }
         return result
     }
 }

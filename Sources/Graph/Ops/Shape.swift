@@ -292,12 +292,15 @@ final class Concat: Operator {
     }
 }
 
-/// Gather along an axis with integer indices (negative counts from the end).
+/// Gather along an axis with integer indices (negative counts from the end). Several Gathers of one
+/// tensor along one axis (q, k and v out of attention's packed projection) run as one node with an
+/// index input and an output per Gather (see `Fusion`): their gradients go into one tensor instead of
+/// one full-size tensor each, summed afterwards.
 final class Gather: Operator {
     let node: Node
     init(node: Node) { self.node = node }
     /// The data by shape; the indices (integers, kept anyway).
-    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1], outputs: false) }
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: Set(1..<max(node.inputs.count, 2)), outputs: false) }
 
     func plan(_ data: [Int], _ indices: IntArray) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
         let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 0), rank: data.count, node)
@@ -313,31 +316,34 @@ final class Gather: Operator {
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Gather) has no input") }
-        let (axis, outer, inner, picks, shape) = try plan(x.shape, try intInput(inputs, 1, node))
-        let length = x.shape[axis]
-        func gather<T>(_ v: [T]) -> [T] {
-            var out: [T] = []
-            out.reserveCapacity(outer * picks.count * inner)
-            for o in 0..<outer { for p in picks { out += v[((o * length + p) * inner)..<((o * length + p + 1) * inner)] } }
-            return out
-        }
-        switch x {
-        case .float, .laidOut, .released:
-            let t = x.floats
-            return [.float(Tensor(shape: shape, data: gather(t.data)))]
-        case .int(let a): return [.int(IntArray(shape: shape, data: gather(a.data)))]
+        return try (1..<max(inputs.count, 2)).map { input in
+            let (axis, outer, inner, picks, shape) = try plan(x.shape, try intInput(inputs, input, node))
+            let length = x.shape[axis]
+            func gather<T>(_ v: [T]) -> [T] {
+                var out: [T] = []
+                out.reserveCapacity(outer * picks.count * inner)
+                for o in 0..<outer { for p in picks { out += v[((o * length + p) * inner)..<((o * length + p + 1) * inner)] } }
+                return out
+            }
+            switch x {
+            case .float, .laidOut, .released: return .float(Tensor(shape: shape, data: gather(x.floats.data)))
+            case .int(let a): return .int(IntArray(shape: shape, data: gather(a.data)))
+            }
         }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0], let x = inputs[0] else { return [:] }
-        let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, 1, node))
-        let length = x.shape[axis]
+        guard let x = inputs[0], g.contains(where: { $0 != nil }) else { return [:] }
         var dx = Tensor.zeros(x.shape)
-        dx.data.withUnsafeMutableBufferPointer { target in
-            dy.data.withUnsafeBufferPointer { source in
-                var k = 0
-                for o in 0..<outer { for p in picks { let base = (o * length + p) * inner; for i in 0..<inner { target[base + i] += source[k]; k += 1 } } }
+        for (k, dy) in g.enumerated() {
+            guard let dy else { continue }
+            let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, k + 1, node))
+            let length = x.shape[axis]
+            dx.data.withUnsafeMutableBufferPointer { target in
+                dy.data.withUnsafeBufferPointer { source in
+                    var k = 0
+                    for o in 0..<outer { for p in picks { let base = (o * length + p) * inner; for i in 0..<inner { target[base + i] += source[k]; k += 1 } } }
+                }
             }
         }
         return [0: dx]
