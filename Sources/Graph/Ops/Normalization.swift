@@ -300,6 +300,7 @@ final class LayerNormalization: Operator {
         let statShape = x.shape.enumerated().map { $0.offset < a ? $0.element : 1 }
         if let k = try layerNormKernel(x, inputs) {
             let (y, mean, variance) = try k.forward(x, scale: try floatInput(inputs, 1, node), shift: shift(inputs, size: size))
+            statistics = (mean, variance)
             let inverse = variance.map { Float(1 / (Double($0) + Double(epsilon)).squareRoot()) }
             return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
         }
@@ -310,8 +311,12 @@ final class LayerNormalization: Operator {
         return [.float(y), .float(Tensor(shape: statShape, data: mean)), .float(Tensor(shape: statShape, data: inverse))]
     }
 
-    /// The input, scale and bias (the statistics are recomputed); not the outputs.
+    /// The input, scale and bias; not the outputs.
     func backwardReads(wanted: Set<Int>) -> BackwardReads { .inputs }
+
+    /// Each row's mean and variance from the latest forward through oneDNN (backward runs after its
+    /// node's latest forward): a few floats per row, where recomputing them would cost a forward pass.
+    private var statistics: (mean: [Float], variance: [Float])?
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0] else { return [:] }
@@ -319,8 +324,13 @@ final class LayerNormalization: Operator {
         let (_, size) = try layout(x.shape)
         var result: [Int: Tensor] = [:]
         if wanted.contains(0), let k = try layerNormKernel(x, inputs) {
-            // The statistics again (the forward's, bit for bit: each row is computed the same way).
-            let (_, mean, variance) = try k.forward(x, scale: scaleInput, shift: shift(inputs, size: size))
+            let (mean, variance): ([Float], [Float])
+            if let saved = statistics, saved.mean.count == k.rows {
+                (mean, variance) = saved
+            } else {
+                let recomputed = try k.forward(x, scale: scaleInput, shift: shift(inputs, size: size))
+                (mean, variance) = (recomputed.mean, recomputed.variance)
+            }
             result[0] = Tensor(shape: x.shape, data: try k.backward(dy, input: x, mean: mean, variance: variance, scale: scaleInput).data)
             if !wanted.contains(1) && !wanted.contains(2) { return result }
         }
