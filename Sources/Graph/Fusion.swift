@@ -1,11 +1,11 @@
-/// Nodes the executor runs as one step: a convolution and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias, a transpose and the product that reads it, the Gathers of one tensor.
+/// Nodes the executor runs as one step: a convolution and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias, a transpose and the product that reads it, the Gathers of one tensor, a Concat of Slices of one tensor.
 import Foundation
 import Tensor
 
 /// Nodes that run as one step. Mostly pairs: the second reads the first's output and nothing else
 /// does, so that value never needs to exist: the pair's node reads the first's inputs and writes the
 /// second's outputs. The Gathers of one tensor along one axis by constant indices are a group: one
-/// node with all their indices and outputs.
+/// node with all their indices and outputs. So are a Concat and the Slices of one tensor it reads.
 struct Fusion {
     /// The indices of the nodes that do not run as steps of their own (the index of the one whose place
     /// the step takes keys it). A pair takes the first node's place, except a transpose read by a
@@ -68,6 +68,20 @@ struct Fusion {
             default:
                 continue
             }
+        }
+        // A Concat of Slices of one tensor (torch.roll): one node, one pass each way.
+        var producer: [String: Int] = [:]
+        for (k, node) in nodes.enumerated() { for name in node.outputs where !name.isEmpty { producer[name] = k } }
+        for (k, node) in nodes.enumerated() where node.opType == "Concat" && (node.domain.isEmpty || node.domain == "ai.onnx") && !paired.contains(k) {
+            let members = node.inputs.compactMap { producer[$0] }
+            guard node.inputs.count >= 2, node.outputs.count == 1, members.count == node.inputs.count, Set(members).count == members.count,
+                  members.allSatisfy({ nodes[$0].opType == "Slice" && nodes[$0].domain == node.domain && !paired.contains($0) && soleReader(of: nodes[$0]) == k }),
+                  Set(members.map { nodes[$0].inputs[0] }).count == 1 else { continue }
+            let slices = members.map { nodes[$0] }
+            let fused = Node(name: node.name, opType: "Concat", inputs: [slices[0].inputs[0]] + slices.flatMap { $0.inputs.dropFirst() },
+                             outputs: node.outputs, attributes: node.attributes)
+            pairs[k] = Fusion(absorbed: members, node: fused, op: ConcatOfSlices(node: fused, slices: slices, concat: node), label: "Slice+Concat")
+            paired.formUnion(members + [k])
         }
         // Gathers of one tensor along one axis by constant indices: one node, one gradient tensor.
         struct Source: Hashable { let data: String, axis: Int }

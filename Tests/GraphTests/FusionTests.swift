@@ -1,4 +1,4 @@
-/// Tests of the nodes the executor fuses: SiLU (Sigmoid then Mul), a MatMul with its bias, a Transpose read by a MatMul, Gathers of one tensor.
+/// Tests of the nodes the executor fuses: SiLU (Sigmoid then Mul), a MatMul with its bias, a Transpose read by a MatMul, Gathers of one tensor, a Concat of Slices.
 import Testing
 @testable import Graph
 @testable import Tensor
@@ -144,6 +144,42 @@ import Testing
         #expect(g.shape == x.shape && largestDifference(g, g0) <= 1e-6)
         // Row 2 of every sample is picked by g1 (times a), twice by g2, and by the computed index.
         #expect(abs(g0.data[8] - (seeds[0].data[0] * x.data[0] + seeds[1].data[0] + seeds[1].data[4] + seeds[3].data[0] + seeds[2].data[8])) <= 1e-5)
+    }
+
+    /// torch.roll (two slices swapped), a reversal and a range, slices cutting another axis than the
+    /// Concat's (the general path), and a slice the Concat reads twice (not fused).
+    @Test func aConcatOfSlicesOfOneTensorRunsAsOneStep() throws {
+        var initializers: [String: TensorValue] = [:]
+        var count = 0
+        func slice(_ starts: [Int], _ ends: [Int], _ axes: [Int], _ steps: [Int]? = nil) -> Node {
+            count += 1
+            let names = ["s", "e", "a", "p"].map { "\($0)\(count)" }
+            for (name, v) in zip(names, [starts, ends, axes] + (steps.map { [$0] } ?? [])) { initializers[name] = constantInts(v) }
+            return Node(name: "slice\(count)", opType: "Slice", inputs: ["x"] + names.prefix(steps == nil ? 3 : 4), outputs: ["t\(count)"])
+        }
+        let pieces = [slice([3], [100], [1]), slice([0], [3], [1]), slice([0], [2], [2]), slice([1], [3], [2]),
+                      slice([-1], [-100], [1], [-1]), slice([1], [3], [1]), slice([0], [1], [1])]
+        func concat(_ name: String, _ parts: [Int]) -> Node {
+            Node(name: name, opType: "Concat", inputs: parts.map { "t\($0)" }, outputs: [name], attributes: ["axis": .int(1)])
+        }
+        let nodes = pieces + [concat("roll", [1, 2]), concat("cut", [3, 4]), concat("mirror", [5, 6]), concat("twice", [7, 7])]
+        let outputs = ["roll", "cut", "mirror", "twice"]
+        let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [.fixed(2), .fixed(5), .fixed(3)])],
+                          outputs: outputs.map { ValueInfo(name: $0, type: .float, shape: nil) }, initializers: initializers)
+        let model = try Model(graph: graph)
+        let fused = try model.encoder(outputs: outputs), plain = try model.encoder(outputs: outputs, fusing: false)
+        #expect(fused.stepLabels == ["Slice", "Slice+Concat", "Slice+Concat", "Slice+Concat", "Concat"])
+        let x = randomTensor([2, 5, 3], seed: 12, range: -2...2)
+        let (y, y0) = (try fused.forward(x), try plain.forward(x))
+        #expect(y.map(\.shape) == [[2, 5, 3], [2, 10, 2], [2, 7, 3], [2, 2, 3]] && y.map(\.shape) == y0.map(\.shape))
+        for (a, b) in zip(y, y0) { #expect(a.data == b.data) }
+        #expect(y[0].data[0] == x.data[9] && y[0].data[6] == x.data[0])   // the roll: rows 3, 4, 0, 1, 2
+        let seeds = y.enumerated().map { i, t in randomTensor(t.shape, seed: 40 + UInt64(i)) }
+        let (g, g0) = (try fused.pullback(seeds), try plain.pullback(seeds))
+        #expect(g.shape == x.shape && largestDifference(g, g0) <= 1e-6)
+        // x[0, 1, 0]: row 1 is the roll's row 3, the cut's row 1 (column 0 of the first part), the mirror's rows 3 and 5.
+        let expected = seeds[0].data[9] + seeds[1].data[2] + seeds[2].data[9] + seeds[2].data[15]
+        #expect(abs(g0.data[3] - expected) <= 1e-6)
     }
 }
 

@@ -292,6 +292,40 @@ final class Concat: Operator {
     }
 }
 
+/// Whole slabs picked along one axis, in order (an index may repeat): what Gather and a Concat of
+/// Slices of one tensor compute. The data is [outer, length, inner] around the axis.
+struct AxisPicks {
+    let outer: Int, length: Int, inner: Int
+    /// The picked indices along the axis.
+    let picks: [Int]
+
+    /// The picked slabs of `v`, for each outer index in turn.
+    func take<T>(_ v: [T]) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(outer * picks.count * inner)
+        for o in 0..<outer { for p in picks { out += v[((o * length + p) * inner)..<((o * length + p + 1) * inner)] } }
+        return out
+    }
+
+    /// Adds each slab of `dy` (shaped like `take`'s result) to where it was picked from in `dx`.
+    func addBack(_ dy: Tensor, into dx: inout Tensor) {
+        dx.data.withUnsafeMutableBufferPointer { target in
+            dy.data.withUnsafeBufferPointer { source in
+                var k = 0
+                for o in 0..<outer { for p in picks { let base = (o * length + p) * inner; for i in 0..<inner { target[base + i] += source[k]; k += 1 } } }
+            }
+        }
+    }
+}
+
+/// `x`'s slabs picked by `picks`, as a value of `shape` (floats or integers, as `x`).
+func picked(_ x: RuntimeValue, _ picks: AxisPicks, shape: [Int]) -> RuntimeValue {
+    switch x {
+    case .float, .laidOut, .released: return .float(Tensor(shape: shape, data: picks.take(x.floats.data)))
+    case .int(let a): return .int(IntArray(shape: shape, data: picks.take(a.data)))
+    }
+}
+
 /// Gather along an axis with integer indices (negative counts from the end). Several Gathers of one
 /// tensor along one axis (q, k and v out of attention's packed projection) run as one node with an
 /// index input and an output per Gather (see `Fusion`): their gradients go into one tensor instead of
@@ -318,17 +352,7 @@ final class Gather: Operator {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Gather) has no input") }
         return try (1..<max(inputs.count, 2)).map { input in
             let (axis, outer, inner, picks, shape) = try plan(x.shape, try intInput(inputs, input, node))
-            let length = x.shape[axis]
-            func gather<T>(_ v: [T]) -> [T] {
-                var out: [T] = []
-                out.reserveCapacity(outer * picks.count * inner)
-                for o in 0..<outer { for p in picks { out += v[((o * length + p) * inner)..<((o * length + p + 1) * inner)] } }
-                return out
-            }
-            switch x {
-            case .float, .laidOut, .released: return .float(Tensor(shape: shape, data: gather(x.floats.data)))
-            case .int(let a): return .int(IntArray(shape: shape, data: gather(a.data)))
-            }
+            return picked(x, AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), shape: shape)
         }
     }
 
@@ -338,13 +362,7 @@ final class Gather: Operator {
         for (k, dy) in g.enumerated() {
             guard let dy else { continue }
             let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, k + 1, node))
-            let length = x.shape[axis]
-            dx.data.withUnsafeMutableBufferPointer { target in
-                dy.data.withUnsafeBufferPointer { source in
-                    var k = 0
-                    for o in 0..<outer { for p in picks { let base = (o * length + p) * inner; for i in 0..<inner { target[base + i] += source[k]; k += 1 } } }
-                }
-            }
+            AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks).addBack(dy, into: &dx)
         }
         return [0: dx]
     }
@@ -433,6 +451,80 @@ final class Slice: Operator {
         return [0: dx]
     }
 }
+
+/// A Concat whose inputs are all Slices of one tensor, each read by the Concat only: Swin's torch.roll,
+/// two slices of a tensor swapped. When every slice keeps whole slabs along the Concat's axis (all of
+/// each other axis, step 1 or not), the result is those slabs picked in order: one pass forward,
+/// and one gradient tensor backward instead of a zero-filled one per slice, summed afterwards.
+/// Otherwise the slices and the Concat run as they are. Inputs: the tensor, then each slice's other
+/// inputs in turn.
+final class ConcatOfSlices: Operator {
+    let node: Node
+    private let slices: [Slice]
+    /// Per slice, the range of the node's inputs after the tensor that are its own (starts, ends, …).
+    private let parameters: [Range<Int>]
+    private let concat: Concat
+
+    /// `slices` are the Slice nodes in the Concat's input order; `node` is the fused node.
+    init(node: Node, slices: [Node], concat: Node) {
+        self.node = node
+        self.slices = slices.map { Slice(node: $0) }
+        var start = 1
+        parameters = slices.map { slice in
+            defer { start += slice.inputs.count - 1 }
+            return start..<(start + slice.inputs.count - 1)
+        }
+        self.concat = Concat(node: concat)
+    }
+
+    /// The tensor by shape; the slices' parameters (integers, kept anyway).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: Set(1..<max(node.inputs.count, 2)), outputs: false) }
+
+    /// Slice `i`'s own inputs: the tensor, then its parameters.
+    private func sliceInputs(_ i: Int, _ inputs: [RuntimeValue?]) -> [RuntimeValue?] {
+        [inputs[0]] + parameters[i].map { $0 < inputs.count ? inputs[$0] : nil }
+    }
+
+    /// The slabs picked along the Concat's axis, when every slice keeps whole slabs along it; nil otherwise.
+    private func plan(_ inputs: [RuntimeValue?]) throws -> (picks: AxisPicks, shape: [Int])? {
+        guard let x = inputs[0], !x.shape.isEmpty else { return nil }
+        let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis"), rank: x.shape.count, node)
+        var picks: [Int] = []
+        for i in slices.indices {
+            let keep = try slices[i].selection(x.shape, sliceInputs(i, inputs))
+            for (a, indices) in keep.enumerated() where a != axis {
+                guard indices.count == x.shape[a], indices.enumerated().allSatisfy({ $0.offset == $0.element }) else { return nil }
+            }
+            picks += keep[axis]
+        }
+        var shape = x.shape
+        shape[axis] = picks.count
+        return (AxisPicks(outer: x.shape[..<axis].reduce(1, *), length: x.shape[axis], inner: x.shape[(axis + 1)...].reduce(1, *), picks: picks), shape)
+    }
+
+    func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Concat of Slices) has no input") }
+        if let (picks, shape) = try plan(inputs) { return [picked(x, picks, shape: shape)] }
+        return try concat.forward(try slices.indices.map { try slices[$0].forward(sliceInputs($0, inputs))[0] })
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        guard let dy = g[0], let x = inputs[0] else { return [:] }
+        var dx = Tensor.zeros(x.shape)
+        if let (picks, _) = try plan(inputs) {
+            picks.addBack(dy, into: &dx)
+            return [0: dx]
+        }
+        let parts = try slices.indices.map { try slices[$0].forward(sliceInputs($0, inputs))[0] }
+        let partGradients = try concat.backward(g, inputs: parts, outputs: outputs, wanted: Set(parts.indices))
+        for i in slices.indices {
+            guard let part = partGradients[i], let d = try slices[i].backward([part], inputs: sliceInputs(i, inputs), outputs: [parts[i]], wanted: [0])[0] else { continue }
+            dx.add(d)
+        }
+        return [0: dx]
+    }
+}
+
 
 /// Whether per-axis source indices pick every element of `shape` in order (a slice or pad that copies).
 func selectsEverything(_ perAxis: [[Int]], of shape: [Int]) -> Bool {
