@@ -7,11 +7,7 @@ import Testing
     /// x → MatMul(W) + b → SiLU → MatMul(W2) + b2 (the bias first, as some exporters write the Add),
     /// and a SiLU whose sigmoid another node also reads (not fused).
     static func model() throws -> Model {
-        var initializers: [String: TensorValue] = [:]
-        func weight(_ name: String, _ shape: [Int], _ seed: UInt64) -> String {
-            initializers[name] = constant(randomTensor(shape, seed: seed, range: -0.5...0.5))
-            return name
-        }
+        let weight = Weights()
         let nodes = [
             Node(name: "fc1", opType: "MatMul", inputs: ["x", weight("w1", [12, 16], 1)], outputs: ["h0"]),
             Node(name: "bias1", opType: "Add", inputs: ["h0", weight("b1", [16], 2)], outputs: ["h1"]),
@@ -24,7 +20,7 @@ import Testing
             Node(name: "gate", opType: "Add", inputs: ["h5", "t"], outputs: ["y"]),
         ]
         let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [.symbolic("batch"), .fixed(5), .fixed(12)])],
-                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: initializers)
+                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: weight.values)
         return try Model(graph: graph)
     }
 
@@ -60,11 +56,7 @@ import Testing
     /// transposed A (batched, not folded), a transposed matrix B (folded into one product), and a
     /// transpose that also feeds another node or moves other axes (not fused).
     static func transposeModel() throws -> Model {
-        var initializers: [String: TensorValue] = [:]
-        func weight(_ name: String, _ shape: [Int], _ seed: UInt64) -> String {
-            initializers[name] = constant(randomTensor(shape, seed: seed, range: -0.5...0.5))
-            return name
-        }
+        let weight = Weights()
         let nodes = [
             Node(name: "key", opType: "MatMul", inputs: ["x", weight("wk", [6, 5], 1)], outputs: ["k"]),
             Node(name: "keyT", opType: "Transpose", inputs: ["k"], outputs: ["kT"], attributes: ["perm": .ints([0, 2, 1])]),
@@ -85,7 +77,7 @@ import Testing
         ordered.append(Node(name: "reuse", opType: "Add", inputs: ["mt2", "mt2"], outputs: ["r"]))
         let graph = Graph(nodes: ordered, inputs: [ValueInfo(name: "x", type: .float, shape: [.symbolic("batch"), .fixed(4), .fixed(6)])],
                           outputs: [ValueInfo(name: "o", type: .float, shape: nil), ValueInfo(name: "p", type: .float, shape: nil),
-                                    ValueInfo(name: "r", type: .float, shape: nil)], initializers: initializers)
+                                    ValueInfo(name: "r", type: .float, shape: nil)], initializers: weight.values)
         return try Model(graph: graph)
     }
 
@@ -180,6 +172,16 @@ import Testing
         // x[0, 1, 0]: row 1 is the roll's row 3, the cut's row 1 (column 0 of the first part), the mirror's rows 3 and 5.
         let expected = seeds[0].data[9] + seeds[1].data[2] + seeds[2].data[9] + seeds[2].data[15]
         #expect(abs(g0.data[3] - expected) <= 1e-6)
+    }
+}
+
+/// Random constant weights for the test graphs, by name.
+private final class Weights {
+    var values: [String: TensorValue] = [:]
+    /// Adds a weight of `shape`, uniform in ±0.5 from `seed`, and returns its name.
+    func callAsFunction(_ name: String, _ shape: [Int], _ seed: UInt64) -> String {
+        values[name] = constant(randomTensor(shape, seed: seed, range: -0.5...0.5))
+        return name
     }
 }
 
