@@ -63,7 +63,7 @@ struct Fusion {
                 let operand = next.inputs[0] == node.outputs[0] ? 0 : 1
                 var pair = next
                 pair.inputs[operand] = node.inputs[0]
-                pairs[r] = Fusion(absorbed: [k], node: pair, op: MatMul(node: pair, transposed: operand == 0 ? [true, false] : [false, true]),
+                pairs[r] = Fusion(absorbed: [k], node: pair, op: MatMul(node: pair, transposedRanks: operand == 0 ? [perm.count, nil] : [nil, perm.count]),
                                   label: "Transpose+MatMul")
             default:
                 continue

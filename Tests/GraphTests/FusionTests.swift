@@ -106,6 +106,20 @@ import Testing
         }
     }
 
+    /// A fused Transpose whose permutation does not fit its input's rank is refused, as the Transpose is.
+    @Test func aFusedTransposeOfTheWrongRankIsRefused() throws {
+        let weight = Weights()
+        let nodes = [Node(name: "flip", opType: "Transpose", inputs: ["x"], outputs: ["xt"], attributes: ["perm": .ints([1, 0])]),
+                     Node(name: "product", opType: "MatMul", inputs: [weight("w", [3, 2], 1), "xt"], outputs: ["y"])]
+        let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [.fixed(2), .fixed(4), .fixed(3)])],
+                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: weight.values)
+        for fusing in [true, false] {
+            let encoder = try Model(graph: graph).encoder(outputs: ["y"], fusing: fusing)
+            #expect(encoder.stepLabels == (fusing ? ["Transpose+MatMul"] : ["Transpose", "MatMul"]))
+            #expect(throws: EngineError.self) { try encoder.forward(randomTensor([2, 4, 3], seed: 1)) }
+        }
+    }
+
     /// Three Gathers of x along axis 1 by constant indices (a scalar twice, a repeated pair), one along
     /// axis 0 and one by a computed index: the first three run as one step, whose gradient sums all.
     @Test func gathersOfOneTensorRunAsOneStep() throws {

@@ -93,11 +93,16 @@ final class MatMul: Operator {
     let fusedBias: Bool
     /// Per operand, whether it is stored with its last two axes swapped (the Transpose it absorbed).
     let transposed: [Bool]
+    /// Per operand, the rank the absorbed Transpose's permutation has (nil for an operand read as it is).
+    private let transposedRanks: [Int?]
     private let products = MatMulCache()
-    init(node: Node, fusedBias: Bool = false, transposed: [Bool] = [false, false]) {
+    /// `transposedRanks`: per operand, nil, or the rank of the Transpose (swapping the last two axes) it
+    /// is read through; an operand of another rank is refused, as that Transpose would refuse it.
+    init(node: Node, fusedBias: Bool = false, transposedRanks: [Int?] = [nil, nil]) {
         self.node = node
         self.fusedBias = fusedBias
-        self.transposed = transposed
+        self.transposedRanks = transposedRanks
+        transposed = transposedRanks.map { $0 != nil }
     }
     var differentiableInputs: [Int] { fusedBias ? [0, 1, 2] : [0, 1] }
 
@@ -112,9 +117,9 @@ final class MatMul: Operator {
     private func shapes(_ a: [Int], _ b: [Int]) throws -> (stored: [[Int]], logical: [[Int]]) {
         let stored = [a.count == 1 ? [1, a[0]] : a, b.count == 1 ? [b[0], 1] : b]
         let logical = try (0..<2).map { i -> [Int] in
-            guard transposed[i] else { return stored[i] }
-            guard [a, b][i].count >= 2 else {
-                throw EngineError("node '\(node.name)' (Transpose+MatMul): operand \(i) of shape \([a, b][i]) has no two axes to swap")
+            guard let rank = transposedRanks[i] else { return stored[i] }
+            guard [a, b][i].count == rank else {
+                throw EngineError("node '\(node.name)' (Transpose+MatMul): operand \(i) of shape \([a, b][i]) does not fit its Transpose's permutation of rank \(rank)")
             }
             var s = stored[i]
             s.swapAt(s.count - 1, s.count - 2)
