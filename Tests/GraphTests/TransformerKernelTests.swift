@@ -140,13 +140,18 @@ func nodeModel(_ op: String, x shape: [Int], at position: Int = 0, others: [Tens
         func node(_ op: String, _ inputs: [String], _ out: String, _ attributes: [String: Attribute] = [:]) {
             nodes.append(Node(name: out, opType: op, inputs: inputs, outputs: [out], attributes: attributes))
         }
-        node("LayerNormalization", ["x", weight("g", [c], 1, range: 0.5...1.5), weight("beta", [c], 2)], "ln", ["axis": .int(-1)])
+        // Swin's roll of the tokens (a Concat of two Slices, run as one step).
+        node("Slice", ["x", ints("from3", [3]), ints("toEnd", [t]), ints("tokenAxis", [1])], "tail")
+        node("Slice", ["x", ints("from0", [0]), ints("to3", [3]), "tokenAxis"], "head")
+        node("Concat", ["tail", "head"], "rolled", ["axis": .int(1)])
+        node("LayerNormalization", ["rolled", weight("g", [c], 1, range: 0.5...1.5), weight("beta", [c], 2)], "ln", ["axis": .int(-1)])
         node("MatMul", ["ln", weight("wq", [c, c], 3)], "q0")
         node("MatMul", ["ln", weight("wk", [c, c], 4)], "k0")
         node("Reshape", ["q0", ints("heads", [b, t, h, c / h])], "q1")
         node("Reshape", ["k0", "heads"], "k1")
         node("Transpose", ["q1"], "q", ["perm": .ints([0, 2, 1, 3])])
-        node("Transpose", ["k1"], "kt", ["perm": .ints([0, 2, 3, 1])])
+        node("Transpose", ["k1"], "k", ["perm": .ints([0, 2, 1, 3])])
+        node("Transpose", ["k"], "kt", ["perm": .ints([0, 1, 3, 2])])   // read by the product through strides
         node("MatMul", ["q", "kt"], "scores")
         node("Softmax", ["scores"], "attention", ["axis": .int(-1)])
         node("MatMul", ["attention", "q"], "mixed")
@@ -165,6 +170,7 @@ func nodeModel(_ op: String, x shape: [Int], at position: Int = 0, others: [Tens
         func run(threads: Int32?) throws -> (Tensor, Tensor) {
             try DNNLWork.run(on: threads) {
                 let encoder = try model.encoder(outputs: ["y"])
+                #expect(encoder.stepLabels.contains("Slice+Concat") && encoder.stepLabels.contains("Transpose+MatMul"))
                 let y = try encoder.forward(x)[0]
                 return (y, try encoder.pullback([seed]))
             }
