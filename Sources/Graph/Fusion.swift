@@ -94,7 +94,7 @@ struct Fusion {
             let members = group.map { nodes[$0] }
             let node = Node(name: members[0].name, opType: "Gather", inputs: [members[0].inputs[0]] + members.map { $0.inputs[1] },
                             outputs: members.map { $0.outputs[0] }, attributes: members[0].attributes)
-            pairs[group[0]] = Fusion(absorbed: Array(group.dropFirst()), node: node, op: Gather(node: node), label: "Gather×\(group.count)")
+            pairs[group[0]] = Fusion(absorbed: Array(group.dropFirst()), node: node, op: Gather(node: node, members: members), label: "Gather×\(group.count)")
         }
         return pairs
     }

@@ -150,6 +150,17 @@ import Testing
         #expect(g.shape == x.shape && largestDifference(g, g0) <= 1e-6)
         // Row 2 of every sample is picked by g1 (times a), twice by g2, and by the computed index.
         #expect(abs(g0.data[8] - (seeds[0].data[0] * x.data[0] + seeds[1].data[0] + seeds[1].data[4] + seeds[3].data[0] + seeds[2].data[8])) <= 1e-5)
+        // An index out of range is reported with the Gather it belongs to, not the group's first.
+        let bad = Graph(nodes: [Node(name: "first", opType: "Gather", inputs: ["x", "i0"], outputs: ["a"], attributes: ["axis": .int(1)]),
+                                Node(name: "second", opType: "Gather", inputs: ["x", "i7"], outputs: ["b"], attributes: ["axis": .int(1)])],
+                        inputs: [ValueInfo(name: "x", type: .float, shape: [.fixed(2), .fixed(3), .fixed(4)])],
+                        outputs: ["a", "b"].map { ValueInfo(name: $0, type: .float, shape: nil) }, initializers: ["i0": scalar(0), "i7": scalar(7)])
+        let badEncoder = try Model(graph: bad).encoder(outputs: ["a", "b"])
+        #expect(badEncoder.stepLabels == ["Gather×2"])
+        #expect(throws: EngineError.self) { try badEncoder.forward(x) }
+        do { _ = try badEncoder.forward(x) } catch {
+            #expect("\(error)" == "node 'second' (Gather): index 7 is out of range for axis of length 3")
+        }
     }
 
     /// torch.roll (two slices swapped), a reversal and a range, slices cutting another axis than the

@@ -332,16 +332,26 @@ func picked(_ x: RuntimeValue, _ picks: AxisPicks, shape: [Int]) -> RuntimeValue
 /// one full-size tensor each, summed afterwards.
 final class Gather: Operator {
     let node: Node
-    init(node: Node) { self.node = node }
+    /// The Gathers this node runs, one per index input (just `node` when it is not a group): errors
+    /// name the one whose index failed.
+    private let members: [Node]
+    /// `members`: the original Gathers of a group, in the order of `node`'s index inputs.
+    init(node: Node, members: [Node]? = nil) {
+        self.node = node
+        self.members = members ?? [node]
+    }
     /// The data by shape; the indices (integers, kept anyway).
     func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: Set(1..<max(node.inputs.count, 2)), outputs: false) }
 
-    func plan(_ data: [Int], _ indices: IntArray) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
-        let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis", default: 0), rank: data.count, node)
+    /// Where member `k` picks from data of shape `data`, by its index input (`inputs[k + 1]`).
+    func plan(_ data: [Int], _ inputs: [RuntimeValue?], member k: Int = 0) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
+        let gather = members[min(k, members.count - 1)]
+        let indices = try intInput([inputs[0], k + 1 < inputs.count ? inputs[k + 1] : nil], 1, gather)
+        let axis = try normalizeAxis(try NodeAttributes(node: gather).int("axis", default: 0), rank: data.count, gather)
         let length = data[axis]
         let picks = try indices.data.map { i -> Int in
             let j = Int(i) < 0 ? Int(i) + length : Int(i)
-            guard j >= 0, j < length else { throw EngineError("node '\(node.name)' (Gather): index \(i) is out of range for axis of length \(length)") }
+            guard j >= 0, j < length else { throw EngineError("node '\(gather.name)' (Gather): index \(i) is out of range for axis of length \(length)") }
             return j
         }
         return (axis, data[..<axis].reduce(1, *), data[(axis + 1)...].reduce(1, *), picks,
@@ -350,8 +360,8 @@ final class Gather: Operator {
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Gather) has no input") }
-        return try (1..<max(inputs.count, 2)).map { input in
-            let (axis, outer, inner, picks, shape) = try plan(x.shape, try intInput(inputs, input, node))
+        return try (0..<max(inputs.count - 1, 1)).map { k in
+            let (axis, outer, inner, picks, shape) = try plan(x.shape, inputs, member: k)
             return picked(x, AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), shape: shape)
         }
     }
@@ -361,7 +371,7 @@ final class Gather: Operator {
         var dx = Tensor.zeros(x.shape)
         for (k, dy) in g.enumerated() {
             guard let dy else { continue }
-            let (axis, outer, inner, picks, _) = try plan(x.shape, try intInput(inputs, k + 1, node))
+            let (axis, outer, inner, picks, _) = try plan(x.shape, inputs, member: k)
             AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks).addBack(dy, into: &dx)
         }
         return [0: dx]
