@@ -64,6 +64,23 @@ def onnx_seeds():
     ], [vi("x", [1, 4])], [vi("y", None)],
         [("st", np.array([1], np.int64)), ("en", np.array([3], np.int64)), ("w", rng.standard_normal((4, 2)).astype(np.float32))])
     model("opset11_softmax", [helper.make_node("Softmax", ["x"], ["y"])], [vi("x", [1, 2, 3])], [vi("y", None)], opset=11)
+    # What the executor fuses in Swin-style attention: a roll (Slices swapped by a Concat), q and k gathered
+    # out of one packed tensor, kᵀ read by the product.
+    ints = lambda *v: np.array(v, np.int64)
+    model("roll_gather_attention", [
+        helper.make_node("Slice", ["x", "one", "four", "axis1"], ["tail"]),
+        helper.make_node("Slice", ["x", "zero", "one", "axis1"], ["head"]),
+        helper.make_node("Concat", ["tail", "head"], ["rolled"], axis=1),
+        helper.make_node("Reshape", ["rolled", "packed"], ["p"]),
+        helper.make_node("Transpose", ["p"], ["pt"], perm=[2, 0, 1, 3]),
+        helper.make_node("Gather", ["pt", "i0"], ["q"], axis=0),
+        helper.make_node("Gather", ["pt", "i1"], ["k"], axis=0),
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Softmax", ["s"], ["y"], axis=-1),
+    ], [vi("x", [1, 4, 6])], [vi("y", None)],
+        [("zero", ints(0)), ("one", ints(1)), ("four", ints(4)), ("axis1", ints(1)), ("packed", ints(1, 4, 2, 3)),
+         ("i0", np.array(0, np.int64)), ("i1", np.array(1, np.int64))])
 
 
 WIRE_KEY = b"fuzz-key"
