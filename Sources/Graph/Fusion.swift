@@ -9,22 +9,21 @@ import Tensor
 struct Fusion {
     /// The indices of the nodes that do not run as steps of their own (the index of the one whose place
     /// the step takes keys it). A pair takes the first node's place, except a transpose read by a
-    /// product: the product's other operand may be computed between the two. A group takes its first
-    /// Gather's place.
+    /// product: the product's other operand may be computed between the two. A group of Gathers takes
+    /// its first Gather's place, a Concat of Slices the Concat's.
     let absorbed: [Int]
-    /// The pair as one node: the first's name and attributes (the product's, for a transpose and its
-    /// product), the inputs it reads, the second's outputs.
+    /// The step as one node. For a pair: the first's name and attributes (the product's, for a
+    /// transpose and its product), the inputs it reads, the second's outputs.
     let node: Node
-    /// The operator that runs both.
+    /// The operator that runs them all.
     let op: Operator
     /// What profiles call the step ("Conv+Relu").
     let label: String
 
-    /// The pairs among `nodes` (in graph order), keyed by the index of the step they replace; a node is
-    /// in one pair at most. Values in `outputs`
-    /// (asked for by the caller) are never fused away; `constantShape` gives the shape of a model
-    /// constant (nil for computed values).
-    static func pairs(_ nodes: [Node], keeping outputs: Set<String>, constantShape: (String) -> [Int]?) throws -> [Int: Fusion] {
+    /// The pairs and groups among `nodes` (in graph order), keyed by the index of the step each takes
+    /// the place of; a node is in one of them at most. Values in `outputs` (asked for by the caller) are
+    /// never fused away; `constantShape` gives the shape of a model constant (nil for computed values).
+    static func all(_ nodes: [Node], keeping outputs: Set<String>, constantShape: (String) -> [Int]?) throws -> [Int: Fusion] {
         var readers: [String: [Int]] = [:]
         for (k, node) in nodes.enumerated() { for name in Set(node.inputs) where !name.isEmpty { readers[name, default: []].append(k) } }
         /// The only node reading `node`'s single output, if there is one and nobody asked for that output.
@@ -37,7 +36,7 @@ struct Fusion {
         for (k, node) in nodes.enumerated() where node.domain.isEmpty || node.domain == "ai.onnx" {
             guard !paired.contains(k), let r = soleReader(of: node), !paired.contains(r) else { continue }
             let next = nodes[r]
-            defer { if pairs[k] != nil || pairs[r]?.absorbed == [k] { paired.formUnion([k, r]) } }
+            defer { if pairs[k] != nil || pairs[r] != nil { paired.formUnion([k, r]) } }   // neither was paired before
             switch node.opType {
             case "Conv" where next.opType == "Relu" && next.inputs == node.outputs:
                 var pair = node

@@ -185,7 +185,7 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
-        let fused = fusing ? try Fusion.pairs(nodes, keeping: Set(outputs)) { model.constants[$0]?.shape } : [:]
+        let fused = fusing ? try Fusion.all(nodes, keeping: Set(outputs)) { model.constants[$0]?.shape } : [:]
         let absorbed = Set(fused.values.flatMap(\.absorbed))
         for (k, original) in nodes.enumerated() where !absorbed.contains(k) {
             let node = fused[k]?.node ?? original

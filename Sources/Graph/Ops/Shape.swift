@@ -295,6 +295,7 @@ final class Concat: Operator {
 /// Whole slabs picked along one axis, in order (an index may repeat): what Gather and a Concat of
 /// Slices of one tensor compute. The data is [outer, length, inner] around the axis.
 struct AxisPicks {
+    /// The product of the axes before the axis, the axis's length, the product of the axes after it.
     let outer: Int, length: Int, inner: Int
     /// The picked indices along the axis.
     let picks: [Int]
@@ -345,7 +346,7 @@ final class Gather: Operator {
 
     /// Where member `k` picks from data of shape `data`, by its index input (`inputs[k + 1]`).
     func plan(_ data: [Int], _ inputs: [RuntimeValue?], member k: Int = 0) throws -> (axis: Int, outer: Int, inner: Int, picks: [Int], shape: [Int]) {
-        let gather = members[min(k, members.count - 1)]
+        let gather = members[k]
         let indices = try intInput([inputs[0], k + 1 < inputs.count ? inputs[k + 1] : nil], 1, gather)
         let axis = try normalizeAxis(try NodeAttributes(node: gather).int("axis", default: 0), rank: data.count, gather)
         let length = data[axis]
@@ -360,7 +361,7 @@ final class Gather: Operator {
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         guard let x = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (Gather) has no input") }
-        return try (0..<max(inputs.count - 1, 1)).map { k in
+        return try members.indices.map { k in
             let (axis, outer, inner, picks, shape) = try plan(x.shape, inputs, member: k)
             return picked(x, AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), shape: shape)
         }
@@ -369,7 +370,7 @@ final class Gather: Operator {
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let x = inputs[0], g.contains(where: { $0 != nil }) else { return [:] }
         var dx = Tensor.zeros(x.shape)
-        for (k, dy) in g.enumerated() {
+        for (k, dy) in g.enumerated() where k < members.count {
             guard let dy else { continue }
             let (axis, outer, inner, picks, _) = try plan(x.shape, inputs, member: k)
             AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks).addBack(dy, into: &dx)
