@@ -20,26 +20,15 @@ public final class MatMulKernel {
     /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller);
     /// with `bias`, `run` adds a vector of the output's last dimension to every row.
     public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false) throws {
-        guard a.count >= 2, b.count >= 2 else { throw KernelError("matmul needs rank ≥ 2 operands, got \(a) and \(b)") }
+        output = try Self.outputShape(a: a, b: b, transposeA: transposeA, transposeB: transposeB)
         self.a = a
         self.b = b
         self.transposeA = transposeA
         self.transposeB = transposeB
-        let rank = max(a.count, b.count)
+        let rank = output.count
         let pa = Array(repeating: 1, count: rank - a.count) + a
         let pb = Array(repeating: 1, count: rank - b.count) + b
-        let (m, k) = transposeA ? (pa[rank - 1], pa[rank - 2]) : (pa[rank - 2], pa[rank - 1])
-        let (k2, n) = transposeB ? (pb[rank - 1], pb[rank - 2]) : (pb[rank - 2], pb[rank - 1])
-        guard k == k2 else {
-            throw KernelError("matmul inner dimensions differ: \(a)\(transposeA ? "ᵀ" : "") × \(b)\(transposeB ? "ᵀ" : "") (\(k) vs \(k2))")
-        }
-        var batch: [Int] = []
-        for i in 0..<(rank - 2) {
-            let (x, y) = (pa[i], pb[i])
-            guard x == y || x == 1 || y == 1 else { throw KernelError("matmul batch dimensions \(a) and \(b) do not broadcast") }
-            batch.append(x == 1 ? y : x)   // 1 broadcasts, also against 0
-        }
-        output = batch + [m, n]
+        let (k, n) = (transposeA ? pa[rank - 2] : pa[rank - 1], output[rank - 1])
         hasBias = bias
         if (pa + pb).contains(0) {
             engine = nil
@@ -59,6 +48,28 @@ public final class MatMulKernel {
         engine = (try withUnsafePointer(to: &descriptor) { try DNNLPrimitive(UnsafeRawPointer($0), work: work, what: "a matmul") },
                   try DNNLMemory(aDesc, owning: false), try DNNLMemory(bDesc, owning: false), try DNNLMemory(cDesc, owning: false),
                   bias ? try DNNLMemory(biasDesc, owning: false) : nil)
+    }
+
+    /// The product's shape for operands of stored shapes `a` and `b` (rank ≥ 2), each used transposed if
+    /// asked: the broadcast leading dimensions, then rows × columns. Throws when the inner dimensions
+    /// differ or the leading ones do not broadcast.
+    public static func outputShape(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false) throws -> [Int] {
+        guard a.count >= 2, b.count >= 2 else { throw KernelError("matmul needs rank ≥ 2 operands, got \(a) and \(b)") }
+        let rank = max(a.count, b.count)
+        let pa = Array(repeating: 1, count: rank - a.count) + a
+        let pb = Array(repeating: 1, count: rank - b.count) + b
+        let (m, k) = transposeA ? (pa[rank - 1], pa[rank - 2]) : (pa[rank - 2], pa[rank - 1])
+        let (k2, n) = transposeB ? (pb[rank - 1], pb[rank - 2]) : (pb[rank - 2], pb[rank - 1])
+        guard k == k2 else {
+            throw KernelError("matmul inner dimensions differ: \(a)\(transposeA ? "ᵀ" : "") × \(b)\(transposeB ? "ᵀ" : "") (\(k) vs \(k2))")
+        }
+        var batch: [Int] = []
+        for i in 0..<(rank - 2) {
+            let (x, y) = (pa[i], pb[i])
+            guard x == y || x == 1 || y == 1 else { throw KernelError("matmul batch dimensions \(a) and \(b) do not broadcast") }
+            batch.append(x == 1 ? y : x)   // 1 broadcasts, also against 0
+        }
+        return batch + [m, n]
     }
 
     /// Logical [..., rows, cols] view of a row-major buffer, transposed through strides if asked.

@@ -198,10 +198,10 @@ final class MatMul: Operator {
             }
             return result
         }
-        // The product's shape (the forward checked that the batch axes broadcast): no kernel needed.
-        let rank = max(logical[0].count, logical[1].count)
-        let (pa, pb) = (Array(repeating: 1, count: rank - logical[0].count) + logical[0], Array(repeating: 1, count: rank - logical[1].count) + logical[1])
-        let full = zip(pa.dropLast(2), pb.dropLast(2)).map { $0 == 1 ? $1 : $0 } + [pa[rank - 2], pb[rank - 1]]
+        let full: [Int]
+        do { full = try MatMulKernel.outputShape(a: logical[0], b: logical[1]) } catch let error as KernelError {
+            throw EngineError("node '\(node.name)' (MatMul): \(error)")
+        }
         let d = Tensor(shape: full, data: dy.data)
         func reduce(_ t: Tensor, to shape: [Int], original: [Int]) -> Tensor {
             // Sum over broadcast batch axes, then restore the operand's own (possibly 1-D) shape.

@@ -324,12 +324,8 @@ final class LayerNormalization: Operator {
         let (_, size) = try layout(x.shape)
         var result: [Int: Tensor] = [:]
         if wanted.contains(0), let k = try layerNormKernel(x, inputs) {
-            let (mean, variance): ([Float], [Float])
-            if let saved = statistics, saved.mean.count == k.rows {
-                (mean, variance) = saved
-            } else {
-                let recomputed = try k.forward(x, scale: scaleInput, shift: shift(inputs, size: size))
-                (mean, variance) = (recomputed.mean, recomputed.variance)
+            guard let (mean, variance) = statistics, mean.count == k.rows else {
+                throw EngineError("node '\(node.name)' (LayerNormalization): backward without a forward of this shape before it")
             }
             result[0] = Tensor(shape: x.shape, data: try k.backward(dy, input: x, mean: mean, variance: variance, scale: scaleInput).data)
             if !wanted.contains(1) && !wanted.contains(2) { return result }

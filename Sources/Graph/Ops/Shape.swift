@@ -526,7 +526,8 @@ final class ConcatOfSlices: Operator {
             picks.addBack(dy, into: &dx)
             return [0: dx]
         }
-        let parts = try slices.indices.map { try slices[$0].forward(sliceInputs($0, inputs))[0] }
+        // The Concat's and Slices' backward passes read the slices by shape only.
+        let parts = try slices.indices.map { RuntimeValue.released(shape: try slices[$0].selection(x.shape, sliceInputs($0, inputs)).map(\.count)) }
         let partGradients = try concat.backward(g, inputs: parts, outputs: outputs, wanted: Set(parts.indices))
         for i in slices.indices {
             guard let part = partGradients[i], let d = try slices[i].backward([part], inputs: sliceInputs(i, inputs), outputs: [parts[i]], wanted: [0])[0] else { continue }
