@@ -107,6 +107,13 @@ dnnl_status_t dnnl_memory_desc_init_by_tag(dnnl_memory_desc_t *memory_desc, int 
     return ((dnnl_status_t (*)(dnnl_memory_desc_t *memory_desc, int ndims, const dnnl_dims_t dims, dnnl_data_type_t data_type, dnnl_format_tag_t tag))f)(memory_desc, ndims, dims, data_type, tag);
 }
 
+dnnl_status_t dnnl_memory_desc_permute_axes(dnnl_memory_desc_t *out_memory_desc, const dnnl_memory_desc_t *in_memory_desc, const int *permutation) {
+    static void *cached;
+    void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
+    if (!f) { f = mirage_dnnl_symbol("dnnl_memory_desc_permute_axes"); __atomic_store_n(&cached, f, __ATOMIC_RELEASE); }
+    return ((dnnl_status_t (*)(dnnl_memory_desc_t *out_memory_desc, const dnnl_memory_desc_t *in_memory_desc, const int *permutation))f)(out_memory_desc, in_memory_desc, permutation);
+}
+
 dnnl_status_t dnnl_memory_destroy(dnnl_memory_t memory) {
     static void *cached;
     void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);

@@ -205,6 +205,14 @@ public final class Encoder {
         }
         outputNames = outputs
         outputSlots = outputs.map { slot($0) }
+        var readers = [[Int]](repeating: [], count: initial.count)
+        for (k, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { readers[s].append(k) } }
+        let modelOutputs = Set(outputSlots)
+        for step in steps {
+            step.op.prepare(laidOutReaders: step.outputs.allSatisfy { s in
+                !modelOutputs.contains(s) && !readers[s].isEmpty && readers[s].allSatisfy { steps[$0].op.takesLaidOutValues }
+            })
+        }
         var lastReader = [Int](repeating: -1, count: initial.count)
         for (k, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { lastReader[s] = k } }
         let pinned = Set(outputSlots + [0])
@@ -301,6 +309,11 @@ public final class Encoder {
             if let value = values[slot], value.isFloat, !value.isReleased { result.append((slotNames[slot], value.floats)) }
         }
         return result
+    }
+
+    /// After a forward: the names of the values it holds in a oneDNN layout rather than row-major.
+    var laidOutValueNames: Set<String> {
+        Set(values.indices.compactMap { slot in if case .laidOut? = values[slot] { return slotNames[slot] } else { return nil } })
     }
 
     /// After a forward: how many values it released (no backward step reads them).

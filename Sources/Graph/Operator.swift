@@ -12,6 +12,9 @@ protocol Operator: AnyObject {
     /// Told once, before the first forward, which inputs are constants of the model (weights),
     /// so kernels can keep them in their own layout.
     func prepare(constantInputs: Set<Int>)
+    /// Told once, before the first forward, whether every reader of this node's outputs takes
+    /// laid-out values (and none is a model output), so a result may stay in a oneDNN layout.
+    func prepare(laidOutReaders: Bool)
     /// Whether `forward` and `backward(laidOut:…)` take `.laidOut` values (oneDNN layouts) as they
     /// are; the executor hands the other operators row-major values only.
     var takesLaidOutValues: Bool { get }
@@ -44,6 +47,7 @@ struct BackwardReads: Sendable {
 extension Operator {
     var differentiableInputs: [Int] { [0] }
     func prepare(constantInputs: Set<Int>) {}
+    func prepare(laidOutReaders: Bool) {}
     var takesLaidOutValues: Bool { false }
     func backwardReads(wanted: Set<Int>) -> BackwardReads { .everything }
 

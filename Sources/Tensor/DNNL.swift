@@ -62,6 +62,26 @@ enum DNNLLayout {
         return md
     }
 
+    /// Channels (axis 1) in blocks of 16, innermost (nCw16c, nChw16c, nCdhw16c): what oneDNN's float32
+    /// convolution, pooling and binary kernels read and write on this machine. Nil for other ranks
+    /// and for channel counts that would need padding.
+    static func channelBlocked(_ dims: [Int]) throws -> dnnl_memory_desc_t? {
+        let tags: [Int: dnnl_format_tag_t] = [3: dnnl_aBc16b, 4: dnnl_aBcd16b, 5: dnnl_aBcde16b]
+        guard let tag = tags[dims.count], dims[1] % 16 == 0 else { return nil }
+        var md = dnnl_memory_desc_t()
+        var d = dims.map { dnnl_dim_t($0) }
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), &d, dnnl_f32, tag), "describing \(dims) in channel blocks")
+        return md
+    }
+
+    /// The same bytes described with the axes renumbered: axis i of `layout` becomes axis `axes[i]`.
+    static func permuted(_ layout: dnnl_memory_desc_t, axes: [Int]) throws -> dnnl_memory_desc_t {
+        var source = layout, result = dnnl_memory_desc_t()
+        var order = axes.map { Int32($0) }
+        try check(dnnl_memory_desc_permute_axes(&result, &source, &order), "permuting a layout's axes by \(axes)")
+        return result
+    }
+
     static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         var a = a, b = b
         return dnnl_memory_desc_equal(&a, &b) != 0

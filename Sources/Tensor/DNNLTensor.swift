@@ -51,10 +51,20 @@ public final class DNNLTensor: @unchecked Sendable {
         }
     }
 
+    /// The shape and layout, without the buffer.
+    public var tensorLayout: TensorLayout { TensorLayout(shape: shape, descriptor: layout) }
+
     /// Whether both are stored in the same layout (so element-wise work can run on the buffers).
     public func sharesLayout(with other: DNNLTensor) -> Bool {
         shape == other.shape && DNNLLayout.equal(layout, other.layout)
     }
+}
+
+/// A `DNNLTensor`'s shape and oneDNN layout, kept where the tensor itself (and its buffer) need not be.
+public struct TensorLayout: @unchecked Sendable {
+    /// The logical (row-major) shape.
+    public let shape: [Int]
+    let descriptor: dnnl_memory_desc_t
 }
 
 /// Where a kernel's outputs come from: a new tensor per call, its buffer from `BufferPool` (so repeated

@@ -112,3 +112,88 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
         }
     }
 }
+
+/// A ConvNeXt-style block on 16 channels: a 1×1 Conv stem, then a depthwise Conv, a permute to channels-last,
+/// LayerNorm, a Linear layer (MatMul + Add), a permute back, a per-channel scale, the residual sum and another
+/// depthwise Conv. `backPermutation` is the permute back (ConvNeXt's is [0, 3, 1, 2]); `reshapeReads` adds a
+/// Reshape (an operator that takes row-major values only) as a second reader of its result.
+func convNeXtBlock(backPermutation: [Int] = [0, 3, 1, 2], reshapeReads: Bool = false) -> Graph {
+    let c = 16
+    var initializers: [String: TensorValue] = [:]
+    var seed: UInt64 = 360
+    func weight(_ name: String, _ shape: [Int], range: ClosedRange<Float> = -0.3...0.3) -> String {
+        seed += 1
+        initializers[name] = constant(randomTensor(shape, seed: seed, range: range))
+        return name
+    }
+    let depthwise: [String: Attribute] = ["pads": .ints([1, 1, 1, 1]), "group": .int(c)]
+    var nodes = [
+        Node(name: "stem", opType: "Conv", inputs: ["input", weight("ws", [c, 3, 1, 1]), weight("bs", [c])], outputs: ["x"]),
+        Node(name: "dw", opType: "Conv", inputs: ["x", weight("wd", [c, 1, 3, 3]), weight("bd", [c])], outputs: ["d"], attributes: depthwise),
+        Node(name: "toLast", opType: "Transpose", inputs: ["d"], outputs: ["t"], attributes: ["perm": .ints([0, 2, 3, 1])]),
+        Node(name: "ln", opType: "LayerNormalization", inputs: ["t", weight("g", [c], range: 0.5...1.5), weight("beta", [c])], outputs: ["n"],
+             attributes: ["axis": .int(-1)]),
+        Node(name: "fc", opType: "MatMul", inputs: ["n", weight("wf", [c, c])], outputs: ["f"]),
+        Node(name: "fcBias", opType: "Add", inputs: ["f", weight("bf", [c])], outputs: ["fb"]),
+        Node(name: "toFirst", opType: "Transpose", inputs: ["fb"], outputs: ["back"], attributes: ["perm": .ints(backPermutation)]),
+        Node(name: "scale", opType: "Mul", inputs: [weight("gamma", [c, 1, 1], range: 0.5...1.5), "back"], outputs: ["scaled"]),
+        Node(name: "residual", opType: "Add", inputs: ["x", "scaled"], outputs: ["sum"]),
+        Node(name: "dw2", opType: "Conv", inputs: ["sum", weight("wd2", [c, 1, 3, 3])], outputs: ["features"], attributes: depthwise),
+    ]
+    var outputs = [ValueInfo(name: "features", type: .float, shape: nil)]
+    if reshapeReads {
+        initializers["flat"] = constantInts([0, -1])
+        nodes.append(Node(name: "flatten", opType: "Reshape", inputs: ["back", "flat"], outputs: ["flatBack"]))
+        outputs.append(ValueInfo(name: "flatBack", type: .float, shape: nil))
+    }
+    return Graph(nodes: nodes,
+                 inputs: [ValueInfo(name: "input", type: .float, shape: [.symbolic("batch"), .fixed(3), .fixed(6), .fixed(6)])],
+                 outputs: outputs, initializers: initializers)
+}
+
+@Suite struct ChannelsFirstTransposeTests {
+    /// Runs `graph`'s outputs on the fast path and on the plain one (no fusion, row-major values only):
+    /// forward and input gradient must agree; returns the fast encoder for further checks.
+    @discardableResult
+    private func matchesPlain(_ graph: Graph, outputs: [String], seed: UInt64) throws -> Encoder {
+        let model = try Model(graph: graph)
+        let fast = try model.encoder(outputs: outputs)
+        let plain = try model.encoder(outputs: outputs, fusing: false)
+        plain.plainValuesOnly = true
+        for batch in [1, 3] {
+            let x = randomTensor([batch, 3, 6, 6], seed: seed + UInt64(batch), range: 0...1)
+            let a = try fast.forward(x), b = try plain.forward(x)
+            for (p, q) in zip(a, b) { #expect(relativeError(p, q) < 1e-5) }
+            let seeds = a.enumerated().map { randomTensor($0.element.shape, seed: seed + 10 + UInt64($0.offset)) }
+            #expect(relativeError(try fast.pullback(seeds), try plain.pullback(seeds)) < 1e-5)
+        }
+        return fast
+    }
+
+    @Test func permuteBackToChannelsFirstLeavesChannelBlocksForItsReaders() throws {
+        let fast = try matchesPlain(convNeXtBlock(), outputs: ["features"], seed: 380)
+        let x = randomTensor([2, 3, 6, 6], seed: 390, range: 0...1)
+        fast.keepsEveryValue = true
+        _ = try fast.forward(x)
+        // The permute back, the scale and the residual sum stay in the convolutions' layout.
+        #expect(fast.laidOutValueNames.isSuperset(of: ["back", "scaled", "sum", "x", "d"]))
+        #expect(!fast.laidOutValueNames.contains("t"))        // LayerNorm reads row-major values
+        // The same result, bit for bit, on a second run.
+        let first = try fast.forward(x)[0], seed = randomTensor(first.shape, seed: 391)
+        let gradient = try fast.pullback([seed])
+        #expect(try fast.forward(x)[0] == first)
+        #expect(try fast.pullback([seed]) == gradient)
+    }
+
+    @Test func aRowMajorReaderOrAnotherPermutationKeepsTheResultRowMajor() throws {
+        let withReshape = try matchesPlain(convNeXtBlock(reshapeReads: true), outputs: ["features", "flatBack"], seed: 400)
+        withReshape.keepsEveryValue = true
+        _ = try withReshape.forward(randomTensor([2, 3, 6, 6], seed: 410, range: 0...1))
+        #expect(!withReshape.laidOutValueNames.contains("back") && withReshape.laidOutValueNames.contains("x"))
+        // [0, 3, 2, 1] also ends channels-first, but is not the channels-last → channels-first move.
+        let other = try matchesPlain(convNeXtBlock(backPermutation: [0, 3, 2, 1]), outputs: ["features"], seed: 420)
+        other.keepsEveryValue = true
+        _ = try other.forward(randomTensor([2, 3, 6, 6], seed: 430, range: 0...1))
+        #expect(!other.laidOutValueNames.contains("back") && other.laidOutValueNames.contains("x"))
+    }
+}

@@ -202,18 +202,34 @@ final class Transpose: Operator {
     /// (shape, layout) for the forward and per shape for the backward.
     var takesLaidOutValues: Bool { true }
     private var forwardKernel: TransposeKernel?, backwardKernel: TransposeKernel?
+    /// Whether every reader of the result takes laid-out values (see `prepare(laidOutReaders:)`).
+    private var laidOutReaders = false
+    /// The layout the latest forward's input came in (nil: row-major): its gradient goes back in it.
+    private var inputLayout: TensorLayout?
 
-    /// x with its axes permuted: the same storage when only axes of size 1 move (a view), else a copy.
-    private func permuted(_ x: KernelInput, _ perm: [Int], _ cached: inout TransposeKernel?) throws -> Tensor {
+    func prepare(laidOutReaders: Bool) { self.laidOutReaders = laidOutReaders }
+
+    /// Whether `perm` takes a channels-last tensor to channels-first ([0, r−1, 1, …, r−2]), as
+    /// ConvNeXt's permute back before its per-channel scale, residual sum and next convolution does.
+    private static func movesChannelsFirst(_ perm: [Int]) -> Bool {
+        perm.count >= 3 && perm == [0, perm.count - 1] + Array(1..<(perm.count - 1))
+    }
+
+    /// x with its axes permuted: the same storage when only axes of size 1 move (a view), else a copy,
+    /// left in oneDNN memory when `result` asks for a layout and the kernel can give it.
+    private func permuted(_ x: KernelInput, _ perm: [Int], _ cached: inout TransposeKernel?,
+                          result: TransposeKernel.Result = .rowMajor) throws -> RuntimeValue {
         let moved = perm.filter { x.shape[$0] != 1 }
         if moved == moved.sorted() || x.shape.contains(0) {
             let t: Tensor
             switch x { case .plain(let p): t = p; case .laidOut(let l): t = l.plain() }
-            return Tensor(shape: perm.map { x.shape[$0] }, data: t.data)
+            return .float(Tensor(shape: perm.map { x.shape[$0] }, data: t.data))
         }
         do {
-            if cached?.fits(x) != true || cached?.permutation != perm { cached = try TransposeKernel(for: x, permutation: perm) }
-            return try cached!.run(x)
+            if cached?.fits(x, result: result) != true || cached?.permutation != perm {
+                cached = try TransposeKernel(for: x, permutation: perm, result: result)
+            }
+            return cached!.laysOut ? .laidOut(try cached!.runLaidOut(x)) : .float(try cached!.run(x))
         } catch let error as KernelError { throw EngineError("node '\(node.name)' (Transpose): \(error)") }
     }
 
@@ -223,19 +239,30 @@ final class Transpose: Operator {
         let shape = perm.map { x.shape[$0] }
         switch x {
         case .float, .laidOut, .released:
+            if case .laidOut(let t) = x { inputLayout = t.tensorLayout } else { inputLayout = nil }
             if x.shape.isEmpty { return [.float(x.floats)] }
-            return [.float(try permuted(x.kernelInput, perm, &forwardKernel))]
+            // Readers that take laid-out values get a channels-first result in channel blocks: the
+            // layout a convolution, a per-channel scale and a residual sum run in, reached in this one pass.
+            let blocked = laidOutReaders && Self.movesChannelsFirst(perm)
+            return [try permuted(x.kernelInput, perm, &forwardKernel, result: blocked ? .channelBlocked : .rowMajor)]
         case .int(let a): return [.int(IntArray(shape: shape, data: Self.permute(a.data, shape: a.shape, perm: perm, zero: 0)))]
         }
     }
 
-    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
-        guard let dy = g[0] else { return [:] }
-        let perm = try permutation(rank: dy.rank)
+    /// The inverse permutation of the gradient, in any layout, returned in the layout the forward's
+    /// input came in (a convolution's blocked output gets its gradient in blocks, in one pass).
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard let dy = g.first ?? nil else { return [:] }
+        let perm = try permutation(rank: dy.shape.count)
         var inverse = perm
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        if dy.rank == 0 { return [0: dy] }
-        return [0: try permuted(.plain(dy), inverse, &backwardKernel)]
+        if dy.shape.isEmpty { return [0: .float(dy.floats)] }
+        let input = inputLayout.flatMap { $0.shape == inverse.map { dy.shape[$0] } ? $0 : nil }
+        return [0: try permuted(dy.kernelInput, inverse, &backwardKernel, result: input.map { .layout($0) } ?? .rowMajor)]
+    }
+
+    func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
+        try backward(laidOut: g.map { $0.map { .float($0) } }, inputs: inputs, outputs: outputs, wanted: wanted).mapValues(\.floats)
     }
 }
 
