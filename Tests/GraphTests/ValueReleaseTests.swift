@@ -80,4 +80,46 @@ import Testing
         _ = try inputOnly.forward(x)
         #expect(released < inputOnly.releasedValueCount)
     }
+
+    /// A standalone ReLU (not after a Conv) on a laid-out value, read by a Reshape (so its gradient
+    /// arrives row-major, in another layout than the output's), and one on a row-major value.
+    static func reluModel() throws -> Model {
+        var initializers: [String: TensorValue] = [
+            "w": constant(randomTensor([16, 3, 1, 1], seed: 440)), "scale": constant(randomTensor([1, 16, 1, 1], seed: 441, range: 0.5...1.5)),
+            "flat": constantInts([0, -1]),
+        ]
+        initializers["shift"] = constant(randomTensor([16 * 25], seed: 442, range: -0.2...0.2))
+        let nodes = [
+            Node(name: "conv", opType: "Conv", inputs: ["x", "w"], outputs: ["c"]),
+            Node(name: "scaled", opType: "Mul", inputs: ["c", "scale"], outputs: ["m"]),
+            Node(name: "relu", opType: "Relu", inputs: ["m"], outputs: ["r"]),
+            Node(name: "flatten", opType: "Reshape", inputs: ["r", "flat"], outputs: ["f"]),
+            Node(name: "shifted", opType: "Add", inputs: ["f", "shift"], outputs: ["p"]),
+            Node(name: "relu2", opType: "Relu", inputs: ["p"], outputs: ["y"]),
+        ]
+        let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [2, 3, 5, 5].map { .fixed($0) })],
+                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: initializers)
+        return try Model(graph: graph)
+    }
+
+    @Test func aReLUKeepsAByteMaskNotItsOutput() throws {
+        let model = try Self.reluModel()
+        let encoder = try model.encoder(outputs: ["y"])
+        let x = randomTensor([2, 3, 5, 5], seed: 443)
+        _ = try encoder.forward(x)
+        let kept = Set(encoder.lastFloatValues().map(\.name))
+        #expect(!kept.contains("r") && !kept.contains("m") && !kept.contains("p"), "kept \(kept.sorted())")
+        // The gradient: the same bits as with every value kept, and right by finite differences.
+        let keeping = try model.encoder(outputs: ["y"])
+        keeping.keepsEveryValue = true
+        let y = try keeping.forward(x)[0]
+        let seed = randomTensor(y.shape, seed: 444)
+        let dp = try encoder.pullback([seed])
+        #expect(dp == (try keeping.pullback([seed])))
+        let values = Dictionary(uniqueKeysWithValues: keeping.lastFloatValues().map { ($0.name, $0.value) })
+        let positive = values["y"]!.data.filter { $0 > 0 }.count
+        #expect(positive > 0 && positive < y.count)      // both sides of the kink are exercised
+        try checkGradient(model, output: "y", input: [2, 3, 5, 5], seed: 445, step: 1e-3)
+    }
 }
+

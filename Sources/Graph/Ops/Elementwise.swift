@@ -85,28 +85,57 @@ final class Unary: Operator {
     var takesLaidOutValues: Bool { eltwise != nil }
     private var laidOutKernel: LaidOutEltwiseKernel?
 
+    /// A ReLU's latest forward: where its output was positive (its backward reads nothing else).
+    private let reluMask = ReLUMask()
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        let y = try output(inputs)
+        if eltwise == .relu, y.isFloat, !y.shape.isEmpty {
+            do { try reluMask.record(y.kernelInput) } catch let error as KernelError {
+                throw EngineError("node '\(node.name)' (\(node.opType)): \(error)")
+            }
+        }
+        return [y]
+    }
+
+    /// A ReLU's ∂L/∂x from its latest forward's mask.
+    private func reluGradient(_ dy: KernelInput) throws -> KernelInput {
+        guard reluMask.shape == dy.shape else {
+            throw EngineError("node '\(node.name)' (\(node.opType)): backward for shape \(dy.shape) without a forward of that shape")
+        }
+        do { return try reluMask.gradient(dy) } catch let error as KernelError { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
+    }
+
+    private func output(_ inputs: [RuntimeValue?]) throws -> RuntimeValue {
         if let eltwise, case .laidOut(let t)? = inputs.first {
             let x = KernelInput.laidOut(t)
             do {
                 if laidOutKernel?.fits(x) != true { laidOutKernel = try LaidOutEltwiseKernel(eltwise, for: x) }
-                return [.laidOut(try laidOutKernel!.forward(x))]
+                return .laidOut(try laidOutKernel!.forward(x))
             } catch let error as KernelError { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
         }
         let x = try floatInput(inputs, 0, node)
-        if let k = try eltwiseKernel(x.count) { return [.float(try k.forward(x))] }
-        return [.float(x.map(function))]
+        if let k = try eltwiseKernel(x.count) { return .float(try k.forward(x)) }
+        return .float(x.map(function))
     }
 
-    /// With oneDNN's kernel, what it saves: the output (ReLU, sigmoid, tanh, exp, sqrt) or the input
-    /// (GELU, softplus, HardSwish). The closures' derivatives read both.
+    /// With oneDNN's kernel, what it saves: the output (sigmoid, tanh, exp, sqrt) or the input (GELU,
+    /// softplus, HardSwish); a ReLU keeps its own byte mask instead (`ReLUMask`). The closures'
+    /// derivatives read both.
     func backwardReads(wanted: Set<Int>) -> BackwardReads {
         guard let eltwise else { return .everything }
+        if eltwise == .relu { return .shapes }
         return eltwise.backwardUsesOutput ? .outputs : BackwardReads(inputs: [0], outputs: false)
     }
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
+        if eltwise == .relu, !dy.shape.isEmpty {
+            switch try reluGradient(dy.kernelInput) {
+            case .plain(let t): return [0: .float(t)]
+            case .laidOut(let t): return [0: .laidOut(t)]
+            }
+        }
         if let k = laidOutKernel, case .laidOut(let saved)? = k.backwardUsesOutput ? outputs.first : inputs.first ?? nil, k.fits(.laidOut(saved)) {
             return [0: .laidOut(try k.backward(dy.kernelInput, saved: .laidOut(saved)))]
         }
@@ -116,6 +145,12 @@ final class Unary: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let output = outputs.first else { return [:] }
+        if eltwise == .relu, !dy.shape.isEmpty {
+            switch try reluGradient(.plain(dy)) {
+            case .plain(let t): return [0: t]
+            case .laidOut(let t): return [0: t.plain()]
+            }
+        }
         if let k = try eltwiseKernel(dy.count) {
             return [0: try k.backward(dy, saved: k.backwardUsesOutput ? output.floats : try floatInput(inputs, 0, node))]
         }

@@ -1,0 +1,111 @@
+// A ReLU's backward from one byte per element: where its output was positive.
+import CDNNL
+import Dispatch
+
+/// Where a ReLU's output was positive, one byte per element of the output's buffer and in the output's
+/// layout: all the backward pass needs (dx = dy where y > 0), in a quarter of the output's memory, so
+/// the output itself can go once the forward is past its readers. DenseNet's ReLU after each
+/// concatenation's BatchNorm otherwise keeps a float copy of every concatenation for the backward.
+/// Element-wise work does not care about layout: a blocked buffer is read flat (its padding holds
+/// zeros, so the mask and the gradient's padding are zero). Both passes run on two threads; every
+/// element is computed the same way whatever the split, so results are bit-identical between runs
+/// and thread counts.
+public final class ReLUMask {
+    /// The latest output's logical shape (nil before the first).
+    public private(set) var shape: [Int]?
+    /// The latest output's layout (row-major for a `Tensor`).
+    private var layout = dnnl_memory_desc_t()
+    private var laidOut = false
+    private var positive: [UInt8] = []
+    /// Reorders of gradients that come in another layout than the output's, by their layout, into it.
+    private var reorders: [(from: dnnl_memory_desc_t, reorder: DNNLReorder, view: DNNLMemory, target: DNNLMemory)] = []
+
+    /// An empty mask: `record` a forward's output first.
+    public init() {}
+
+    /// Keeps where `y`, a ReLU's output in whichever layout, is positive (replacing the previous output's mask).
+    public func record(_ y: KernelInput) throws {
+        switch y {
+        case .plain(let t):
+            let described = try DNNLLayout.plain(t.shape.isEmpty ? [1] : t.shape)
+            if !DNNLLayout.equal(described, layout) || laidOut { reorders = [] }
+            layout = described
+            laidOut = false
+            positive = t.data.withUnsafeBufferPointer { Self.mask($0) }
+        case .laidOut(let t):
+            if !DNNLLayout.equal(t.layout, layout) || !laidOut { reorders = [] }
+            layout = t.layout
+            laidOut = true
+            let count = t.memory.byteCount / MemoryLayout<Float>.stride
+            positive = Self.mask(UnsafeBufferPointer(start: t.memory.pointer!.assumingMemoryBound(to: Float.self), count: count))
+        }
+        shape = y.shape
+    }
+
+    /// ∂L/∂x from ∂L/∂y: dy where the latest output was positive, else 0; laid out as that output was
+    /// (dy in another layout is reordered into the result's buffer first, then masked in place),
+    /// row-major if it was row-major.
+    public func gradient(_ dy: KernelInput) throws -> KernelInput {
+        guard let shape, dy.shape == shape else { throw KernelError("a ReLU's gradient of shape \(dy.shape) for an output of shape \(self.shape ?? [])") }
+        if !laidOut {
+            let g: Tensor
+            switch dy { case .plain(let t): g = t; case .laidOut(let t): g = t.plain() }
+            return .plain(try filledTensor(shape) { out in
+                g.data.withUnsafeBufferPointer { Self.apply(positive, $0, out.assumingMemoryBound(to: Float.self)) }
+            })
+        }
+        let result = try DNNLTensor(shape: shape, layout: layout)
+        let dx = result.memory.pointer!.assumingMemoryBound(to: Float.self)
+        if case .laidOut(let g) = dy, DNNLLayout.equal(g.layout, layout) {
+            Self.apply(positive, UnsafeBufferPointer(start: g.memory.pointer!.assumingMemoryBound(to: Float.self), count: positive.count), dx)
+            return .laidOut(result)
+        }
+        let source: dnnl_memory_desc_t
+        switch dy { case .plain(let t): source = try DNNLLayout.plain(t.shape); case .laidOut(let t): source = t.layout }
+        if !reorders.contains(where: { DNNLLayout.equal($0.from, source) }) {
+            reorders.append((source, try DNNLReorder(from: source, to: layout), try DNNLMemory(source, owning: false), try DNNLMemory(layout, owning: false)))
+        }
+        let entry = reorders.first { DNNLLayout.equal($0.from, source) }!
+        entry.target.point(at: result.memory.pointer)
+        switch dy {
+        case .plain(let t):
+            try t.data.withUnsafeBytes { bytes in
+                entry.view.point(at: UnsafeMutableRawPointer(mutating: bytes.baseAddress!))
+                try entry.reorder.run(from: entry.view, to: entry.target)
+            }
+        case .laidOut(let t):
+            try entry.reorder.run(from: t.memory, to: entry.target)
+        }
+        Self.apply(positive, UnsafeBufferPointer(start: dx, count: positive.count), dx)
+        return .laidOut(result)
+    }
+
+    /// Splits 0..<count into one range per thread (two for large counts) and runs them concurrently.
+    private static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let parts = count >= 1 << 16 ? 2 : 1
+        let chunk = (count + parts - 1) / parts
+        withoutActuallyEscaping(body) { body in
+            // Each part writes its own range of the output; the call returns after both are done.
+            let part = Part(run: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in part.run(min(p * chunk, count)..<min((p + 1) * chunk, count)) }
+        }
+    }
+
+    private struct Part: @unchecked Sendable { let run: (Range<Int>) -> Void }
+
+    private static func mask(_ y: UnsafeBufferPointer<Float>) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: y.count) { out, initialized in
+            let base = out.baseAddress!
+            split(y.count) { range in for i in range { base[i] = y[i] > 0 ? 1 : 0 } }
+            initialized = y.count
+        }
+    }
+
+    private static func apply(_ positive: [UInt8], _ dy: UnsafeBufferPointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        positive.withUnsafeBufferPointer { m in
+            // Branch-free (a ReLU's signs are as random as its inputs): the bits of dy, anded with all ones
+            // where the mask is set and with zero (+0) elsewhere.
+            split(dy.count) { range in for i in range { dx[i] = Float(bitPattern: dy[i].bitPattern & (0 &- UInt32(m[i]))) } }
+        }
+    }
+}
