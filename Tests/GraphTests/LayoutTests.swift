@@ -6,12 +6,9 @@ import Tensor
 /// Conv → BN → Relu → Conv → BN, plus a 1×1 Conv → BN shortcut, Add → Relu → MaxPool → Conv → Relu,
 /// then a Flatten and a Gemm (a plain-layout operator at the end).
 func residualBlock(channels c: Int = 16) -> Graph {
-    var initializers: [String: TensorValue] = [:]
-    var seed: UInt64 = 300
+    var initializers = SeededInitializers(seed: 300)
     func weight(_ name: String, _ shape: [Int], range: ClosedRange<Float> = -0.3...0.3) -> String {
-        seed += 1
-        initializers[name] = constant(randomTensor(shape, seed: seed, range: range))
-        return name
+        initializers.weight(name, shape, range: range)
     }
     func bn(_ name: String, _ x: String, _ y: String) -> Node {
         Node(name: name, opType: "BatchNormalization",
@@ -39,7 +36,23 @@ func residualBlock(channels c: Int = 16) -> Graph {
     ]
     return Graph(nodes: nodes,
                  inputs: [ValueInfo(name: "input", type: .float, shape: [.symbolic("batch"), .fixed(3), .fixed(8), .fixed(8)])],
-                 outputs: [ValueInfo(name: "logits", type: .float, shape: nil)], initializers: initializers)
+                 outputs: [ValueInfo(name: "logits", type: .float, shape: nil)], initializers: initializers.values)
+}
+
+/// Seeded random initializers for graphs built in tests: each `weight` draws from the next seed.
+struct SeededInitializers {
+    /// The initializers so far, by name.
+    var values: [String: TensorValue] = [:]
+    /// The seed the latest weight was drawn from.
+    var seed: UInt64
+    init(seed: UInt64) { self.seed = seed }
+
+    /// Adds a weight of `shape`, uniform in `range`, and returns its name.
+    mutating func weight(_ name: String, _ shape: [Int], range: ClosedRange<Float> = -0.3...0.3) -> String {
+        seed += 1
+        values[name] = constant(randomTensor(shape, seed: seed, range: range))
+        return name
+    }
 }
 
 /// Largest |a − b| relative to the largest |b|.
@@ -119,12 +132,9 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
 /// Reshape (an operator that takes row-major values only) as a second reader of its result.
 func convNeXtBlock(backPermutation: [Int] = [0, 3, 1, 2], reshapeReads: Bool = false) -> Graph {
     let c = 16
-    var initializers: [String: TensorValue] = [:]
-    var seed: UInt64 = 360
+    var initializers = SeededInitializers(seed: 360)
     func weight(_ name: String, _ shape: [Int], range: ClosedRange<Float> = -0.3...0.3) -> String {
-        seed += 1
-        initializers[name] = constant(randomTensor(shape, seed: seed, range: range))
-        return name
+        initializers.weight(name, shape, range: range)
     }
     let depthwise: [String: Attribute] = ["pads": .ints([1, 1, 1, 1]), "group": .int(c)]
     var nodes = [
@@ -142,13 +152,13 @@ func convNeXtBlock(backPermutation: [Int] = [0, 3, 1, 2], reshapeReads: Bool = f
     ]
     var outputs = [ValueInfo(name: "features", type: .float, shape: nil)]
     if reshapeReads {
-        initializers["flat"] = constantInts([0, -1])
+        initializers.values["flat"] = constantInts([0, -1])
         nodes.append(Node(name: "flatten", opType: "Reshape", inputs: ["back", "flat"], outputs: ["flatBack"]))
         outputs.append(ValueInfo(name: "flatBack", type: .float, shape: nil))
     }
     return Graph(nodes: nodes,
                  inputs: [ValueInfo(name: "input", type: .float, shape: [.symbolic("batch"), .fixed(3), .fixed(6), .fixed(6)])],
-                 outputs: outputs, initializers: initializers)
+                 outputs: outputs, initializers: initializers.values)
 }
 
 @Suite struct ChannelsFirstTransposeTests {

@@ -9,14 +9,11 @@ import Testing
     /// softmax, layer normalisation, GELU, a slice and a concatenation.
     static func model() throws -> Model {
         var nodes: [Node] = []
-        var initializers: [String: TensorValue] = [:]
-        var seed: UInt64 = 400
+        var initializers = SeededInitializers(seed: 400)
         func weight(_ name: String, _ shape: [Int], range: ClosedRange<Float> = -0.3...0.3) -> String {
-            seed += 1
-            initializers[name] = constant(randomTensor(shape, seed: seed, range: range))
-            return name
+            initializers.weight(name, shape, range: range)
         }
-        func ints(_ name: String, _ v: [Int]) -> String { initializers[name] = constantInts(v); return name }
+        func ints(_ name: String, _ v: [Int]) -> String { initializers.values[name] = constantInts(v); return name }
         func node(_ op: String, _ inputs: [String], _ out: String, _ attributes: [String: Attribute] = [:]) {
             nodes.append(Node(name: out, opType: op, inputs: inputs, outputs: [out], attributes: attributes))
         }
@@ -41,7 +38,7 @@ import Testing
         node("Slice", ["h1", ints("starts", [0]), ints("ends", [16]), ints("axes", [2])], "h2")
         node("Concat", ["h2", "residual"], "y", ["axis": .int(-1)])
         let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [2, 3, 8, 8].map { .fixed($0) })],
-                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: initializers)
+                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: initializers.values)
         return try Model(graph: graph)
     }
 
