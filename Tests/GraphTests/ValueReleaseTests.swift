@@ -118,5 +118,23 @@ import Testing
         #expect(positive > 0 && positive < y.count)      // both sides of the kink are exercised
         try checkGradient(model, output: "y", input: [2, 3, 5, 5], seed: 445, step: 1e-3)
     }
+
+    @Test func aReLUOnAScalarTakesItsGradientFromTheMask() throws {
+        var initializers = SeededInitializers(seed: 450)
+        let graph = Graph(nodes: [
+            Node(name: "sum", opType: "ReduceSum", inputs: ["x"], outputs: ["s"], attributes: ["keepdims": .int(0)]),
+            Node(name: "relu", opType: "Relu", inputs: ["s"], outputs: ["r"]),
+            Node(name: "scale", opType: "Mul", inputs: ["r", initializers.weight("k", [3], range: 0.5...1.5)], outputs: ["y"]),
+        ], inputs: [ValueInfo(name: "x", type: .float, shape: [2, 3].map { .fixed($0) })],
+           outputs: [ValueInfo(name: "y", type: .float, shape: nil)], initializers: initializers.values)
+        let encoder = try Model(graph: graph).encoder(outputs: ["y"])
+        guard case .floats(let k)? = initializers.values["k"]?.storage else { Issue.record("no scale"); return }
+        for (x, positive) in [(Tensor(shape: [2, 3], data: [1, 2, 3, -1, 0.5, 0.25]), true), (Tensor(shape: [2, 3], data: [-1, -2, 0, 1, 0.5, 0.25]), false)] {
+            _ = try encoder.forward(x)
+            let g = try encoder.pullback([Tensor(shape: [3], data: [1, 1, 1])])
+            let expected: Float = positive ? k.reduce(0, +) : 0
+            #expect(g == Tensor(shape: [2, 3], data: Array(repeating: expected, count: 6)))
+        }
+    }
 }
 

@@ -90,7 +90,7 @@ final class Unary: Operator {
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let y = try output(inputs)
-        if eltwise == .relu, y.isFloat, !y.shape.isEmpty {
+        if eltwise == .relu {
             do { try reluMask.record(y.kernelInput) } catch let error as KernelError {
                 throw EngineError("node '\(node.name)' (\(node.opType)): \(error)")
             }
@@ -130,7 +130,7 @@ final class Unary: Operator {
 
     func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         guard let dy = g[0] else { return [:] }
-        if eltwise == .relu, !dy.shape.isEmpty {
+        if eltwise == .relu {
             switch try reluGradient(dy.kernelInput) {
             case .plain(let t): return [0: .float(t)]
             case .laidOut(let t): return [0: .laidOut(t)]
@@ -145,7 +145,7 @@ final class Unary: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let output = outputs.first else { return [:] }
-        if eltwise == .relu, !dy.shape.isEmpty {
+        if eltwise == .relu {
             switch try reluGradient(.plain(dy)) {
             case .plain(let t): return [0: t]
             case .laidOut(let t): return [0: t.plain()]
