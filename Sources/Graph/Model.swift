@@ -207,14 +207,13 @@ public final class Encoder {
         outputSlots = outputs.map { slot($0) }
         var readers = [[Int]](repeating: [], count: initial.count)
         for (k, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { readers[s].append(k) } }
+        let lastReader = readers.map { $0.last ?? -1 }
         let modelOutputs = Set(outputSlots)
         for step in steps {
             step.op.prepare(laidOutReaders: step.outputs.allSatisfy { s in
                 !modelOutputs.contains(s) && !readers[s].isEmpty && readers[s].allSatisfy { steps[$0].op.takesLaidOutValues }
             })
         }
-        var lastReader = [Int](repeating: -1, count: initial.count)
-        for (k, step) in steps.enumerated() { for s in step.inputs.compactMap({ $0 }) { lastReader[s] = k } }
         let pinned = Set(outputSlots + [0])
         releasable = steps.enumerated().map { k, step in
             let candidates = step.inputs.compactMap { $0 }.filter { lastReader[$0] == k } + step.outputs.filter { lastReader[$0] == -1 }

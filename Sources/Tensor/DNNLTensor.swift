@@ -153,13 +153,33 @@ final class LayoutConformer {
 
     /// For a row-major buffer the caller keeps valid while the primitive runs.
     func memory(forPlain pointer: UnsafeMutableRawPointer) throws -> DNNLMemory {
-        if plainView == nil { plainView = try DNNLMemory(try DNNLLayout.plain(shape), owning: false) }
-        let view = plainView!
-        view.point(at: pointer)
+        let view = try plain(at: pointer)
         if DNNLLayout.equal(view.descriptor, layout) { return view }
         let target = try stagingMemory()
         try reorder(from: view.descriptor).run(from: view, to: target)
         return target
+    }
+
+    /// Writes `x` into `target`, a buffer in this conformer's layout (a copy if `x` already is in it),
+    /// with no staging buffer.
+    func write(_ x: KernelInput, into target: DNNLMemory) throws {
+        guard x.shape == shape else { throw KernelError("expected a tensor of shape \(shape), got \(x.shape)") }
+        switch x {
+        case .laidOut(let t):
+            try reorder(from: t.layout).run(from: t.memory, to: target)
+        case .plain(let t):
+            try t.data.withUnsafeBytes { bytes in
+                let view = try plain(at: UnsafeMutableRawPointer(mutating: bytes.baseAddress!))
+                try reorder(from: view.descriptor).run(from: view, to: target)
+            }
+        }
+    }
+
+    /// The row-major view of this shape, pointed at `pointer`.
+    private func plain(at pointer: UnsafeMutableRawPointer) throws -> DNNLMemory {
+        if plainView == nil { plainView = try DNNLMemory(try DNNLLayout.plain(shape), owning: false) }
+        plainView!.point(at: pointer)
+        return plainView!
     }
 }
 

@@ -13,12 +13,10 @@ import Dispatch
 public final class ReLUMask {
     /// The latest output's logical shape (nil before the first).
     public private(set) var shape: [Int]?
-    /// The latest output's layout (row-major for a `Tensor`).
-    private var layout = dnnl_memory_desc_t()
-    private var laidOut = false
+    /// The latest output's layout when it was laid out (nil: row-major), and what brings a gradient in
+    /// another layout into it (kept while the layout stays, so its reorders are made once).
+    private var laidOut: LayoutConformer?
     private var positive: [UInt8] = []
-    /// Reorders of gradients that come in another layout than the output's, by their layout, into it.
-    private var reorders: [(from: dnnl_memory_desc_t, reorder: DNNLReorder, view: DNNLMemory, target: DNNLMemory)] = []
 
     /// An empty mask: `record` a forward's output first.
     public init() {}
@@ -27,17 +25,14 @@ public final class ReLUMask {
     public func record(_ y: KernelInput) throws {
         switch y {
         case .plain(let t):
-            let described = try DNNLLayout.plain(t.shape.isEmpty ? [1] : t.shape)
-            if !DNNLLayout.equal(described, layout) || laidOut { reorders = [] }
-            layout = described
-            laidOut = false
+            laidOut = nil
             positive = t.data.withUnsafeBufferPointer { Self.mask($0) }
         case .laidOut(let t):
-            if !DNNLLayout.equal(t.layout, layout) || !laidOut { reorders = [] }
-            layout = t.layout
-            laidOut = true
-            let count = t.memory.byteCount / MemoryLayout<Float>.stride
-            positive = Self.mask(UnsafeBufferPointer(start: t.memory.pointer!.assumingMemoryBound(to: Float.self), count: count))
+            if laidOut.map({ $0.shape != t.shape || !DNNLLayout.equal($0.layout, t.layout) }) ?? true {
+                laidOut = LayoutConformer(shape: t.shape, layout: t.layout)
+            }
+            positive = Self.mask(UnsafeBufferPointer(start: t.memory.pointer!.assumingMemoryBound(to: Float.self),
+                                                     count: t.memory.byteCount / MemoryLayout<Float>.stride))
         }
         shape = y.shape
     }
@@ -47,36 +42,21 @@ public final class ReLUMask {
     /// row-major if it was row-major.
     public func gradient(_ dy: KernelInput) throws -> KernelInput {
         guard let shape, dy.shape == shape else { throw KernelError("a ReLU's gradient of shape \(dy.shape) for an output of shape \(self.shape ?? [])") }
-        if !laidOut {
+        guard let laidOut else {
             let g: Tensor
             switch dy { case .plain(let t): g = t; case .laidOut(let t): g = t.plain() }
             return .plain(try filledTensor(shape) { out in
                 g.data.withUnsafeBufferPointer { Self.apply(positive, $0, out.assumingMemoryBound(to: Float.self)) }
             })
         }
-        let result = try DNNLTensor(shape: shape, layout: layout)
+        let result = try DNNLTensor(shape: shape, layout: laidOut.layout)
         let dx = result.memory.pointer!.assumingMemoryBound(to: Float.self)
-        if case .laidOut(let g) = dy, DNNLLayout.equal(g.layout, layout) {
+        if case .laidOut(let g) = dy, DNNLLayout.equal(g.layout, laidOut.layout) {
             Self.apply(positive, UnsafeBufferPointer(start: g.memory.pointer!.assumingMemoryBound(to: Float.self), count: positive.count), dx)
-            return .laidOut(result)
+        } else {
+            try laidOut.write(dy, into: result.memory)
+            Self.apply(positive, UnsafeBufferPointer(start: dx, count: positive.count), dx)
         }
-        let source: dnnl_memory_desc_t
-        switch dy { case .plain(let t): source = try DNNLLayout.plain(t.shape); case .laidOut(let t): source = t.layout }
-        if !reorders.contains(where: { DNNLLayout.equal($0.from, source) }) {
-            reorders.append((source, try DNNLReorder(from: source, to: layout), try DNNLMemory(source, owning: false), try DNNLMemory(layout, owning: false)))
-        }
-        let entry = reorders.first { DNNLLayout.equal($0.from, source) }!
-        entry.target.point(at: result.memory.pointer)
-        switch dy {
-        case .plain(let t):
-            try t.data.withUnsafeBytes { bytes in
-                entry.view.point(at: UnsafeMutableRawPointer(mutating: bytes.baseAddress!))
-                try entry.reorder.run(from: entry.view, to: entry.target)
-            }
-        case .laidOut(let t):
-            try entry.reorder.run(from: t.memory, to: entry.target)
-        }
-        Self.apply(positive, UnsafeBufferPointer(start: dx, count: positive.count), dx)
         return .laidOut(result)
     }
 
