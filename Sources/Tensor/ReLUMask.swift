@@ -1,6 +1,5 @@
 // A ReLU's backward from one byte per element: where its output was positive.
 import CDNNL
-import Dispatch
 
 /// Where a ReLU's output was positive, one byte per element of the output's buffer and in the output's
 /// layout: all the backward pass needs (dx = dy where y > 0), in a quarter of the output's memory, so
@@ -60,23 +59,10 @@ public final class ReLUMask {
         return .laidOut(result)
     }
 
-    /// Splits 0..<count into one range per thread (two for large counts) and runs them concurrently.
-    private static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
-        let parts = count >= 1 << 16 ? 2 : 1
-        let chunk = (count + parts - 1) / parts
-        withoutActuallyEscaping(body) { body in
-            // Each part writes its own range of the output; the call returns after both are done.
-            let part = Part(run: body)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in part.run(min(p * chunk, count)..<min((p + 1) * chunk, count)) }
-        }
-    }
-
-    private struct Part: @unchecked Sendable { let run: (Range<Int>) -> Void }
-
     private static func mask(_ y: UnsafeBufferPointer<Float>) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: y.count) { out, initialized in
             let base = out.baseAddress!
-            split(y.count) { range in for i in range { base[i] = y[i] > 0 ? 1 : 0 } }
+            Parallel.split(y.count) { range in for i in range { base[i] = y[i] > 0 ? 1 : 0 } }
             initialized = y.count
         }
     }
@@ -85,7 +71,7 @@ public final class ReLUMask {
         positive.withUnsafeBufferPointer { m in
             // Branch-free (a ReLU's signs are as random as its inputs): the bits of dy, anded with all ones
             // where the mask is set and with zero (+0) elsewhere.
-            split(dy.count) { range in for i in range { dx[i] = Float(bitPattern: dy[i].bitPattern & (0 &- UInt32(m[i]))) } }
+            Parallel.split(dy.count) { range in for i in range { dx[i] = Float(bitPattern: dy[i].bitPattern & (0 &- UInt32(m[i]))) } }
         }
     }
 }

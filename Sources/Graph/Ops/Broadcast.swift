@@ -20,13 +20,8 @@ extension Tensor {
         let aligned = [Int](repeating: 1, count: Swift.max(outShape.count - shape.count, 0)) + shape
         if aligned.count == outShape.count, !outShape.contains(0) {
             if blocksOfTrailingAxes(outShape, aligned) {
-                let inner = count / Swift.max(out.count, 1)
-                data.withUnsafeBufferPointer { source in
-                    out.data.withUnsafeMutableBufferPointer { target in
-                        for r in 0..<target.count { var total: Float = 0; for i in 0..<inner { total += source[r * inner + i] }; target[r] = total }
-                    }
-                }
-                return out
+                // Each row summed in order (ChannelReduction runs eight rows side by side, on two threads).
+                return Tensor(shape: shape, data: data.withUnsafeBufferPointer { ChannelReduction.rowSums($0, rowCount: out.count) })
             }
             let dropped = aligned.prefix { $0 == 1 }.count
             if Array(aligned[dropped...]) == Array(outShape[dropped...]) {

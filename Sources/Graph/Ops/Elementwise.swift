@@ -333,9 +333,16 @@ final class Binary: Operator {
                     result[big] = .laidOut(z)
                 }
                 if wanted.contains(small), case .laidOut(let x) = pair[big] {
-                    // dy·x in their shared layout through oneDNN (the same IEEE products), then one reorder.
-                    let product = d.sharesLayout(with: x) ? try gradients.1.product(d, x).plain() : d.plain().zipped(x.plain(), *)
-                    result[small] = .float(product.summed(to: t.shape))
+                    let perChannel = t.shape.count == d.shape.count && t.shape.count >= 3 && t.shape.prefix(2) == d.shape.prefix(2)
+                        && t.shape.dropFirst(2).allSatisfy { $0 == 1 }
+                    if perChannel, let sums = ChannelReduction.productSums(d, x) {
+                        // A per-channel scale (squeeze-and-excitation): Σ dy·x over positions, read where they lie.
+                        result[small] = .float(Tensor(shape: t.shape, data: sums))
+                    } else {
+                        // dy·x in their shared layout through oneDNN (the same IEEE products), then one reorder.
+                        let product = d.sharesLayout(with: x) ? try gradients.1.product(d, x).plain() : d.plain().zipped(x.plain(), *)
+                        result[small] = .float(product.summed(to: t.shape))
+                    }
                 }
                 return result
             }

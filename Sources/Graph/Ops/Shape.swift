@@ -629,7 +629,35 @@ final class Reduce: Operator {
         return gatherOffsets(kept, picks)
     }
 
+    /// Sums and means read an input in oneDNN's layouts as it is (see `channelSums`).
+    var takesLaidOutValues: Bool { kind == .sum || kind == .mean }
+
+    /// The latest forward's input layout when it was summed per channel where it lay, so backward hands
+    /// its gradient back in that layout.
+    private var inputLayout: TensorLayout?
+
+    /// Whether the reduction sums every axis after the first two (a global pool, a squeeze) and keeps those two.
+    private func perChannel(_ shape: [Int], _ kept: [Int]) -> Bool {
+        shape.count >= 3 && kept.prefix(2) == shape.prefix(2) && kept.dropFirst(2).allSatisfy { $0 == 1 }
+    }
+
+    /// The per-channel sums (or means) of a laid-out input read in its own layout, with the bits of the
+    /// row-major loop; nil when the reduction or the layout is another.
+    private func channelSums(_ x: DNNLTensor, _ inputs: [RuntimeValue?]) throws -> (sums: Tensor, kept: [Int], axes: Set<Int>)? {
+        let (kept, axes, count) = try reduction(x.shape, inputs)
+        guard perChannel(x.shape, kept), var sums = ChannelReduction.sums(x) else { return nil }
+        if kind == .mean { for i in sums.indices { sums[i] /= Float(count) } }
+        return (Tensor(shape: kept, data: sums), kept, axes)
+    }
+
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
+        inputLayout = nil
+        if case .laidOut(let t)? = inputs.first, let (y, kept, axes) = try channelSums(t, inputs) {
+            inputLayout = t.tensorLayout
+            let shape = try NodeAttributes(node: node).int("keepdims", default: 1) == 0
+                ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
+            return [.float(Tensor(shape: shape, data: y.data))]
+        }
         let x = try floatInput(inputs, 0, node)
         let (kept, axes, count) = try reduction(x.shape, inputs)
         if case .int = inputs[0], count == 0, kind == .max || kind == .min {
@@ -654,6 +682,19 @@ final class Reduce: Operator {
             return [.int(IntArray(shape: shape, data: y.data.map { $0.isFinite ? Int64($0) : ($0 > 0 ? Int64.max : Int64.min) }))]
         }
         return [.float(Tensor(shape: shape, data: y.data))]
+    }
+
+    /// A per-channel sum's gradient goes back in the layout its input came in; every other one row-major.
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        if let layout = inputLayout, let dy = g[0], let x = inputs[0], x.shape == layout.shape {
+            let (kept, _, count) = try reduction(x.shape, inputs)
+            let divisor = Float(kind == .mean ? Swift.max(count, 1) : 1)
+            if perChannel(x.shape, kept), let dx = try ChannelReduction.spread(dy.floats.data.map { $0 / divisor }, over: layout) {
+                return [0: .laidOut(dx)]
+            }
+        }
+        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
+            .mapValues { .float($0) }
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
