@@ -163,6 +163,41 @@ import Testing
         }
     }
 
+    /// q, k and v out of one packed projection (Gathers along axis 0 by 0, 1 and 2, then a product): each
+    /// index picked once, so the group's gradient is the three gradients copied into place, with the plain
+    /// path's values.
+    @Test func gathersThatPickEachIndexOnceCopyTheirGradientsIntoPlace() throws {
+        let scalar = { (i: Int64) in TensorValue(type: .int64, shape: [], storage: .integers([i])) }
+        let nodes = [
+            Node(name: "q", opType: "Gather", inputs: ["x", "i0"], outputs: ["q"], attributes: ["axis": .int(0)]),
+            Node(name: "k", opType: "Gather", inputs: ["x", "i1"], outputs: ["k"], attributes: ["axis": .int(0)]),
+            Node(name: "v", opType: "Gather", inputs: ["x", "i2"], outputs: ["v"], attributes: ["axis": .int(0)]),
+            Node(name: "qk", opType: "Mul", inputs: ["q", "k"], outputs: ["qk"]),
+            Node(name: "out", opType: "Add", inputs: ["qk", "v"], outputs: ["y"]),
+        ]
+        let graph = Graph(nodes: nodes, inputs: [ValueInfo(name: "x", type: .float, shape: [.fixed(3), .fixed(4), .fixed(5)])],
+                          outputs: [ValueInfo(name: "y", type: .float, shape: nil)],
+                          initializers: ["i0": scalar(0), "i1": scalar(1), "i2": scalar(-1)])
+        let model = try Model(graph: graph)
+        let fused = try model.encoder(outputs: ["y"]), plain = try model.encoder(outputs: ["y"], fusing: false)
+        #expect(fused.stepLabels.contains("Gather×3"))
+        let x = randomTensor([3, 4, 5], seed: 13, range: -2...2)
+        #expect(try fused.forward(x)[0].data == (try plain.forward(x)[0]).data)
+        let seed = randomTensor([4, 5], seed: 14)
+        let (g, g0) = (try fused.pullback([seed]), try plain.pullback([seed]))
+        #expect(g.shape == x.shape && g.data == g0.data)
+        // dq = seed·k, dk = seed·q, dv = seed, each in its own slab of x's gradient.
+        for i in 0..<20 {
+            #expect(g.data[i] == seed.data[i] * x.data[20 + i] && g.data[20 + i] == seed.data[i] * x.data[i] && g.data[40 + i] == seed.data[i])
+        }
+        // Picks that overlap or leave an index out are refused (their gradients add up instead).
+        let slab = Tensor(shape: [1, 2], data: [1, 2])
+        let picks = { (p: [Int]) in AxisPicks(outer: 1, length: 2, inner: 2, picks: p) }
+        #expect(AxisPicks.placedBack([(picks([0]), slab), (picks([0]), slab)], shape: [2, 2]) == nil)
+        #expect(AxisPicks.placedBack([(picks([1]), slab)], shape: [2, 2]) == nil)
+        #expect(AxisPicks.placedBack([(picks([1]), slab), (picks([0]), Tensor(shape: [1, 2], data: [3, 4]))], shape: [2, 2])?.data == [3, 4, 1, 2])
+    }
+
     /// torch.roll (two slices swapped), a reversal and a range, slices cutting another axis than the
     /// Concat's (the general path), and a slice the Concat reads twice (not fused).
     @Test func aConcatOfSlicesOfOneTensorRunsAsOneStep() throws {

@@ -335,6 +335,41 @@ struct AxisPicks {
         return out
     }
 
+    /// The gradient of several picks along one axis that together take each index exactly once (q, k and v
+    /// out of one projection; the two halves of a roll): each slab of each gradient copied to where it was
+    /// picked from, with no zero fill and no additions. Nil when the picks differ in their axis, overlap or
+    /// leave an index out (then gradients add up with `addBack`).
+    static func placedBack(_ parts: [(picks: AxisPicks, gradient: Tensor)], shape: [Int]) -> Tensor? {
+        guard let first = parts.first?.picks else { return nil }
+        var seen = [Bool](repeating: false, count: first.length), taken = 0
+        for (picks, gradient) in parts {
+            guard picks.outer == first.outer, picks.length == first.length, picks.inner == first.inner,
+                  gradient.count == picks.outer * picks.picks.count * picks.inner else { return nil }
+            for p in picks.picks {
+                guard !seen[p] else { return nil }
+                seen[p] = true
+                taken += 1
+            }
+        }
+        guard taken == first.length, Tensor.elementCount(shape) == first.outer * first.length * first.inner else { return nil }
+        let (outer, length, inner) = (first.outer, first.length, first.inner)
+        let data = [Float](unsafeUninitializedCapacity: outer * length * inner) { target, initialized in
+            for (picks, gradient) in parts {
+                gradient.data.withUnsafeBufferPointer { source in
+                    var k = 0
+                    for o in 0..<outer {
+                        for p in picks.picks {
+                            (target.baseAddress! + (o * length + p) * inner).initialize(from: source.baseAddress! + k, count: inner)
+                            k += inner
+                        }
+                    }
+                }
+            }
+            initialized = outer * length * inner
+        }
+        return Tensor(shape: shape, data: data)
+    }
+
     /// Adds each slab of `dy` (shaped like `take`'s result) to where it was picked from in `dx`.
     func addBack(_ dy: Tensor, into dx: inout Tensor) {
         dx.data.withUnsafeMutableBufferPointer { target in
@@ -396,6 +431,13 @@ final class Gather: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let x = inputs[0], g.contains(where: { $0 != nil }) else { return [:] }
+        if g.count >= members.count, g.prefix(members.count).allSatisfy({ $0 != nil }) {
+            let parts = try members.indices.map { k in
+                let (axis, outer, inner, picks, _) = try plan(x.shape, inputs, member: k)
+                return (picks: AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), gradient: g[k]!)
+            }
+            if let dx = AxisPicks.placedBack(parts, shape: x.shape) { return [0: dx] }
+        }
         var dx = Tensor.zeros(x.shape)
         for (k, dy) in g.enumerated() where k < members.count {
             guard let dy else { continue }
@@ -548,8 +590,10 @@ final class ConcatOfSlices: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let dy = g[0], let x = inputs[0] else { return [:] }
+        let plan = try plan(inputs)
+        if let (picks, _) = plan, let dx = AxisPicks.placedBack([(picks, dy)], shape: x.shape) { return [0: dx] }   // a roll
         var dx = Tensor.zeros(x.shape)
-        if let (picks, _) = try plan(inputs) {
+        if let (picks, _) = plan {
             picks.addBack(dy, into: &dx)
             return [0: dx]
         }
