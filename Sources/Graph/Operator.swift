@@ -102,6 +102,17 @@ func floatInput(_ inputs: [RuntimeValue?], _ i: Int, _ node: Node) throws -> Ten
     return value.floats
 }
 
+/// The element count of an output shape a node computed from its inputs' values (a broadcast target, a
+/// constant's shape): a product that overflows, or a tensor past the memory limit, is an error naming
+/// the node instead of a trap or an allocation that cannot succeed.
+func checkedOutputCount(_ shape: [Int], _ node: Node) throws -> Int {
+    guard let count = Tensor.checkedElementCount(shape) else {
+        throw EngineError("node '\(node.name)' (\(node.opType)): the output shape \(shape) has more elements than an Int counts")
+    }
+    try MemoryLimit.check(elements: count, what: "the output of node '\(node.name)' (\(node.opType)), shape \(shape)")
+    return count
+}
+
 func intInput(_ inputs: [RuntimeValue?], _ i: Int, _ node: Node) throws -> IntArray {
     guard i < inputs.count, let value = inputs[i] else {
         throw EngineError("node '\(node.name)' (\(node.opType)) is missing input \(i)")

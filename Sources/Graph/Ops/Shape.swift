@@ -79,7 +79,7 @@ final class ConstantOfShape: NonDifferentiable {
         let shape = try intInput(inputs, 0, node).data.map { Int($0) }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw EngineError("node '\(node.name)' (ConstantOfShape): negative shape \(shape)") }
         let fill = try NodeAttributes(node: node).tensor("value").map(RuntimeValue.init) ?? .float(Tensor(scalar: 0))
-        let count = shape.reduce(1, *)
+        let count = try checkedOutputCount(shape, node)
         switch fill {
         case .float, .laidOut, .released:
             let t = fill.floats
@@ -625,11 +625,12 @@ final class Expand: Operator {
         guard let shape = Tensor.broadcastShape(x.shape, target) else {
             throw EngineError("node '\(node.name)' (Expand): \(x.shape) does not broadcast to \(target)")
         }
+        let count = try checkedOutputCount(shape, node)
         switch x {
         case .float, .laidOut, .released:
             let t = x.floats
             return [.float(try t.applying(.add, Tensor.zeros(shape)))]
-        case .int(let a): return [.int(try broadcastIntegers(a, IntArray(shape: shape, data: Array(repeating: 0, count: shape.reduce(1, *))), +))]
+        case .int(let a): return [.int(try broadcastIntegers(a, IntArray(shape: shape, data: Array(repeating: 0, count: count)), +))]
         }
     }
 
