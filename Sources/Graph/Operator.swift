@@ -104,12 +104,13 @@ func floatInput(_ inputs: [RuntimeValue?], _ i: Int, _ node: Node) throws -> Ten
 
 /// The element count of an output shape a node computed from its inputs' values (a broadcast target, a
 /// constant's shape): a product that overflows, or a tensor past the memory limit, is an error naming
-/// the node instead of a trap or an allocation that cannot succeed.
-func checkedOutputCount(_ shape: [Int], _ node: Node) throws -> Int {
+/// the node instead of a trap or an allocation that cannot succeed. `bytesPerElement`: what the node
+/// allocates per output element while it runs.
+func checkedOutputCount(_ shape: [Int], _ node: Node, bytesPerElement: Int) throws -> Int {
     guard let count = Tensor.checkedElementCount(shape) else {
         throw EngineError("node '\(node.name)' (\(node.opType)): the output shape \(shape) has more elements than an Int counts")
     }
-    try MemoryLimit.check(elements: count, what: "the output of node '\(node.name)' (\(node.opType)), shape \(shape)")
+    try MemoryLimit.check(elements: count, elementSize: bytesPerElement, what: "the output of node '\(node.name)' (\(node.opType)), shape \(shape)")
     return count
 }
 

@@ -145,3 +145,25 @@ func checkGradient(_ model: Model, output: String = "y", input: [Int], seed: UIn
         try checkGradient(model, input: [4, 4], seed: 38)
     }
 }
+
+/// Integer shape arithmetic at sizes float indices cannot count, and output shapes past Int.
+@Suite struct ShapeArithmeticTests {
+    /// Expand of integers to 2²⁵ + 4 elements: each element comes from the right source. Broadcasting by
+    /// float indices rounded the last index, 2²⁵ + 3, up to 2²⁵ + 4 and read past the end (found by fuzzing).
+    @Test func expandingIntegersPastTwoToTheTwentyFiveKeepsEveryElement() throws {
+        let expand = try OperatorSet.make(Node(name: "wide", opType: "Expand", inputs: ["x", "shape"], outputs: ["y"]))
+        let rows = (1 << 23) + 1
+        let y = try expand.forward([.int(IntArray(shape: [1, 4], data: [7, 8, 9, 10])), .int(IntArray(shape: [2], data: [Int64(rows), 4]))])[0]
+        guard case .int(let a) = y else { Issue.record("Expand of integers gave floats"); return }
+        #expect(a.shape == [rows, 4] && a.data.count == (1 << 25) + 4)
+        #expect(Array(a.data.suffix(8)) == [7, 8, 9, 10, 7, 8, 9, 10])
+    }
+
+    @Test func anOutputShapePastIntIsAnErrorNamingTheNode() throws {
+        for (op, inputs) in [("Expand", [RuntimeValue.float(Tensor(scalar: 1)), .int(IntArray(shape: [3], data: [1 << 40, 1 << 40, 4]))]),
+                             ("ConstantOfShape", [.int(IntArray(shape: [2], data: [1 << 40, 1 << 40]))])] {
+            let node = Node(name: "huge", opType: op, inputs: op == "Expand" ? ["x", "shape"] : ["shape"], outputs: ["y"])
+            #expect { try OperatorSet.make(node).forward(inputs) } throws: { "\($0)".contains("node 'huge' (\(op))") }
+        }
+    }
+}

@@ -101,15 +101,23 @@ func walk(_ shape: [Int], strides: [Int], _ visit: (_ flat: Int, _ offset: Int) 
     }
 }
 
-/// Broadcasting over integer arrays (shape arithmetic).
+/// Broadcasting over integer arrays (shape arithmetic): each operand read through strides aligned right,
+/// 0 on the axes it is broadcast along (integer offsets, exact at any size).
 func broadcastIntegers(_ a: IntArray, _ b: IntArray, _ f: (Int64, Int64) -> Int64) throws -> IntArray {
     guard let shape = Tensor.broadcastShape(a.shape, b.shape) else {
         throw EngineError("integer shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    let ta = Tensor(shape: a.shape, data: a.data.indices.map { Float($0) })
-    let tb = Tensor(shape: b.shape, data: b.data.indices.map { Float($0) })
-    // Broadcast the element indices, then combine: integer values stay exact.
-    let ia = try ta.applying(.add, Tensor.zeros(shape)).data
-    let ib = try tb.applying(.add, Tensor.zeros(shape)).data
-    return IntArray(shape: shape, data: zip(ia, ib).map { f(a.data[Int($0)], b.data[Int($1)]) })
+    func strides(_ operand: [Int]) -> [Int] {
+        var result = [Int](repeating: 0, count: shape.count), step = 1
+        for i in stride(from: operand.count - 1, through: 0, by: -1) {
+            result[i + shape.count - operand.count] = operand[i] == 1 ? 0 : step
+            step *= operand[i]
+        }
+        return result
+    }
+    var offsets = [Int](repeating: 0, count: Tensor.elementCount(shape))
+    walk(shape, strides: strides(a.shape)) { flat, offset in offsets[flat] = offset }
+    var data = [Int64](repeating: 0, count: offsets.count)
+    walk(shape, strides: strides(b.shape)) { flat, offset in data[flat] = f(a.data[offsets[flat]], b.data[offset]) }
+    return IntArray(shape: shape, data: data)
 }

@@ -79,7 +79,7 @@ final class ConstantOfShape: NonDifferentiable {
         let shape = try intInput(inputs, 0, node).data.map { Int($0) }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw EngineError("node '\(node.name)' (ConstantOfShape): negative shape \(shape)") }
         let fill = try NodeAttributes(node: node).tensor("value").map(RuntimeValue.init) ?? .float(Tensor(scalar: 0))
-        let count = try checkedOutputCount(shape, node)
+        let count = try checkedOutputCount(shape, node, bytesPerElement: fill.isFloat ? 4 : 8)
         switch fill {
         case .float, .laidOut, .released:
             let t = fill.floats
@@ -625,7 +625,9 @@ final class Expand: Operator {
         guard let shape = Tensor.broadcastShape(x.shape, target) else {
             throw EngineError("node '\(node.name)' (Expand): \(x.shape) does not broadcast to \(target)")
         }
-        let count = try checkedOutputCount(shape, node)
+        // A zero-filled tensor of the output's shape, then the sum: two arrays of floats; for integers, two
+        // arrays of Int64s and one of offsets.
+        let count = try checkedOutputCount(shape, node, bytesPerElement: x.isFloat ? 8 : 24)
         switch x {
         case .float, .laidOut, .released:
             let t = x.floats
