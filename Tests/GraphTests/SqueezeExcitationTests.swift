@@ -1,5 +1,4 @@
 // Tests of squeeze-and-excitation blocks: per-channel means and scales computed where the activations lie.
-import CDNNL
 import Testing
 @testable import Graph
 @testable import Tensor
