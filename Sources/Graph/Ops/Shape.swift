@@ -683,6 +683,11 @@ final class Reduce: Operator {
     /// its gradient back in that layout.
     private var inputLayout: TensorLayout?
 
+    /// The output's shape: the input's with reduced axes kept as 1 (`kept`), or dropped without keepdims.
+    private func outputShape(_ kept: [Int], _ axes: Set<Int>) throws -> [Int] {
+        try NodeAttributes(node: node).int("keepdims", default: 1) == 0 ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
+    }
+
     /// Whether the reduction sums every axis after the first two (a global pool, a squeeze) and keeps those two.
     private func perChannel(_ shape: [Int], _ kept: [Int]) -> Bool {
         shape.count >= 3 && kept.prefix(2) == shape.prefix(2) && kept.dropFirst(2).allSatisfy { $0 == 1 }
@@ -701,9 +706,7 @@ final class Reduce: Operator {
         inputLayout = nil
         if case .laidOut(let t)? = inputs.first, let (y, kept, axes) = try channelSums(t, inputs) {
             inputLayout = t.tensorLayout
-            let shape = try NodeAttributes(node: node).int("keepdims", default: 1) == 0
-                ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
-            return [.float(Tensor(shape: shape, data: y.data))]
+            return [.float(Tensor(shape: try outputShape(kept, axes), data: y.data))]
         }
         let x = try floatInput(inputs, 0, node)
         let (kept, axes, count) = try reduction(x.shape, inputs)
@@ -723,8 +726,7 @@ final class Reduce: Operator {
                 y.data[t] = kind == .max ? Swift.max(y.data[t], x.data[i]) : Swift.min(y.data[t], x.data[i])
             }
         }
-        let shape = try NodeAttributes(node: node).int("keepdims", default: 1) == 0
-            ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
+        let shape = try outputShape(kept, axes)
         if case .int = inputs[0], kind == .max || kind == .min || kind == .sum {
             return [.int(IntArray(shape: shape, data: y.data.map { $0.isFinite ? Int64($0) : ($0 > 0 ? Int64.max : Int64.min) }))]
         }
