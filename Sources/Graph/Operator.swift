@@ -52,6 +52,12 @@ extension Operator {
     func backwardReads(wanted: Set<Int>) -> BackwardReads { .everything }
 
     func backward(laidOut outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        try rowMajorBackward(outputGradients, inputs: inputs, outputs: outputs, wanted: wanted)
+    }
+
+    /// `backward` on row-major copies of every value, its gradients wrapped as values: the default of
+    /// `backward(laidOut:…)`, and the fallback of layout-aware operators for the cases they do not handle.
+    func rowMajorBackward(_ outputGradients: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
         try backward(outputGradients.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
             .mapValues { .float($0) }
     }

@@ -137,7 +137,7 @@ private func mergedAxes(_ shape: [Int], _ a: [Int], _ b: [Int]) -> ([Int], [Int]
 }
 
 /// Row-major strides of `shape` aligned to the right of `outShape`, with 0 where the dimension is broadcast.
-private func broadcastStrides(of shape: [Int], into outShape: [Int]) -> [Int] {
+public func broadcastStrides(of shape: [Int], into outShape: [Int]) -> [Int] {
     var strides = [Int](repeating: 0, count: outShape.count)
     var step = 1
     for i in stride(from: shape.count - 1, through: 0, by: -1) {

@@ -26,11 +26,8 @@ public enum ChannelReduction {
         return nil
     }
 
-    /// Whether `x`'s layout is one these loops read (row-major, or channels in blocks of 16).
-    public static func reads(_ x: DNNLTensor) -> Bool { arrangement(x.shape, x.layout) != nil }
-
-    /// The N·C sums of `x` over its axes after the first two, in (n, c) order; nil for a layout
-    /// `reads` rejects.
+    /// The N·C sums of `x` over its axes after the first two, in (n, c) order; nil for a layout other
+    /// than row-major or channels in blocks of 16.
     public static func sums(_ x: DNNLTensor) -> [Float]? {
         guard let arrangement = arrangement(x.shape, x.layout) else { return nil }
         return sums(arrangement, x.memory.pointer!.assumingMemoryBound(to: Float.self), nil)
@@ -38,7 +35,7 @@ public enum ChannelReduction {
 
     /// The N·C sums of a·b over the axes after the first two, in (n, c) order: each product rounded to
     /// float, then added in order (the bits of multiplying first and summing after); nil unless both
-    /// share a layout `reads` takes.
+    /// share a layout `sums` reads.
     public static func productSums(_ a: DNNLTensor, _ b: DNNLTensor) -> [Float]? {
         guard a.sharesLayout(with: b), let arrangement = arrangement(a.shape, a.layout) else { return nil }
         return sums(arrangement, a.memory.pointer!.assumingMemoryBound(to: Float.self), b.memory.pointer!.assumingMemoryBound(to: Float.self))
@@ -52,8 +49,8 @@ public enum ChannelReduction {
     }
 
     /// A tensor of `layout`'s shape and layout whose every (n, c) row holds `values[n·C + c]`: the
-    /// backward of a per-channel sum (or mean, with the values divided first); nil for a layout
-    /// `reads` rejects.
+    /// backward of a per-channel sum (or mean, with the values divided first); nil for a layout other
+    /// than row-major or channels in blocks of 16.
     public static func spread(_ values: [Float], over layout: TensorLayout) throws -> DNNLTensor? {
         guard let arrangement = arrangement(layout.shape, layout.descriptor) else { return nil }
         guard values.count == layout.shape[0] * layout.shape[1] else {

@@ -8,11 +8,16 @@ func blocksOfTrailingAxes(_ full: [Int], _ reduced: [Int]) -> Bool {
     return reduced[kept...].allSatisfy { $0 == 1 }
 }
 
+/// Whether `reduced` keeps the first two axes of `full` (rank ≥ 3) and has 1 on every other: a per-channel
+/// value of an [N, C, spatial…] tensor (a global pool's result, an excitation's scale).
+func keepsBatchAndChannels(_ full: [Int], _ reduced: [Int]) -> Bool {
+    full.count >= 3 && reduced.count == full.count && reduced.prefix(2) == full.prefix(2) && reduced.dropFirst(2).allSatisfy { $0 == 1 }
+}
+
 extension Tensor {
     /// Sums a broadcast gradient back down to `shape`: the backward of broadcasting.
     func summed(to shape: [Int]) -> Tensor {
         if self.shape == shape { return self }
-        var out = Tensor.zeros(shape)
         let outShape = self.shape
         // Two common cases as tight loops, adding in the same order as the general walk (so bit for bit the
         // same): trailing axes summed away (a global average pool's [N, C, H, W] → [N, C, 1, 1]) and leading
@@ -21,8 +26,11 @@ extension Tensor {
         if aligned.count == outShape.count, !outShape.contains(0) {
             if blocksOfTrailingAxes(outShape, aligned) {
                 // Each row summed in order (ChannelReduction runs eight rows side by side, on two threads).
-                return Tensor(shape: shape, data: data.withUnsafeBufferPointer { ChannelReduction.rowSums($0, rowCount: out.count) })
+                return Tensor(shape: shape, data: data.withUnsafeBufferPointer { ChannelReduction.rowSums($0, rowCount: Tensor.elementCount(shape)) })
             }
+        }
+        var out = Tensor.zeros(shape)
+        if aligned.count == outShape.count, !outShape.contains(0) {
             let dropped = aligned.prefix { $0 == 1 }.count
             if Array(aligned[dropped...]) == Array(outShape[dropped...]) {
                 let width = out.count
@@ -35,13 +43,7 @@ extension Tensor {
             }
         }
         // Strides of the target aligned right, 0 where it was broadcast.
-        var strides = [Int](repeating: 0, count: outShape.count)
-        var step = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) {
-            let axis = i + outShape.count - shape.count
-            strides[axis] = shape[i] == 1 ? 0 : step
-            step *= shape[i]
-        }
+        let strides = broadcastStrides(of: shape, into: outShape)
         data.withUnsafeBufferPointer { source in
             out.data.withUnsafeMutableBufferPointer { target in
                 walk(outShape, strides: strides) { flat, offset in target[offset] += source[flat] }
@@ -107,17 +109,9 @@ func broadcastIntegers(_ a: IntArray, _ b: IntArray, _ f: (Int64, Int64) -> Int6
     guard let shape = Tensor.broadcastShape(a.shape, b.shape) else {
         throw EngineError("integer shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    func strides(_ operand: [Int]) -> [Int] {
-        var result = [Int](repeating: 0, count: shape.count), step = 1
-        for i in stride(from: operand.count - 1, through: 0, by: -1) {
-            result[i + shape.count - operand.count] = operand[i] == 1 ? 0 : step
-            step *= operand[i]
-        }
-        return result
-    }
     var offsets = [Int](repeating: 0, count: Tensor.elementCount(shape))
-    walk(shape, strides: strides(a.shape)) { flat, offset in offsets[flat] = offset }
+    walk(shape, strides: broadcastStrides(of: a.shape, into: shape)) { flat, offset in offsets[flat] = offset }
     var data = [Int64](repeating: 0, count: offsets.count)
-    walk(shape, strides: strides(b.shape)) { flat, offset in data[flat] = f(a.data[offsets[flat]], b.data[offset]) }
+    walk(shape, strides: broadcastStrides(of: b.shape, into: shape)) { flat, offset in data[flat] = f(a.data[offsets[flat]], b.data[offset]) }
     return IntArray(shape: shape, data: data)
 }

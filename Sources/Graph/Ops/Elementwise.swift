@@ -100,9 +100,6 @@ final class Unary: Operator {
 
     /// A ReLU's ∂L/∂x from its latest forward's mask.
     private func reluGradient(_ dy: KernelInput) throws -> KernelInput {
-        guard reluMask.shape == dy.shape else {
-            throw EngineError("node '\(node.name)' (\(node.opType)): backward for shape \(dy.shape) without a forward of that shape")
-        }
         do { return try reluMask.gradient(dy) } catch let error as KernelError { throw EngineError("node '\(node.name)' (\(node.opType)): \(error)") }
     }
 
@@ -139,8 +136,7 @@ final class Unary: Operator {
         if let k = laidOutKernel, case .laidOut(let saved)? = k.backwardUsesOutput ? outputs.first : inputs.first ?? nil, k.fits(.laidOut(saved)) {
             return [0: .laidOut(try k.backward(dy.kernelInput, saved: .laidOut(saved)))]
         }
-        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
-            .mapValues { .float($0) }
+        return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
@@ -333,9 +329,7 @@ final class Binary: Operator {
                     result[big] = .laidOut(z)
                 }
                 if wanted.contains(small), case .laidOut(let x) = pair[big] {
-                    let perChannel = t.shape.count == d.shape.count && t.shape.count >= 3 && t.shape.prefix(2) == d.shape.prefix(2)
-                        && t.shape.dropFirst(2).allSatisfy { $0 == 1 }
-                    if perChannel, let sums = ChannelReduction.productSums(d, x) {
+                    if keepsBatchAndChannels(d.shape, t.shape), let sums = ChannelReduction.productSums(d, x) {
                         // A per-channel scale (squeeze-and-excitation): Σ dy·x over positions, read where they lie.
                         result[small] = .float(Tensor(shape: t.shape, data: sums))
                     } else {
@@ -354,8 +348,7 @@ final class Binary: Operator {
             if wanted.contains(1) { result[1] = .laidOut(try gradients.1.product(d, a)) }
             return result
         }
-        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
-            .mapValues { .float($0) }
+        return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {

@@ -188,8 +188,7 @@ final class Pool: Operator {
         if try includePadCeilWindows(input.shape) == nil {
             return [0: .laidOut(try backwardKernel(for: input.kernelInput).backward(dy.kernelInput))]
         }
-        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
-            .mapValues { .float($0) }
+        return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {

@@ -431,19 +431,14 @@ final class Gather: Operator {
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard let x = inputs[0], g.contains(where: { $0 != nil }) else { return [:] }
-        if g.count >= members.count, g.prefix(members.count).allSatisfy({ $0 != nil }) {
-            let parts = try members.indices.map { k in
-                let (axis, outer, inner, picks, _) = try plan(x.shape, inputs, member: k)
-                return (picks: AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), gradient: g[k]!)
-            }
-            if let dx = AxisPicks.placedBack(parts, shape: x.shape) { return [0: dx] }
-        }
-        var dx = Tensor.zeros(x.shape)
-        for (k, dy) in g.enumerated() where k < members.count {
-            guard let dy else { continue }
+        let parts = try members.indices.compactMap { k -> (picks: AxisPicks, gradient: Tensor)? in
+            guard k < g.count, let dy = g[k] else { return nil }
             let (axis, outer, inner, picks, _) = try plan(x.shape, inputs, member: k)
-            AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks).addBack(dy, into: &dx)
+            return (AxisPicks(outer: outer, length: x.shape[axis], inner: inner, picks: picks), dy)
         }
+        if let dx = AxisPicks.placedBack(parts, shape: x.shape) { return [0: dx] }
+        var dx = Tensor.zeros(x.shape)
+        for (picks, dy) in parts { picks.addBack(dy, into: &dx) }
         return [0: dx]
     }
 }
@@ -688,16 +683,11 @@ final class Reduce: Operator {
         try NodeAttributes(node: node).int("keepdims", default: 1) == 0 ? kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element) : kept
     }
 
-    /// Whether the reduction sums every axis after the first two (a global pool, a squeeze) and keeps those two.
-    private func perChannel(_ shape: [Int], _ kept: [Int]) -> Bool {
-        shape.count >= 3 && kept.prefix(2) == shape.prefix(2) && kept.dropFirst(2).allSatisfy { $0 == 1 }
-    }
-
     /// The per-channel sums (or means) of a laid-out input read in its own layout, with the bits of the
     /// row-major loop; nil when the reduction or the layout is another.
     private func channelSums(_ x: DNNLTensor, _ inputs: [RuntimeValue?]) throws -> (sums: Tensor, kept: [Int], axes: Set<Int>)? {
         let (kept, axes, count) = try reduction(x.shape, inputs)
-        guard perChannel(x.shape, kept), var sums = ChannelReduction.sums(x) else { return nil }
+        guard keepsBatchAndChannels(x.shape, kept), var sums = ChannelReduction.sums(x) else { return nil }
         if kind == .mean { for i in sums.indices { sums[i] /= Float(count) } }
         return (Tensor(shape: kept, data: sums), kept, axes)
     }
@@ -738,12 +728,11 @@ final class Reduce: Operator {
         if let layout = inputLayout, let dy = g[0], let x = inputs[0], x.shape == layout.shape {
             let (kept, _, count) = try reduction(x.shape, inputs)
             let divisor = Float(kind == .mean ? Swift.max(count, 1) : 1)
-            if perChannel(x.shape, kept), let dx = try ChannelReduction.spread(dy.floats.data.map { $0 / divisor }, over: layout) {
+            if keepsBatchAndChannels(x.shape, kept), let dx = try ChannelReduction.spread(dy.floats.data.map { $0 / divisor }, over: layout) {
                 return [0: .laidOut(dx)]
             }
         }
-        return try backward(g.map { $0?.floats }, inputs: inputs.map { $0?.plainLayout }, outputs: outputs.map(\.plainLayout), wanted: wanted)
-            .mapValues { .float($0) }
+        return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
