@@ -51,6 +51,13 @@ dnnl_status_t dnnl_engine_create(dnnl_engine_t *engine, dnnl_engine_kind_t kind,
     return ((dnnl_status_t (*)(dnnl_engine_t *engine, dnnl_engine_kind_t kind, size_t index))f)(engine, kind, index);
 }
 
+dnnl_cpu_isa_t dnnl_get_effective_cpu_isa(void) {
+    static void *cached;
+    void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
+    if (!f) { f = mirage_dnnl_symbol("dnnl_get_effective_cpu_isa"); __atomic_store_n(&cached, f, __ATOMIC_RELEASE); }
+    return ((dnnl_cpu_isa_t (*)(void))f)();
+}
+
 dnnl_status_t dnnl_layer_normalization_backward_desc_init(dnnl_layer_normalization_desc_t *lnrm_desc, dnnl_prop_kind_t prop_kind, const dnnl_memory_desc_t *diff_data_desc, const dnnl_memory_desc_t *data_desc, const dnnl_memory_desc_t *stat_desc, float epsilon, unsigned flags) {
     static void *cached;
     void *f = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);

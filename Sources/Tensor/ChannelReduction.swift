@@ -3,31 +3,33 @@ import CDNNL
 
 /// Sums over the axes after the first two of an [N, C, spatial…] tensor, one per (n, c): a global average
 /// pool, a squeeze-and-excitation block's squeeze and the gradient of its per-channel scale. They read the
-/// tensor where it is — row-major, or channels in blocks of 16 (oneDNN's nChw16c) — instead of reordering
-/// it first, and run vectorised on two threads.
+/// tensor where it is — row-major, or channels in oneDNN's blocks (nChw16c, or nChw8c on AVX2 machines) —
+/// instead of reordering it first, and run vectorised on two threads.
 ///
 /// Each sum adds its values in order of spatial position, starting from 0: the same bits as a sequential
 /// row-major loop, whatever the layout, the split between threads or how many sums run side by side.
 public enum ChannelReduction {
     /// How a tensor's buffer holds its (n, c) rows: `rows` of `length` contiguous floats (row-major), or
-    /// `blocks` of 16 channels × `length` positions, each position's 16 channels contiguous.
+    /// `blocks` of `width` (16 or 8) channels × `length` positions, each position's channels contiguous.
     private enum Arrangement {
         case rows(count: Int, length: Int)
-        case blocks(count: Int, length: Int)
+        case blocks(count: Int, length: Int, width: Int)
     }
 
     private static func arrangement(_ shape: [Int], _ layout: dnnl_memory_desc_t) -> Arrangement? {
         guard shape.count >= 2 else { return nil }
         let rows = shape[0] * shape[1], length = shape.dropFirst(2).reduce(1, *)
         if let plain = try? DNNLLayout.plain(shape), DNNLLayout.equal(plain, layout) { return .rows(count: rows, length: length) }
-        if let blocked = try? DNNLLayout.channelBlocked(shape), DNNLLayout.equal(blocked, layout) {
-            return .blocks(count: rows / 16, length: length)
+        for width in [16, 8] {
+            if let blocked = try? DNNLLayout.channelBlocked(shape, block: width), DNNLLayout.equal(blocked, layout) {
+                return .blocks(count: rows / width, length: length, width: width)
+            }
         }
         return nil
     }
 
     /// The N·C sums of `x` over its axes after the first two, in (n, c) order; nil for a layout other
-    /// than row-major or channels in blocks of 16.
+    /// than row-major or oneDNN's channel blocks.
     public static func sums(_ x: DNNLTensor) -> [Float]? {
         guard let arrangement = arrangement(x.shape, x.layout) else { return nil }
         return sums(arrangement, x.memory.pointer!.assumingMemoryBound(to: Float.self), nil)
@@ -50,7 +52,7 @@ public enum ChannelReduction {
 
     /// A tensor of `layout`'s shape and layout whose every (n, c) row holds `values[n·C + c]`: the
     /// backward of a per-channel sum (or mean, with the values divided first); nil for a layout other
-    /// than row-major or channels in blocks of 16.
+    /// than row-major or oneDNN's channel blocks.
     public static func spread(_ values: [Float], over layout: TensorLayout) throws -> DNNLTensor? {
         guard let arrangement = arrangement(layout.shape, layout.descriptor) else { return nil }
         guard values.count == layout.shape[0] * layout.shape[1] else {
@@ -61,27 +63,17 @@ public enum ChannelReduction {
         values.withUnsafeBufferPointer { v in
             switch arrangement {
             case .rows(let count, let length):
-                Parallel.split(count * length) { range in
-                    for r in rowRange(range, length, count) { (out + r * length).update(repeating: v[r], count: length) }
+                Parallel.rows(count, size: length) { rows in
+                    for r in rows { (out + r * length).update(repeating: v[r], count: length) }
                 }
-            case .blocks(let count, let length):
-                Parallel.split(count * length * 16) { range in
-                    for j in rowRange(range, length * 16, count) {
-                        let value = UnsafeRawPointer(v.baseAddress! + j * 16).loadUnaligned(as: SIMD16<Float>.self)
-                        let base = UnsafeMutableRawPointer(out + j * length * 16)
-                        for s in 0..<length { base.storeBytes(of: value, toByteOffset: s * 64, as: SIMD16<Float>.self) }
-                    }
+            case .blocks(let count, let length, let width):
+                Parallel.rows(count, size: length * width) { blocks in
+                    if width == 16 { spreadBlocks(SIMD16<Float>.self, v.baseAddress!, out, blocks, length) }
+                    else { spreadBlocks(SIMD8<Float>.self, v.baseAddress!, out, blocks, length) }
                 }
             }
         }
         return result
-    }
-
-    /// The rows (or blocks) of `size` floats each whose first element falls in `range`, a range of
-    /// elements from `Parallel.split`.
-    private static func rowRange(_ range: Range<Int>, _ size: Int, _ count: Int) -> Range<Int> {
-        guard size > 0 else { return range.lowerBound == 0 ? 0..<count : 0..<0 }
-        return min((range.lowerBound + size - 1) / size, count)..<min((range.upperBound + size - 1) / size, count)
     }
 
     private static func sums(_ arrangement: Arrangement, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?) -> [Float] {
@@ -89,29 +81,51 @@ public enum ChannelReduction {
         case .rows(let count, let length):
             return [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 let target = out.baseAddress!
-                Parallel.split(count * length) { range in rowSums(a, b, rows: rowRange(range, length, count), length: length, into: target) }
+                Parallel.rows(count, size: length) { rows in rowSums(a, b, rows: rows, length: length, into: target) }
                 initialized = count
             }
-        case .blocks(let count, let length):
-            return [Float](unsafeUninitializedCapacity: count * 16) { out, initialized in
-                let target = UnsafeMutableRawPointer(out.baseAddress!)
-                Parallel.split(count * length * 16) { range in
-                    for j in rowRange(range, length * 16, count) {
-                        let x = UnsafeRawPointer(a + j * length * 16), y = b.map { UnsafeRawPointer($0 + j * length * 16) }
-                        var total = SIMD16<Float>(repeating: 0)
-                        if let y {
-                            for s in 0..<length {
-                                let product = x.load(fromByteOffset: s * 64, as: SIMD16<Float>.self) * y.load(fromByteOffset: s * 64, as: SIMD16<Float>.self)
-                                total += product
-                            }
-                        } else {
-                            for s in 0..<length { total += x.load(fromByteOffset: s * 64, as: SIMD16<Float>.self) }
-                        }
-                        target.storeBytes(of: total, toByteOffset: j * 64, as: SIMD16<Float>.self)
-                    }
+        case .blocks(let count, let length, let width):
+            return [Float](unsafeUninitializedCapacity: count * width) { out, initialized in
+                let target = out.baseAddress!
+                Parallel.rows(count, size: length * width) { blocks in
+                    if width == 16 { blockSums(SIMD16<Float>.self, a, b, blocks, length, into: target) }
+                    else { blockSums(SIMD8<Float>.self, a, b, blocks, length, into: target) }
                 }
-                initialized = count * 16
+                initialized = count * width
             }
+        }
+    }
+
+    /// The sums of `blocks` (of `V.scalarCount` channels × `length` positions each), one vector of
+    /// channels at a time, each channel's values added in order of position.
+    @inline(__always)
+    private static func blockSums<V: SIMD>(_: V.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?, _ blocks: Range<Int>, _ length: Int,
+                                           into out: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+        let width = V.scalarCount, stride = MemoryLayout<V>.stride
+        for j in blocks {
+            let x = UnsafeRawPointer(a + j * length * width), y = b.map { UnsafeRawPointer($0 + j * length * width) }
+            var total = V()
+            if let y {
+                for s in 0..<length {
+                    let product = x.load(fromByteOffset: s * stride, as: V.self) * y.load(fromByteOffset: s * stride, as: V.self)
+                    total += product
+                }
+            } else {
+                for s in 0..<length { total += x.load(fromByteOffset: s * stride, as: V.self) }
+            }
+            UnsafeMutableRawPointer(out + j * width).storeBytes(of: total, as: V.self)
+        }
+    }
+
+    /// Writes `values[j·width + k]` over block j's channel k at every position, for j in `blocks`.
+    @inline(__always)
+    private static func spreadBlocks<V: SIMD>(_: V.Type, _ values: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ blocks: Range<Int>,
+                                              _ length: Int) where V.Scalar == Float {
+        let width = V.scalarCount, stride = MemoryLayout<V>.stride
+        for j in blocks {
+            let value = UnsafeRawPointer(values + j * width).loadUnaligned(as: V.self)
+            let base = UnsafeMutableRawPointer(out + j * length * width)
+            for s in 0..<length { base.storeBytes(of: value, toByteOffset: s * stride, as: V.self) }
         }
     }
 

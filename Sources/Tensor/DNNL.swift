@@ -62,12 +62,25 @@ enum DNNLLayout {
         return md
     }
 
-    /// Channels (axis 1) in blocks of 16, innermost (nCw16c, nChw16c, nCdhw16c): what oneDNN's float32
-    /// convolution, pooling and binary kernels read and write on this machine. Nil for other ranks
-    /// and for channel counts that would need padding.
-    static func channelBlocked(_ dims: [Int]) throws -> dnnl_memory_desc_t? {
-        let tags: [Int: dnnl_format_tag_t] = [3: dnnl_aBc16b, 4: dnnl_aBcd16b, 5: dnnl_aBcde16b]
-        guard let tag = tags[dims.count], dims[1] % 16 == 0 else { return nil }
+    /// How many channels oneDNN's float32 convolutions put side by side on this machine: 16 where its
+    /// JIT runs AVX-512 (one 512-bit register), 8 on AVX2 and older x86 (a 256-bit one).
+    static let channelBlock: Int = {
+        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return dnnl_get_effective_cpu_isa().rawValue & avx512 == avx512 ? 16 : 8
+    }()
+
+    /// Channels (axis 1) in blocks of `block` (16 or 8; by default `channelBlock`), innermost (nChw16c or
+    /// nChw8c, and their 1-D and 3-D kin): by default what oneDNN's float32 convolution, pooling and
+    /// binary kernels read and write on this machine. Nil for other ranks and blocks, and for channel
+    /// counts that would need padding.
+    static func channelBlocked(_ dims: [Int], block: Int = channelBlock) throws -> dnnl_memory_desc_t? {
+        let tags: [Int: dnnl_format_tag_t]
+        switch block {
+        case 16: tags = [3: dnnl_aBc16b, 4: dnnl_aBcd16b, 5: dnnl_aBcde16b]
+        case 8: tags = [3: dnnl_aBc8b, 4: dnnl_aBcd8b, 5: dnnl_aBcde8b]
+        default: return nil
+        }
+        guard let tag = tags[dims.count], dims[1] % block == 0 else { return nil }
         var md = dnnl_memory_desc_t()
         var d = dims.map { dnnl_dim_t($0) }
         try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), &d, dnnl_f32, tag), "describing \(dims) in channel blocks")

@@ -16,5 +16,14 @@ enum Parallel {
         }
     }
 
+    /// Splits `count` rows of `size` elements each into one range of rows per thread, as `split` splits
+    /// their elements (a row goes with the part its first element falls in).
+    static func rows(_ count: Int, size: Int, _ body: (Range<Int>) -> Void) {
+        split(count * size) { range in
+            guard size > 0 else { return body(range.lowerBound == 0 ? 0..<count : 0..<0) }
+            body(min((range.lowerBound + size - 1) / size, count)..<min((range.upperBound + size - 1) / size, count))
+        }
+    }
+
     private struct Part: @unchecked Sendable { let run: (Range<Int>) -> Void }
 }

@@ -176,10 +176,45 @@ public final class SoftmaxKernel {
                 try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(dims.reduce(1, *)), what: "a softmax's backward pass")
             }
         }
+        // oneDNN 2.6 has a JIT softmax backward for AVX-512 only; elsewhere its reference loops ran
+        // ViT-B/16's attention backward several times slower than this loop over contiguous rows.
+        let ownRows = !isLog && dims[2] == 1 && backwardPrimitive!.implementation.hasPrefix("ref")
         return try withReadPointers([dy, y]) { p in
             try filledTensor(dy.shape) { dx in
+                if ownRows { return Self.backwardRows(UnsafePointer(p[0].assumingMemoryBound(to: Float.self)), UnsafePointer(p[1].assumingMemoryBound(to: Float.self)),
+                                                      dx.assumingMemoryBound(to: Float.self), rows: dims[0], length: dims[1]) }
                 a.point(at: p[0]); b.point(at: p[1]); c.point(at: dx)
                 try backwardPrimitive!.execute([(DNNL_ARG_DIFF_DST, a), (DNNL_ARG_DST, b), (DNNL_ARG_DIFF_SRC, c)])
+            }
+        }
+    }
+
+    /// Whether `backward` runs the engine's own loop (`backwardRows`) instead of oneDNN's (for tests);
+    /// nil before the first backward.
+    var backwardIsOwn: Bool? { backwardPrimitive.map { !isLog && dims[2] == 1 && $0.implementation.hasPrefix("ref") } }
+
+    /// dx = y·(dy − Σ dy·y) along each of `rows` contiguous rows of `length`, rows split over two
+    /// threads. Each row's sum adds its products eight lanes at a time, lane k taking positions
+    /// k, k + 8, …, then the lanes in order and the remainder in order: the same bits whatever the split.
+    static func backwardRows(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, length: Int) {
+        let vectors = length / 8
+        Parallel.rows(rows, size: length) { range in
+            for r in range {
+                let (g, s, d) = (UnsafeRawPointer(dy + r * length), UnsafeRawPointer(y + r * length), UnsafeMutableRawPointer(dx + r * length))
+                var lanes = SIMD8<Float>()
+                for v in 0..<vectors {
+                    let product = g.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self) * s.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self)
+                    lanes += product
+                }
+                var total: Float = 0
+                for k in 0..<8 { total += lanes[k] }
+                for i in (vectors * 8)..<length { let product = dy[r * length + i] * y[r * length + i]; total += product }
+                let sum = SIMD8<Float>(repeating: total)
+                for v in 0..<vectors {
+                    let value = s.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self) * (g.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self) - sum)
+                    d.storeBytes(of: value, toByteOffset: v * 32, as: SIMD8<Float>.self)
+                }
+                for i in (vectors * 8)..<length { dx[r * length + i] = y[r * length + i] * (dy[r * length + i] - total) }
             }
         }
     }

@@ -11,7 +11,8 @@ import Testing
         return result
     }
 
-    private func blocked(_ t: Tensor) throws -> DNNLTensor { try laidOut(t, try #require(try DNNLLayout.channelBlocked(t.shape))) }
+    /// `t` in channel blocks of `width`: 16 (AVX-512 machines) or 8 (AVX2), whichever this machine runs.
+    private func blocked(_ t: Tensor, _ width: Int) throws -> DNNLTensor { try laidOut(t, try #require(try DNNLLayout.channelBlocked(t.shape, block: width))) }
     private func rowMajor(_ t: Tensor) throws -> DNNLTensor { try laidOut(t, try DNNLLayout.plain(t.shape)) }
 
     /// Each (n, c) row of the row-major data summed one value after another from 0, of a·b when `b` is given.
@@ -36,7 +37,7 @@ import Testing
     @Test(arguments: shapes) func sumsHaveTheBitsOfASequentialLoopInEitherLayout(_ shape: [Int]) throws {
         let x = random(shape, seed: UInt64(shape.reduce(7, *)))
         let expected = bits(reference(x))
-        #expect(bits(try #require(ChannelReduction.sums(try blocked(x)))) == expected)
+        for width in [16, 8] { #expect(bits(try #require(ChannelReduction.sums(try blocked(x, width)))) == expected) }
         #expect(bits(try #require(ChannelReduction.sums(try rowMajor(x)))) == expected)
         #expect(bits(x.data.withUnsafeBufferPointer { ChannelReduction.rowSums($0, rowCount: shape[0] * shape[1]) }) == expected)
     }
@@ -44,10 +45,11 @@ import Testing
     @Test(arguments: shapes) func productSumsRoundEachProductThenAddInOrder(_ shape: [Int]) throws {
         let a = random(shape, seed: 50), b = random(shape, seed: 51)
         let expected = bits(reference(a, b))
-        #expect(bits(try #require(ChannelReduction.productSums(try blocked(a), try blocked(b)))) == expected)
+        for width in [16, 8] { #expect(bits(try #require(ChannelReduction.productSums(try blocked(a, width), try blocked(b, width)))) == expected) }
         #expect(bits(try #require(ChannelReduction.productSums(try rowMajor(a), try rowMajor(b)))) == expected)
         // Operands in different layouts are not summed.
-        #expect(ChannelReduction.productSums(try blocked(a), try rowMajor(b)) == nil)
+        #expect(ChannelReduction.productSums(try blocked(a, 8), try rowMajor(b)) == nil)
+        #expect(ChannelReduction.productSums(try blocked(a, 16), try blocked(b, 8)) == nil)
     }
 
     @Test func rowMajorRowsThatAreNotAMultipleOfEightAreSummedToo() throws {
@@ -59,7 +61,8 @@ import Testing
         let shape = [2, 32, 3, 5]
         let values = random([2, 32], seed: 70).data
         let expected = (0..<Tensor.elementCount(shape)).map { values[$0 / 15] }
-        for layout in [try #require(try DNNLLayout.channelBlocked(shape)), try DNNLLayout.plain(shape)] {
+        for layout in [try #require(try DNNLLayout.channelBlocked(shape, block: 16)), try #require(try DNNLLayout.channelBlocked(shape, block: 8)),
+                       try DNNLLayout.plain(shape)] {
             let spread = try #require(try ChannelReduction.spread(values, over: TensorLayout(shape: shape, descriptor: layout)))
             #expect(DNNLLayout.equal(spread.layout, layout))
             #expect(bits(spread.plain().data) == bits(expected))
@@ -67,6 +70,19 @@ import Testing
         #expect(throws: KernelError.self) {
             try ChannelReduction.spread([1, 2, 3], over: TensorLayout(shape: shape, descriptor: try DNNLLayout.plain(shape)))
         }
+    }
+
+    @Test func channelBlocksFollowTheMachinesVectorWidth() throws {
+        // 16 channels to a block where oneDNN's JIT runs AVX-512, 8 where it runs AVX2: the blocks its convolutions choose.
+        let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        #expect(DNNLLayout.channelBlock == (isa & avx512 == avx512 ? 16 : 8))
+        let g = ConvolutionGeometry(input: [1, 32, 8, 8], weight: [32, 32, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                    padsBegin: [1, 1], padsEnd: [1, 1])
+        let conv = try ConvolutionKernel(g, weight: random(g.weight, seed: 90), bias: nil)
+        let y = try conv.forward(KernelInput.plain(random(g.input, seed: 91)))
+        #expect(DNNLLayout.equal(y.layout, try #require(try DNNLLayout.channelBlocked(g.output))))
+        #expect(try DNNLLayout.channelBlocked([1, 24, 4, 4], block: 16) == nil)   // 24 channels would need padding
+        #expect(try DNNLLayout.channelBlocked([1, 16, 4], block: 4) == nil)
     }
 
     @Test func aLayoutItDoesNotReadIsRefused() throws {

@@ -99,7 +99,7 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map 
         #expect(maxDifference(try #require(db), Tensor(shape: [geometry.output[1]], data: biasSum)) < 1e-3)
     }
 
-    /// A 3×3 stride-1 convolution over 32 channels (enough work for two threads) takes Winograd's backward data when asked: the adjoint of the
+    /// A 3×3 stride-1 convolution over 32 channels (enough work for two threads) takes Winograd's backward data when asked (on AVX-512 machines; AVX2 ones keep the direct one): the adjoint of the
     /// (direct) forward to float32 rounding, within 1e-5 of the direct backward, and the same bits on 1 and 2 threads.
     /// A strided one, one not asked, or one with few pixels per channel keeps the direct algorithm.
     @Test func winogradBackwardDataMatchesTheDirectOne() throws {
@@ -113,15 +113,21 @@ func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map 
         let direct = try ConvolutionKernel(g, weight: w, bias: nil)
         let fast = try winograd.backwardData(dy)
         let exact = try direct.backwardData(dy)
-        #expect(winograd.backwardDataImplementation?.contains("wino") == true)
         #expect(direct.backwardDataImplementation?.contains("wino") == false)
-        let scale = exact.data.map(abs).max()!
-        #expect(maxDifference(fast, exact) <= 1e-5 * scale)
-        #expect(maxDifference(fast, exact) > 0)   // it is another algorithm, not the direct one under another name
-        let lhs = dot(try winograd.forward(x), dy)
-        #expect(abs(lhs - dot(x, fast)) <= 1e-4 * max(1, abs(lhs)))
-        let oneThread = try DNNLWork.run(on: 1) { try ConvolutionKernel(g, weight: w, bias: nil, winogradBackwardData: true).backwardData(dy) }
-        #expect(oneThread.data == fast.data)
+        if DNNLLayout.channelBlock == 16 {
+            #expect(winograd.backwardDataImplementation?.contains("wino") == true)
+            let scale = exact.data.map(abs).max()!
+            #expect(maxDifference(fast, exact) <= 1e-5 * scale)
+            #expect(maxDifference(fast, exact) > 0)   // it is another algorithm, not the direct one under another name
+            let lhs = dot(try winograd.forward(x), dy)
+            #expect(abs(lhs - dot(x, fast)) <= 1e-4 * max(1, abs(lhs)))
+            let oneThread = try DNNLWork.run(on: 1) { try ConvolutionKernel(g, weight: w, bias: nil, winogradBackwardData: true).backwardData(dy) }
+            #expect(oneThread.data == fast.data)
+        } else {
+            // oneDNN 2.6's Winograd kernels are AVX-512 ones: on an AVX2 machine the direct algorithm serves, bit for bit.
+            #expect(winograd.backwardDataImplementation?.contains("wino") == false)
+            #expect(fast.data == exact.data)
+        }
 
         let strided = ConvolutionGeometry(input: [2, 32, 12, 12], weight: [32, 32, 3, 3], groups: 1, strides: [2, 2], dilations: [1, 1],
                                           padsBegin: [1, 1], padsEnd: [1, 1])
