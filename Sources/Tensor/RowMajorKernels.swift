@@ -175,10 +175,11 @@ public final class SoftmaxKernel {
             backwardPrimitive = try withUnsafePointer(to: &descriptor) {
                 try DNNLPrimitive(UnsafeRawPointer($0), hint: forwardPrimitive, work: .elements(dims.reduce(1, *)), what: "a softmax's backward pass")
             }
+            backwardIsOwn = !isLog && dims[2] == 1 && backwardPrimitive!.implementation.hasPrefix("ref")
         }
         // oneDNN 2.6 has a JIT softmax backward for AVX-512 only. Elsewhere its reference loops took
         // 38 ms a step for ViT-B/16's attention at batch 1 on AVX2, this loop over contiguous rows 3–3.5.
-        let ownRows = !isLog && dims[2] == 1 && backwardPrimitive!.implementation.hasPrefix("ref")
+        let ownRows = backwardIsOwn == true
         return try withReadPointers([dy, y]) { p in
             try filledTensor(dy.shape) { dx in
                 if ownRows { return Self.backwardRows(UnsafePointer(p[0].assumingMemoryBound(to: Float.self)), UnsafePointer(p[1].assumingMemoryBound(to: Float.self)),
@@ -189,9 +190,9 @@ public final class SoftmaxKernel {
         }
     }
 
-    /// Whether `backward` runs the engine's own loop (`backwardRows`) instead of oneDNN's (for tests);
-    /// nil before the first backward.
-    var backwardIsOwn: Bool? { backwardPrimitive.map { !isLog && dims[2] == 1 && $0.implementation.hasPrefix("ref") } }
+    /// Whether `backward` runs the engine's own loop (`backwardRows`) instead of oneDNN's, decided once
+    /// with the backward primitive; nil before the first backward.
+    private(set) var backwardIsOwn: Bool?
 
     /// dx = y·(dy − Σ dy·y) along each of `rows` contiguous rows of `length`, rows split over two
     /// threads. Each row's sum adds its products eight lanes at a time, lane k taking positions
