@@ -1,4 +1,4 @@
-/// Nodes the executor runs as one step: a convolution and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias, a transpose and the product that reads it, the Gathers of one tensor, a Concat of Slices of one tensor.
+/// Nodes the executor runs as one step: a convolution and its ReLU, a batch normalisation and its ReLU, a sigmoid and the product that makes it SiLU, a product and its bias, a transpose and the product that reads it, the Gathers of one tensor, a Concat of Slices of one tensor.
 import Foundation
 import Tensor
 
@@ -42,6 +42,12 @@ struct Fusion {
                 var pair = node
                 pair.outputs = next.outputs
                 pairs[k] = Fusion(absorbed: [r], node: pair, op: try Conv(node: node, fusedReLU: true), label: "Conv+Relu")
+            case "BatchNormalization" where next.opType == "Relu" && next.inputs == node.outputs:
+                // DenseNet's pre-activation: the affine map and the ReLU in one pass each way (inference mode only).
+                guard try NodeAttributes(node: node).int("training_mode", default: 0) == 0 else { continue }
+                var pair = node
+                pair.outputs = next.outputs
+                pairs[k] = Fusion(absorbed: [r], node: pair, op: try BatchNormalization(node: node, fusedReLU: true), label: "BatchNormalization+Relu")
             case "Sigmoid" where next.opType == "Mul" && Set(next.inputs) == Set(node.inputs + node.outputs) && next.inputs.count == 2:
                 // x·σ(x): oneDNN's swish, one pass forward and one backward instead of two each.
                 let pair = Node(name: next.name, opType: "Sigmoid+Mul", inputs: node.inputs, outputs: next.outputs)

@@ -11,12 +11,13 @@ import CDNNL
 public enum ChannelReduction {
     /// How a tensor's buffer holds its (n, c) rows: `rows` of `length` contiguous floats (row-major), or
     /// `blocks` of `width` (16 or 8) channels × `length` positions, each position's channels contiguous.
-    private enum Arrangement {
+    enum Arrangement {
         case rows(count: Int, length: Int)
         case blocks(count: Int, length: Int, width: Int)
     }
 
-    private static func arrangement(_ shape: [Int], _ layout: dnnl_memory_desc_t) -> Arrangement? {
+    /// How `shape` is stored in `layout`, or nil for a layout other than row-major or unpadded channel blocks of 16 or 8.
+    static func arrangement(_ shape: [Int], _ layout: dnnl_memory_desc_t) -> Arrangement? {
         guard shape.count >= 2 else { return nil }
         let rows = shape[0] * shape[1], length = shape.dropFirst(2).reduce(1, *)
         if let plain = try? DNNLLayout.plain(shape), DNNLLayout.equal(plain, layout) { return .rows(count: rows, length: length) }

@@ -12,15 +12,26 @@ let normalizationOperators: [String: OperatorSet.Maker] = [
     "LRN": { try LRN(node: $0) },
 ]
 
-/// Inference-mode batch normalisation: a per-channel affine map y = a·x + b.
+/// Inference-mode batch normalisation: a per-channel affine map y = a·x + b; fused with the ReLU that
+/// follows it (`fusedReLU`, see `Fusion`), max(0, a·x + b) in the same pass. On activations in a oneDNN
+/// layout (DenseNet's, between its convolutions) it runs in that layout (`ChannelWise`).
 final class BatchNormalization: Operator {
     let node: Node
-    init(node: Node) throws {
+    /// Whether max(0, ·) follows the affine map in the same pass (its gradient then reads the output).
+    let fusedReLU: Bool
+    /// Whether every reader takes laid-out values, so that the result may stay in its input's layout.
+    private var laidOutReaders = false
+
+    init(node: Node, fusedReLU: Bool = false) throws {
         self.node = node
+        self.fusedReLU = fusedReLU
         if try NodeAttributes(node: node).int("training_mode", default: 0) != 0 {
             throw EngineError("node '\(node.name)' (BatchNormalization): training mode (batch statistics, running-mean outputs) is not supported; the engine runs BatchNormalization for inference")
         }
     }
+
+    var takesLaidOutValues: Bool { true }
+    func prepare(laidOutReaders: Bool) { self.laidOutReaders = laidOutReaders }
 
     func affine(_ inputs: [RuntimeValue?]) throws -> (scale: [Float], shift: [Float]) {
         let epsilon = try NodeAttributes(node: node).float("epsilon", default: 1e-5)
@@ -35,36 +46,59 @@ final class BatchNormalization: Operator {
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        var x = try floatInput(inputs, 0, node)
+        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (BatchNormalization) has no input") }
         let (scale, shift) = try affine(inputs)
-        guard x.rank >= 2, x.shape[1] == scale.count else {
-            throw EngineError("node '\(node.name)' (BatchNormalization): input \(x.shape) has not \(scale.count) channels")
+        guard input.shape.count >= 2, input.shape[1] == scale.count else {
+            throw EngineError("node '\(node.name)' (BatchNormalization): input \(input.shape) has not \(scale.count) channels")
         }
+        if laidOutReaders, case .laidOut(let t) = input, let y = try ChannelWise.affine(t, scale: scale, shift: shift, relu: fusedReLU) {
+            return [.laidOut(y)]
+        }
+        var x = input.floats
         Self.perChannel(&x, channels: x.shape[1], scale: scale, shift: shift)
+        if fusedReLU { x = x.map { max($0, 0) } }
         return [.float(x)]
     }
 
-    /// v ← v·scale[c] + shift[c] (shift nil: 0) for each channel c of an [N, C, …] tensor: one tight loop per
+    /// v ← v·scale[c] + shift[c] (shift nil: v·scale[c]) for each channel c of an [N, C, …] tensor: one tight loop per
     /// (sample, channel) plane, which the compiler vectorises.
     static func perChannel(_ x: inout Tensor, channels: Int, scale: [Float], shift: [Float]?) {
         let inner = x.count / max(x.shape[0] * channels, 1)
         guard inner > 0 else { return }
         x.data.withUnsafeMutableBufferPointer { v in
             for plane in 0..<(v.count / inner) {
-                let c = plane % channels, a = scale[c], b = shift?[c] ?? 0
+                let c = plane % channels, a = scale[c]
                 let row = UnsafeMutableBufferPointer(rebasing: v[(plane * inner)..<((plane + 1) * inner)])
-                for i in row.indices { row[i] = row[i] * a + b }
+                if let shift { let b = shift[c]; for i in row.indices { row[i] = row[i] * a + b } } else { for i in row.indices { row[i] *= a } }
             }
         }
     }
 
-    /// The scale, bias and statistics (the data's gradient is a per-channel scaling).
-    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1, 2, 3, 4], outputs: false) }
+    /// The scale, bias and statistics (the data's gradient is a per-channel scaling); with a fused ReLU, the
+    /// output too (where it is positive).
+    func backwardReads(wanted: Set<Int>) -> BackwardReads { BackwardReads(inputs: [1, 2, 3, 4], outputs: fusedReLU) }
+
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        guard case .laidOut(let dy)? = g.first ?? nil else { return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted) }
+        var output: DNNLTensor?
+        if fusedReLU {
+            guard case .laidOut(let y)? = outputs.first else { return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted) }
+            output = y
+        }
+        let (scale, _) = try affine(inputs)
+        guard let dx = try ChannelWise.affineGradient(dy, scale: scale, output: output) else {
+            return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
+        }
+        return [0: .laidOut(dx)]
+    }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
         guard var dx = g[0] else { return [:] }
         let (scale, _) = try affine(inputs)
         Self.perChannel(&dx, channels: dx.shape[1], scale: scale, shift: nil)
+        if fusedReLU, let y = outputs.first?.floats {
+            dx = Tensor(shape: dx.shape, data: zip(dx.data, y.data).map { $1 > 0 ? $0 : 0 })
+        }
         return [0: dx]
     }
 }

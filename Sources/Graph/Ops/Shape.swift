@@ -266,17 +266,27 @@ final class Transpose: Operator {
     }
 }
 
-/// Joins along an axis; backward cuts the gradient back into the pieces.
+/// Joins along an axis; backward cuts the gradient back into the pieces. Activations in a oneDNN layout
+/// joined along the channel axis (DenseNet's) are joined, and their gradient cut, in that layout
+/// (`ChannelWise`) when every reader takes laid-out values.
 final class Concat: Operator {
     let node: Node
+    /// Whether every reader takes laid-out values, so that the result may stay in its inputs' layout.
+    private var laidOutReaders = false
     init(node: Node) { self.node = node }
     var differentiableInputs: [Int] { Array(node.inputs.indices) }
     func backwardReads(wanted: Set<Int>) -> BackwardReads { .shapes }
+    var takesLaidOutValues: Bool { true }
+    func prepare(laidOutReaders: Bool) { self.laidOutReaders = laidOutReaders }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
         let parts = inputs.compactMap { $0 }
         guard let first = parts.first else { throw EngineError("node '\(node.name)' (Concat) has no inputs") }
         let axis = try normalizeAxis(try NodeAttributes(node: node).int("axis"), rank: first.shape.count, node)
+        if laidOutReaders, axis == 1, parts.count == inputs.count {
+            let laidOut = parts.compactMap { if case .laidOut(let t) = $0 { return t } else { return nil } }
+            if laidOut.count == parts.count, let y = try ChannelWise.concatenated(laidOut) { return [.laidOut(y)] }
+        }
         var shape = first.shape
         shape[axis] = 0
         for p in parts {
@@ -296,6 +306,16 @@ final class Concat: Operator {
         out.reserveCapacity(shape.reduce(1, *))
         for o in 0..<outer { for p in parts { let t = p.floats; let n = t.count / max(outer, 1); out += t.data[(o * n)..<((o + 1) * n)] } }
         return [.float(Tensor(shape: shape, data: out))]
+    }
+
+    func backward(laidOut g: [RuntimeValue?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: RuntimeValue] {
+        if case .laidOut(let dy)? = g.first ?? nil, try normalizeAxis(try NodeAttributes(node: node).int("axis"), rank: dy.shape.count, node) == 1,
+           inputs.allSatisfy({ $0 != nil }), let parts = try ChannelWise.split(dy, channels: inputs.map { $0!.shape[1] }) {
+            var result: [Int: RuntimeValue] = [:]
+            for (i, part) in parts.enumerated() where wanted.contains(i) { result[i] = .laidOut(part) }
+            return result
+        }
+        return try rowMajorBackward(g, inputs: inputs, outputs: outputs, wanted: wanted)
     }
 
     func backward(_ g: [Tensor?], inputs: [RuntimeValue?], outputs: [RuntimeValue], wanted: Set<Int>) throws -> [Int: Tensor] {
