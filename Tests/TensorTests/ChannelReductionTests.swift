@@ -3,14 +3,14 @@ import CDNNL
 import Testing
 @testable import Tensor
 
-@Suite struct ChannelReductionTests {
-    /// `t` copied into a oneDNN tensor of `layout`.
-    private func laidOut(_ t: Tensor, _ layout: dnnl_memory_desc_t) throws -> DNNLTensor {
-        let result = try DNNLTensor(shape: t.shape, layout: layout)
-        try LayoutConformer(shape: t.shape, layout: layout).write(.plain(t), into: result.memory)
-        return result
-    }
+/// `t` copied into a oneDNN tensor of `layout`.
+func laidOut(_ t: Tensor, _ layout: dnnl_memory_desc_t) throws -> DNNLTensor {
+    let result = try DNNLTensor(shape: t.shape, layout: layout)
+    try LayoutConformer(shape: t.shape, layout: layout).write(.plain(t), into: result.memory)
+    return result
+}
 
+@Suite struct ChannelReductionTests {
     /// `t` in channel blocks of `width`: 16 (AVX-512 machines) or 8 (AVX2), whichever this machine runs.
     private func blocked(_ t: Tensor, _ width: Int) throws -> DNNLTensor { try laidOut(t, try #require(try DNNLLayout.channelBlocked(t.shape, block: width))) }
     private func rowMajor(_ t: Tensor) throws -> DNNLTensor { try laidOut(t, try DNNLLayout.plain(t.shape)) }

@@ -4,13 +4,6 @@ import Testing
 @testable import Tensor
 
 @Suite struct ChannelWiseTests {
-    /// `t` copied into a oneDNN tensor of `layout`.
-    private func laidOut(_ t: Tensor, _ layout: dnnl_memory_desc_t) throws -> DNNLTensor {
-        let result = try DNNLTensor(shape: t.shape, layout: layout)
-        try LayoutConformer(shape: t.shape, layout: layout).write(.plain(t), into: result.memory)
-        return result
-    }
-
     /// `t` row-major (width 1) or in channel blocks of `width` (16 or 8).
     private func stored(_ t: Tensor, _ width: Int) throws -> DNNLTensor {
         try laidOut(t, width == 1 ? try DNNLLayout.plain(t.shape) : try #require(try DNNLLayout.channelBlocked(t.shape, block: width)))
