@@ -37,12 +37,11 @@ public enum ChannelWise {
     public static func affineGradient(_ dy: DNNLTensor, scale: [Float], output: DNNLTensor?) throws -> DNNLTensor? {
         guard let arrangement = ChannelReduction.arrangement(dy.shape, dy.layout), output.map({ $0.sharesLayout(with: dy) }) ?? true else { return nil }
         try checkChannels(dy.shape, scale.count, scale.count)
-        let zeros = [Float](repeating: 0, count: scale.count)
         let dx = try DNNLTensor(shape: dy.shape, layout: dy.layout)
         let source = UnsafePointer(dy.memory.pointer!.assumingMemoryBound(to: Float.self))
         let mask = output.map { UnsafePointer($0.memory.pointer!.assumingMemoryBound(to: Float.self)) }
         let target = dx.memory.pointer!.assumingMemoryBound(to: Float.self)
-        run(arrangement, channels: dy.shape[1], scale, zeros,
+        run(arrangement, channels: dy.shape[1], scale, nil,
             rows: { count, a, _, offset in
                 if let mask {
                     for i in 0..<count { target[offset + i] = mask[offset + i] > 0 ? source[offset + i] * a : 0 }
@@ -52,9 +51,9 @@ public enum ChannelWise {
             },
             blocks: { width, count, offset, a, _ in
                 if width == 16 {
-                    blockLoop(SIMD16<Float>.self, source, mask, target, offset, count, a, nil) { v, m in m.map { v.replacing(with: 0, where: $0 .<= 0) } ?? v }
+                    blockLoop(SIMD16<Float>.self, source, mask, target, offset, count, a, nil) { v, m in m.map { v.replacing(with: 0, where: .!($0 .> 0)) } ?? v }
                 } else {
-                    blockLoop(SIMD8<Float>.self, source, mask, target, offset, count, a, nil) { v, m in m.map { v.replacing(with: 0, where: $0 .<= 0) } ?? v }
+                    blockLoop(SIMD8<Float>.self, source, mask, target, offset, count, a, nil) { v, m in m.map { v.replacing(with: 0, where: .!($0 .> 0)) } ?? v }
                 }
             })
         return dx
@@ -86,7 +85,7 @@ public enum ChannelWise {
         for c in channels {
             var shape = x.shape
             shape[1] = c
-            guard let layout = try width == 1 ? DNNLLayout.plain(shape) : DNNLLayout.channelBlocked(shape, block: width) else { return nil }
+            guard let layout = try layout(shape, width: width) else { return nil }
             let part = try DNNLTensor(shape: shape, layout: layout)
             copy(part: part.memory.pointer!.assumingMemoryBound(to: Float.self), shape: shape, whole: x.memory.pointer!.assumingMemoryBound(to: Float.self),
                  wholeChannels: x.shape[1], offset: start, intoWhole: false)
@@ -113,6 +112,11 @@ public enum ChannelWise {
         }
     }
 
+    /// Row-major (width 1) or channel blocks of `width`; nil where the channels do not fill whole blocks.
+    private static func layout(_ shape: [Int], width: Int) throws -> dnnl_memory_desc_t? {
+        try width == 1 ? DNNLLayout.plain(shape) : DNNLLayout.channelBlocked(shape, block: width)
+    }
+
     /// The layout of the parts' join along axis 1 and each part's first channel in it (then the total),
     /// or nil when the parts differ in arrangement or off axis 1.
     private static func joined(_ shapes: [[Int]], _ layouts: [dnnl_memory_desc_t]) throws -> (dnnl_memory_desc_t, [Int])? {
@@ -124,7 +128,7 @@ public enum ChannelWise {
         for s in shapes { offsets.append(offsets.last! + s[1]) }
         var shape = first
         shape[1] = offsets.last!
-        guard let layout = try width == 1 ? DNNLLayout.plain(shape) : DNNLLayout.channelBlocked(shape, block: width) else { return nil }
+        guard let layout = try layout(shape, width: width) else { return nil }
         return (layout, offsets)
     }
 
@@ -148,23 +152,24 @@ public enum ChannelWise {
 
     /// Runs the per-channel loop over `arrangement`: `rows(count, a, b, offset)` for each row-major (n, c)
     /// row, `blocks(width, positions, offset, a, b)` for each block of channels (a and b pointing at the
-    /// block's `width` scales and shifts), split over two threads.
-    private static func run(_ arrangement: ChannelReduction.Arrangement, channels: Int, _ scale: [Float], _ shift: [Float],
+    /// block's `width` scales and shifts), split over two threads. Without shifts, b is 0 or nil.
+    private static func run(_ arrangement: ChannelReduction.Arrangement, channels: Int, _ scale: [Float], _ shift: [Float]?,
                             rows: (Int, Float, Float, Int) -> Void,
-                            blocks: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+                            blocks: (Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>?) -> Void) {
         scale.withUnsafeBufferPointer { a in
-            shift.withUnsafeBufferPointer { b in
+            (shift ?? []).withUnsafeBufferPointer { b in
+                let shifts = shift == nil ? nil : b.baseAddress
                 switch arrangement {
                 case .rows(let count, let length):
                     Parallel.rows(count, size: length) { range in
-                        for r in range { let c = r % channels; rows(length, a[c], b[c], r * length) }
+                        for r in range { let c = r % channels; rows(length, a[c], shifts?[c] ?? 0, r * length) }
                     }
                 case .blocks(let count, let length, let width):
                     let perSample = channels / width
                     Parallel.rows(count, size: length * width) { range in
                         for j in range {
                             let c = (j % perSample) * width
-                            blocks(width, length, j * length * width, a.baseAddress! + c, b.baseAddress! + c)
+                            blocks(width, length, j * length * width, a.baseAddress! + c, shifts.map { $0 + c })
                         }
                     }
                 }

@@ -46,7 +46,7 @@ final class BatchNormalization: Operator {
     }
 
     func forward(_ inputs: [RuntimeValue?]) throws -> [RuntimeValue] {
-        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (BatchNormalization) has no input") }
+        guard let input = inputs.first ?? nil else { throw EngineError("node '\(node.name)' (BatchNormalization) is missing input 0") }
         let (scale, shift) = try affine(inputs)
         guard input.shape.count >= 2, input.shape[1] == scale.count else {
             throw EngineError("node '\(node.name)' (BatchNormalization): input \(input.shape) has not \(scale.count) channels")
