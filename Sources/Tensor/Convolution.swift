@@ -102,12 +102,16 @@ public final class ConvolutionKernel {
     public let winogradBackwardData: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
-    private let weights: ConstantMemory
+    /// The weights in the forward primitive's layout; nil when `winograd` runs the forward instead.
+    private let weights: ConstantMemory?
     private let bias: DNNLMemory?
     private var backwardData: (primitive: DNNLPrimitive, outputGradient: LayoutConformer, weights: ConstantMemory)?
     private var relu: ReLUKernel?
     private var backwardWeights: (primitive: DNNLPrimitive, source: LayoutBridge, diffDestination: LayoutBridge, diffWeights: LayoutBridge, diffBias: DNNLMemory?)?
     private var weightValues: Tensor
+    /// Our own Winograd F(2×2, 3×3), for both directions, where it takes the shapes (`WinogradConvolution.suits`)
+    /// and the primitive reads and writes 8-channel blocks (AVX2): oneDNN has no Winograd kernel there.
+    private let winograd: (kernel: WinogradConvolution, gradient: LayoutConformer)?
 
     /// Builds the primitives for `geometry` with these weights (and bias); throws on a geometry or weight shape oneDNN
     /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names.
@@ -136,7 +140,15 @@ public final class ConvolutionKernel {
             try DNNLPrimitive(UnsafeRawPointer($0), attributes: attributes, work: .flops(2 * geometry.multiplyAdds), what: "a convolution")
         }
         source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
-        weights = try ConstantMemory(weight, dims: geometry.weightDims, native: forwardPrimitive.layout(dnnl_query_weights_md))
+        let (srcLayout, dstLayout) = (forwardPrimitive.layout(dnnl_query_src_md), forwardPrimitive.layout(dnnl_query_dst_md))
+        if WinogradConvolution.suits(geometry),
+           let blockedSource = try DNNLLayout.channelBlocked(geometry.input, block: 8), DNNLLayout.equal(blockedSource, srcLayout),
+           let blockedOutput = try DNNLLayout.channelBlocked(geometry.output, block: 8), DNNLLayout.equal(blockedOutput, dstLayout) {
+            winograd = (try WinogradConvolution(geometry, weight: weight, bias: bias, relu: fusedReLU), LayoutConformer(shape: geometry.output, layout: dstLayout))
+        } else {
+            winograd = nil
+        }
+        weights = winograd != nil ? nil : try ConstantMemory(weight, dims: geometry.weightDims, native: forwardPrimitive.layout(dnnl_query_weights_md))
         if let bias {
             let memory = try DNNLMemory(biasDesc, owning: true)
             bias.data.withUnsafeBytes { memory.pointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -167,6 +179,14 @@ public final class ConvolutionKernel {
     public func forward(_ x: KernelInput) throws -> DNNLTensor {
         guard x.shape == geometry.input else { throw KernelError("convolution expected input \(geometry.input), got \(x.shape)") }
         let y = try DNNLTensor(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md))
+        if let winograd {
+            try x.withMemory(source) { xMemory in
+                try winograd.kernel.forward(UnsafePointer(xMemory.pointer!.assumingMemoryBound(to: Float.self)),
+                                            into: y.memory.pointer!.assumingMemoryBound(to: Float.self))
+            }
+            return y
+        }
+        guard let weights else { throw KernelError("convolution \(geometry.input) * \(geometry.weight) has no weights laid out for its direct forward") }
         try x.withMemory(source) { xMemory in
             var args: [(Int32, DNNLMemory)] = [(DNNL_ARG_SRC, xMemory), (DNNL_ARG_WEIGHTS, weights.memory), (DNNL_ARG_DST, y.memory)]
             if let bias { args.append((DNNL_ARG_BIAS, bias)) }
@@ -194,6 +214,15 @@ public final class ConvolutionKernel {
 
     /// ∂L/∂x from ∂L/∂(pre-activation output), in the backward primitive's layout.
     public func backwardData(_ dy: KernelInput) throws -> DNNLTensor {
+        if let winograd, winogradBackwardData {
+            guard dy.shape == geometry.output else { throw KernelError("convolution expected an output gradient \(geometry.output), got \(dy.shape)") }
+            let dx = try DNNLTensor(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
+            try dy.withMemory(winograd.gradient) { dyMemory in
+                try winograd.kernel.backwardData(UnsafePointer(dyMemory.pointer!.assumingMemoryBound(to: Float.self)),
+                                                 into: dx.memory.pointer!.assumingMemoryBound(to: Float.self))
+            }
+            return dx
+        }
         if backwardData == nil {
             // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,
             // where "any" would pad the channels to a block of 16 and reorder 16× the data back.

@@ -1,0 +1,261 @@
+// Winograd's F(2×2, 3×3): a 3×3 convolution as 16 matrix products over 2×2 output tiles, for CPUs where oneDNN has no Winograd kernel.
+import CDNNL
+
+/// A 3×3 convolution with stride 1, dilation 1, padding 1 and one group, on activations in 8-channel blocks
+/// (nChw8c, what oneDNN's convolutions read and write on AVX2), by Winograd's F(2×2, 3×3). Each 4×4 input
+/// patch is transformed (Bᵀ·d·B), the 16 transformed positions are 16 matrix products with the transformed
+/// weights (G·g·Gᵀ, made once) through one batched oneDNN matmul, and each product's 4×4 result goes back
+/// to a 2×2 output tile (Aᵀ·m·A), with the bias and a fused ReLU. That is 16 multiplications per 4 outputs
+/// where the direct convolution does 36. The transforms' coefficients are 0, ±1 and ±½, exact in binary, so
+/// the results differ from the direct convolution's by rounding only (a few 1e-7 relative; tests check).
+/// The input gradient is the same computation with the output gradient as input and the weights turned
+/// 180° and transposed, which F(2×2, 3×3) gets from the same transformed weights: position (i, j) of the
+/// turned weights is position (p(i), p(j)) of the others, p swapping 0 and 3, read transposed through strides.
+/// The transforms are vectorised over the 8 channels of a block and split over two threads, each element's
+/// arithmetic fixed, so results are the same bits on every run and thread count.
+final class WinogradConvolution {
+    /// Whether this kernel takes `geometry` and pays on this machine: a 3×3 kernel, stride, dilation and
+    /// padding 1, one group, two spatial axes, 8-channel blocks (oneDNN's on AVX2; on AVX-512 oneDNN has
+    /// its own Winograd), at least 64 channels in and out, maps of at most 28×28 (at 56×56 the transforms
+    /// move as many bytes as the products save) and at least 64 tiles over the batch (smaller products run
+    /// below the matmul's rate).
+    static func suits(_ geometry: ConvolutionGeometry) -> Bool {
+        let g = geometry
+        guard DNNLLayout.channelBlock == 8, takes(g) else { return false }
+        let (c, o, h, w) = (g.input[1], g.weight[0], g.input[2], g.input[3])
+        let tiles = g.input[0] * ((h + 1) / 2) * ((w + 1) / 2)
+        return c >= 128 && o >= 128 && h * w <= 28 * 28 && tiles >= 64
+    }
+
+    /// Whether the arithmetic takes `geometry` at all (on any machine): a 3×3 kernel, stride, dilation and padding 1,
+    /// one group, two spatial axes, channels in whole blocks of 8.
+    static func takes(_ g: ConvolutionGeometry) -> Bool {
+        g.input.count == 4 && g.weight.count == 4 && g.weight[2] == 3 && g.weight[3] == 3 && g.groups == 1 && g.input[1] == g.weight[1]
+            && g.strides == [1, 1] && g.dilations == [1, 1] && g.padsBegin == [1, 1] && g.padsEnd == [1, 1]
+            && g.input[1] % 8 == 0 && g.weight[0] % 8 == 0
+    }
+
+    /// The convolution's shapes.
+    let geometry: ConvolutionGeometry
+    private let batch, inChannels, outChannels, height, width, tileRows, tileColumns: Int
+    /// Images per round of transforms and products: the fewest that give 64 tiles (the matmul's rows), so
+    /// the transformed values of a round stay in cache (at batch 8 and 28×28 maps, all at once would make
+    /// 12.8 MB per side and run no faster than the direct convolution).
+    let imagesPerRound: Int
+    /// The transformed weights, [16, C, O]: position ξ = 4i + j of G·w[o, c]·Gᵀ at [ξ, c, o].
+    private let transformed: DNNLMemory
+    private let bias: [Float]?
+    private let relu: Bool
+    /// Per number of images in a round: [16, tiles, C] × [16, C, O], the forward products, and
+    /// [16, tiles, O] × [16, C, O]ᵀ, the input gradient's (each made on first use).
+    private var forwardProducts: [Int: BatchedProduct] = [:], backwardProducts: [Int: BatchedProduct] = [:]
+
+    /// The weight transform for `geometry` (which `takes` must accept), weight [O, C, 3, 3], optional
+    /// bias [O]; `relu` applies max(0, ·) to the output.
+    init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, relu: Bool) throws {
+        guard Self.takes(geometry), weight.shape == geometry.weight else {
+            throw KernelError("Winograd F(2×2, 3×3) does not take a convolution \(geometry.input) * \(geometry.weight)")
+        }
+        self.geometry = geometry
+        (batch, inChannels, height, width) = (geometry.input[0], geometry.input[1], geometry.input[2], geometry.input[3])
+        outChannels = geometry.weight[0]
+        (tileRows, tileColumns) = ((height + 1) / 2, (width + 1) / 2)
+        imagesPerRound = min(batch, (64 + tileRows * tileColumns - 1) / (tileRows * tileColumns))
+        self.bias = bias?.data
+        self.relu = relu
+        transformed = try DNNLMemory(DNNLLayout.plain([16, inChannels, outChannels]), owning: true)
+        Self.transformWeights(weight.data, outChannels: outChannels, inChannels: inChannels,
+                              into: transformed.pointer!.assumingMemoryBound(to: Float.self))
+    }
+
+    /// y = conv(x) (+ bias, then the ReLU), x [N, C, H, W] and y [N, O, H, W] in 8-channel blocks.
+    func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) throws {
+        try rounds(x, channels: inChannels, into: y, channels: outChannels, slots: Self.identity, bias: bias, relu: relu) { images in
+            if let made = forwardProducts[images] { return made }
+            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: inChannels, columns: outChannels, transposedRight: false)
+            forwardProducts[images] = made
+            return made
+        }
+    }
+
+    /// dx from dy (the gradient before any fused ReLU), dy [N, O, H, W] and dx [N, C, H, W] in 8-channel blocks.
+    func backwardData(_ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) throws {
+        try rounds(dy, channels: outChannels, into: dx, channels: inChannels, slots: Self.turned, bias: nil, relu: false) { images in
+            if let made = backwardProducts[images] { return made }
+            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: outChannels, columns: inChannels, transposedRight: true)
+            backwardProducts[images] = made
+            return made
+        }
+    }
+
+    /// Transforms, products and inverse transforms, `imagesPerRound` images at a time, from `source` (`k` channels)
+    /// to `target` (`k2` channels); `product(images)` gives the products for a round of that many images.
+    private func rounds(_ source: UnsafePointer<Float>, channels k: Int, into target: UnsafeMutablePointer<Float>, channels k2: Int,
+                        slots: [Int], bias: [Float]?, relu: Bool, product: (Int) throws -> BatchedProduct) throws {
+        let perImage = tileRows * tileColumns, rows = imagesPerRound * perImage
+        let v = try DNNLTensor(shape: [16, rows, k], layout: DNNLLayout.plain([16, rows, k]))
+        let m = try DNNLTensor(shape: [16, rows, k2], layout: DNNLLayout.plain([16, rows, k2]))
+        let (vp, mp) = (v.memory.pointer!.assumingMemoryBound(to: Float.self), m.memory.pointer!.assumingMemoryBound(to: Float.self))
+        for first in stride(from: 0, to: batch, by: imagesPerRound) {
+            let images = min(imagesPerRound, batch - first)
+            transformInput(source + first * k * height * width, images: images, channels: k, into: vp, slots: slots)
+            try product(images).run(v.memory, transformed, m.memory)
+            transformOutput(UnsafePointer(mp), images: images, channels: k2, slots: slots, into: target + first * k2 * height * width, bias: bias, relu: relu)
+        }
+    }
+
+    /// Where position ξ = 4i + j goes among the 16 products: itself, or (for the turned weights of the input
+    /// gradient) 4·p(i) + p(j) with p swapping 0 and 3.
+    private static let identity = Array(0..<16)
+    private static let turned = (0..<16).map { xi -> Int in
+        let p = [3, 1, 2, 0]
+        return 4 * p[xi / 4] + p[xi % 4]
+    }
+
+    /// U[ξ, c, o] = (G·w[o, c]·Gᵀ)[ξ] with G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]], in double precision.
+    private static func transformWeights(_ w: [Float], outChannels: Int, inChannels: Int, into u: UnsafeMutablePointer<Float>) {
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                let g = (0..<9).map { Double(w[(o * inChannels + c) * 9 + $0]) }
+                var gg = [Double](repeating: 0, count: 12)   // G·g, 4 × 3
+                for j in 0..<3 {
+                    gg[j] = g[j]
+                    gg[3 + j] = 0.5 * (g[j] + g[3 + j] + g[6 + j])
+                    gg[6 + j] = 0.5 * (g[j] - g[3 + j] + g[6 + j])
+                    gg[9 + j] = g[6 + j]
+                }
+                for i in 0..<4 {
+                    let (a, b, d) = (gg[3 * i], gg[3 * i + 1], gg[3 * i + 2])
+                    let row = [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d]
+                    for j in 0..<4 { u[((4 * i + j) * inChannels + c) * outChannels + o] = Float(row[j]) }
+                }
+            }
+        }
+    }
+
+    /// V[slots[ξ], tile, c] = (Bᵀ·d·B)[ξ] for each tile's 4×4 patch d (rows 2ty − 1 …, zeros outside the map), with
+    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; `source` has `channels` channels in blocks of 8.
+    private func transformInput(_ source: UnsafePointer<Float>, images: Int, channels: Int, into v: UnsafeMutablePointer<Float>, slots: [Int]) {
+        let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
+        let tiles = images * tr * tc
+        let blocks = channels / 8
+        slots.withUnsafeBufferPointer { slot in
+            Parallel.rows(images * blocks, size: h * w * 8) { range in
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { d in
+                    for item in range {
+                        let (n, block) = item.quotientAndRemainder(dividingBy: blocks)
+                        let plane = UnsafeRawPointer(source + item * h * w * 8)
+                        for ty in 0..<tr {
+                            for tx in 0..<tc {
+                                for i in 0..<4 {
+                                    let y = 2 * ty - 1 + i
+                                    for j in 0..<4 {
+                                        let x = 2 * tx - 1 + j
+                                        d[4 * i + j] = y >= 0 && y < h && x >= 0 && x < w
+                                            ? plane.loadUnaligned(fromByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self) : SIMD8(repeating: 0)
+                                    }
+                                }
+                                let tile = (n * tr + ty) * tc + tx
+                                for j in 0..<4 {   // columns of Bᵀ·d
+                                    let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
+                                    d[j] = d0 - d2
+                                    d[4 + j] = d1 + d2
+                                    d[8 + j] = d2 - d1
+                                    d[12 + j] = d1 - d3
+                                }
+                                func store(_ xi: Int, _ value: SIMD8<Float>) {
+                                    UnsafeMutableRawPointer(v + (slot[xi] * tiles + tile) * channels + block * 8).storeBytes(of: value, as: SIMD8<Float>.self)
+                                }
+                                for i in 0..<4 {   // rows of (Bᵀ·d)·B
+                                    let (t0, t1, t2, t3) = (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3])
+                                    store(4 * i, t0 - t2)
+                                    store(4 * i + 1, t1 + t2)
+                                    store(4 * i + 2, t2 - t1)
+                                    store(4 * i + 3, t1 - t3)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y[2ty + r, 2tx + s] = (Aᵀ·m·A)[r, s] (+ bias, ReLU) for each tile, m[ξ] = M[slots[ξ], tile, ·], with
+    /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; outputs past the map's edge are dropped. `target` has `channels`
+    /// channels in blocks of 8.
+    private func transformOutput(_ m: UnsafePointer<Float>, images: Int, channels: Int, slots: [Int], into target: UnsafeMutablePointer<Float>,
+                                 bias: [Float]?, relu: Bool) {
+        let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
+        let tiles = images * tr * tc
+        let blocks = channels / 8
+        let shifts = bias ?? [Float](repeating: 0, count: channels)
+        slots.withUnsafeBufferPointer { slot in
+            shifts.withUnsafeBufferPointer { shift in
+                Parallel.rows(images * blocks, size: h * w * 8) { range in
+                    for item in range {
+                        let (n, block) = item.quotientAndRemainder(dividingBy: blocks)
+                        let b = UnsafeRawPointer(shift.baseAddress! + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                        let plane = UnsafeMutableRawPointer(target + item * h * w * 8)
+                        for ty in 0..<tr {
+                            for tx in 0..<tc {
+                                let tile = (n * tr + ty) * tc + tx
+                                func at(_ xi: Int) -> SIMD8<Float> {
+                                    UnsafeRawPointer(m + (slot[xi] * tiles + tile) * channels + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                                }
+                                var s0 = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                                var s1 = s0
+                                s0.0 = at(0) + at(4) + at(8); s1.0 = at(4) - at(8) - at(12)
+                                s0.1 = at(1) + at(5) + at(9); s1.1 = at(5) - at(9) - at(13)
+                                s0.2 = at(2) + at(6) + at(10); s1.2 = at(6) - at(10) - at(14)
+                                s0.3 = at(3) + at(7) + at(11); s1.3 = at(7) - at(11) - at(15)
+                                func store(_ y: Int, _ x: Int, _ sum: SIMD8<Float>) {
+                                    guard y < h, x < w else { return }
+                                    var value = sum + b
+                                    if relu { value = value.replacing(with: 0, where: value .< 0) }
+                                    plane.storeBytes(of: value, toByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self)
+                                }
+                                store(2 * ty, 2 * tx, s0.0 + s0.1 + s0.2)
+                                store(2 * ty, 2 * tx + 1, s0.1 - s0.2 - s0.3)
+                                store(2 * ty + 1, 2 * tx, s1.0 + s1.1 + s1.2)
+                                store(2 * ty + 1, 2 * tx + 1, s1.1 - s1.2 - s1.3)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 16 matrix products in one oneDNN matmul: [16, rows, inner] × [16, inner, columns]. The right operand is
+/// the transformed weights, stored [16, C, O]: read as stored (inner C, columns O), or (`transposedRight`)
+/// through swapped strides as [16, O, C].
+private struct BatchedProduct {
+    let primitive: DNNLPrimitive
+    let left, right, result: DNNLMemory
+
+    init(rows: Int, inner: Int, columns: Int, transposedRight: Bool) throws {
+        let leftDesc = try DNNLLayout.plain([16, rows, inner])
+        // The weights are stored [16, C, O]. Forward: inner C, columns O, read as stored. Input gradient:
+        // inner O, columns C: element [b, o, c] sits at b·C·O + c·O + o.
+        let rightDesc = try transposedRight
+            ? DNNLLayout.strided([16, inner, columns], strides: [inner * columns, 1, inner])
+            : DNNLLayout.plain([16, inner, columns])
+        let resultDesc = try DNNLLayout.plain([16, rows, columns])
+        var (a, b, c) = (leftDesc, rightDesc, resultDesc)
+        var descriptor = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&descriptor, &a, &b, nil, &c), "describing Winograd's products \(rows) × \(inner) × \(columns)")
+        primitive = try withUnsafePointer(to: &descriptor) {
+            try DNNLPrimitive(UnsafeRawPointer($0), work: .flops(2 * 16 * rows * inner * columns), what: "Winograd's products")
+        }
+        (left, right, result) = (try DNNLMemory(leftDesc, owning: false), try DNNLMemory(rightDesc, owning: false), try DNNLMemory(resultDesc, owning: false))
+    }
+
+    func run(_ l: DNNLMemory, _ r: DNNLMemory, _ out: DNNLMemory) throws {
+        left.point(at: l.pointer)
+        right.point(at: r.pointer)
+        result.point(at: out.pointer)
+        try primitive.execute([(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)])
+    }
+}
