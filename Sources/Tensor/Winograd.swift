@@ -14,17 +14,16 @@ import CDNNL
 /// The transforms are vectorised over the 8 channels of a block and split over two threads, each element's
 /// arithmetic fixed, so results are the same bits on every run and thread count.
 final class WinogradConvolution {
-    /// Whether this kernel takes `geometry` and pays on this machine: a 3×3 kernel, stride, dilation and
-    /// padding 1, one group, two spatial axes, 8-channel blocks (oneDNN's on AVX2; on AVX-512 oneDNN has
-    /// its own Winograd), at least 64 channels in and out, maps of at most 28×28 (at 56×56 the transforms
-    /// move as many bytes as the products save) and at least 64 tiles over the batch (smaller products run
-    /// below the matmul's rate).
+    /// Whether this kernel takes `geometry` and pays on this machine: what `takes` accepts, on 8-channel blocks
+    /// (oneDNN's on AVX2; on AVX-512 oneDNN has its own Winograd for the input gradient), with at least 64
+    /// channels in and out (DenseNet's 32 outputs per layer ran no faster), maps of at most 56×56 (the
+    /// sizes measured) and at least 64 tiles over the batch (smaller products run below the matmul's rate).
     static func suits(_ geometry: ConvolutionGeometry) -> Bool {
         let g = geometry
         guard DNNLLayout.channelBlock == 8, takes(g) else { return false }
         let (c, o, h, w) = (g.input[1], g.weight[0], g.input[2], g.input[3])
         let tiles = g.input[0] * ((h + 1) / 2) * ((w + 1) / 2)
-        return c >= 128 && o >= 128 && h * w <= 28 * 28 && tiles >= 64
+        return c >= 64 && o >= 64 && h * w <= 56 * 56 && tiles >= 64
     }
 
     /// Whether the arithmetic takes `geometry` at all (on any machine): a 3×3 kernel, stride, dilation and padding 1,
@@ -135,27 +134,37 @@ final class WinogradConvolution {
 
     /// V[slots[ξ], tile, c] = (Bᵀ·d·B)[ξ] for each tile's 4×4 patch d (rows 2ty − 1 …, zeros outside the map), with
     /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; `source` has `channels` channels in blocks of 8.
+    /// Tile by tile, all channel blocks of a tile in turn, so each position's row of V is written whole.
     private func transformInput(_ source: UnsafePointer<Float>, images: Int, channels: Int, into v: UnsafeMutablePointer<Float>, slots: [Int]) {
         let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
-        let tiles = images * tr * tc
-        let blocks = channels / 8
+        let tiles = images * tr * tc, blocks = channels / 8, plane = h * w * 8
         slots.withUnsafeBufferPointer { slot in
-            Parallel.rows(images * blocks, size: h * w * 8) { range in
+            Parallel.rows(images * tr, size: tc * 16 * channels) { range in
                 withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { d in
-                    for item in range {
-                        let (n, block) = item.quotientAndRemainder(dividingBy: blocks)
-                        let plane = UnsafeRawPointer(source + item * h * w * 8)
-                        for ty in 0..<tr {
-                            for tx in 0..<tc {
-                                for i in 0..<4 {
-                                    let y = 2 * ty - 1 + i
-                                    for j in 0..<4 {
-                                        let x = 2 * tx - 1 + j
-                                        d[4 * i + j] = y >= 0 && y < h && x >= 0 && x < w
-                                            ? plane.loadUnaligned(fromByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self) : SIMD8(repeating: 0)
+                    for row in range {
+                        let (n, ty) = row.quotientAndRemainder(dividingBy: tr)
+                        let image = UnsafeRawPointer(source + n * blocks * plane)
+                        for tx in 0..<tc {
+                            let tile = row * tc + tx
+                            let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
+                            let interior = y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 3 < w
+                            for block in 0..<blocks {
+                                let patch = image + block * plane * 4
+                                if interior {
+                                    for i in 0..<4 {
+                                        let rowStart = ((y0 + i) * w + x0) * 32
+                                        for j in 0..<4 { d[4 * i + j] = patch.loadUnaligned(fromByteOffset: rowStart + j * 32, as: SIMD8<Float>.self) }
+                                    }
+                                } else {
+                                    for i in 0..<4 {
+                                        let y = y0 + i
+                                        for j in 0..<4 {
+                                            let x = x0 + j
+                                            d[4 * i + j] = y >= 0 && y < h && x >= 0 && x < w
+                                                ? patch.loadUnaligned(fromByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self) : SIMD8(repeating: 0)
+                                        }
                                     }
                                 }
-                                let tile = (n * tr + ty) * tc + tx
                                 for j in 0..<4 {   // columns of Bᵀ·d
                                     let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
                                     d[j] = d0 - d2
@@ -163,8 +172,9 @@ final class WinogradConvolution {
                                     d[8 + j] = d2 - d1
                                     d[12 + j] = d1 - d3
                                 }
+                                let column = tile * channels + block * 8
                                 func store(_ xi: Int, _ value: SIMD8<Float>) {
-                                    UnsafeMutableRawPointer(v + (slot[xi] * tiles + tile) * channels + block * 8).storeBytes(of: value, as: SIMD8<Float>.self)
+                                    UnsafeMutableRawPointer(v + slot[xi] * tiles * channels + column).storeBytes(of: value, as: SIMD8<Float>.self)
                                 }
                                 for i in 0..<4 {   // rows of (Bᵀ·d)·B
                                     let (t0, t1, t2, t3) = (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3])
@@ -183,37 +193,34 @@ final class WinogradConvolution {
 
     /// y[2ty + r, 2tx + s] = (Aᵀ·m·A)[r, s] (+ bias, ReLU) for each tile, m[ξ] = M[slots[ξ], tile, ·], with
     /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; outputs past the map's edge are dropped. `target` has `channels`
-    /// channels in blocks of 8.
+    /// channels in blocks of 8. Tile by tile, all channel blocks of a tile in turn, so each row of M is read whole.
     private func transformOutput(_ m: UnsafePointer<Float>, images: Int, channels: Int, slots: [Int], into target: UnsafeMutablePointer<Float>,
                                  bias: [Float]?, relu: Bool) {
         let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
-        let tiles = images * tr * tc
-        let blocks = channels / 8
+        let tiles = images * tr * tc, blocks = channels / 8, plane = h * w * 8
         let shifts = bias ?? [Float](repeating: 0, count: channels)
         slots.withUnsafeBufferPointer { slot in
             shifts.withUnsafeBufferPointer { shift in
-                Parallel.rows(images * blocks, size: h * w * 8) { range in
-                    for item in range {
-                        let (n, block) = item.quotientAndRemainder(dividingBy: blocks)
-                        let b = UnsafeRawPointer(shift.baseAddress! + block * 8).loadUnaligned(as: SIMD8<Float>.self)
-                        let plane = UnsafeMutableRawPointer(target + item * h * w * 8)
-                        for ty in 0..<tr {
-                            for tx in 0..<tc {
-                                let tile = (n * tr + ty) * tc + tx
+                Parallel.rows(images * tr, size: tc * 16 * channels) { range in
+                    for row in range {
+                        let (n, ty) = row.quotientAndRemainder(dividingBy: tr)
+                        let image = UnsafeMutableRawPointer(target + n * blocks * plane)
+                        for tx in 0..<tc {
+                            let tile = row * tc + tx
+                            for block in 0..<blocks {
+                                let column = tile * channels + block * 8
                                 func at(_ xi: Int) -> SIMD8<Float> {
-                                    UnsafeRawPointer(m + (slot[xi] * tiles + tile) * channels + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                                    UnsafeRawPointer(m + slot[xi] * tiles * channels + column).loadUnaligned(as: SIMD8<Float>.self)
                                 }
-                                var s0 = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-                                var s1 = s0
-                                s0.0 = at(0) + at(4) + at(8); s1.0 = at(4) - at(8) - at(12)
-                                s0.1 = at(1) + at(5) + at(9); s1.1 = at(5) - at(9) - at(13)
-                                s0.2 = at(2) + at(6) + at(10); s1.2 = at(6) - at(10) - at(14)
-                                s0.3 = at(3) + at(7) + at(11); s1.3 = at(7) - at(11) - at(15)
+                                let s0 = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
+                                let s1 = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
+                                let b = UnsafeRawPointer(shift.baseAddress! + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                                let output = image + block * plane * 4
                                 func store(_ y: Int, _ x: Int, _ sum: SIMD8<Float>) {
                                     guard y < h, x < w else { return }
                                     var value = sum + b
                                     if relu { value = value.replacing(with: 0, where: value .< 0) }
-                                    plane.storeBytes(of: value, toByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self)
+                                    output.storeBytes(of: value, toByteOffset: (y * w + x) * 32, as: SIMD8<Float>.self)
                                 }
                                 store(2 * ty, 2 * tx, s0.0 + s0.1 + s0.2)
                                 store(2 * ty, 2 * tx + 1, s0.1 - s0.2 - s0.3)

@@ -109,9 +109,15 @@ import Testing
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 32, 3, 3], groups: 2)))
         #expect(!WinogradConvolution.takes(geometry([1, 60, 7, 7], [64, 60, 3, 3])))
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 64, 5, 5], pad: 2)))
-        // ResNet's 56×56 maps are left to the direct convolution; 28×28 at batch 8 is taken, on AVX2 machines.
-        #expect(!WinogradConvolution.suits(geometry([8, 64, 56, 56], [64, 64, 3, 3])))
-        #expect(WinogradConvolution.suits(geometry([8, 128, 28, 28], [128, 128, 3, 3])) == (DNNLLayout.channelBlock == 8))
+        // On AVX2 machines ResNet's 3×3 layers are taken, at batch 1 where a map gives 64 tiles; not DenseNet's 32
+        // outputs, maps larger than 56×56 or too few tiles.
+        let avx2 = DNNLLayout.channelBlock == 8
+        #expect(WinogradConvolution.suits(geometry([8, 64, 56, 56], [64, 64, 3, 3])) == avx2)
+        #expect(WinogradConvolution.suits(geometry([1, 128, 28, 28], [128, 128, 3, 3])) == avx2)
+        #expect(WinogradConvolution.suits(geometry([8, 512, 7, 7], [512, 512, 3, 3])) == avx2)
+        #expect(!WinogradConvolution.suits(geometry([1, 512, 7, 7], [512, 512, 3, 3])))
+        #expect(!WinogradConvolution.suits(geometry([8, 128, 28, 28], [32, 128, 3, 3])))
+        #expect(!WinogradConvolution.suits(geometry([1, 64, 112, 112], [64, 64, 3, 3])))
         #expect(throws: KernelError.self) { try WinogradConvolution(geometry([1, 64, 7, 7], [64, 64, 3, 3], stride: 2), weight: Tensor.zeros([64, 64, 3, 3]), bias: nil, relu: false) }
     }
 }
