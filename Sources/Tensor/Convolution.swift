@@ -89,6 +89,9 @@ public struct ConvolutionGeometry: Hashable, Sendable {
 /// output as an eltwise post-op (Conv → Relu in one pass); its gradient then goes through
 /// `preActivationGradient` first. The weight gradient (for weights that are not constants) stays
 /// on plain tensors. ConvTranspose runs as this kernel's adjoint (Graph/Ops/Convolution.swift).
+/// On AVX2 machines a 3×3 convolution that `WinogradConvolution.suits` runs its forward, and its input
+/// gradient where `winogradBackwardData` allows, through that kernel instead of oneDNN's direct one
+/// (whose forward weights are then not laid out).
 public final class ConvolutionKernel {
     /// The shapes this kernel was built for.
     public let geometry: ConvolutionGeometry
@@ -99,6 +102,7 @@ public final class ConvolutionKernel {
     /// multiplications of the direct convolution; results stay deterministic (the same bits on every run and
     /// thread count) and differ from the direct convolution's by a few 1e-6 relative. Forward results never
     /// use it, so set it where `backwardData` is a gradient (Conv), not where it is a forward (ConvTranspose).
+    /// On AVX2 it also lets `backwardData` use `WinogradConvolution`, whose F(2×2, 3×3) the forward uses too.
     public let winogradBackwardData: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
@@ -207,6 +211,9 @@ public final class ConvolutionKernel {
         if relu == nil { relu = try ReLUKernel(shape: geometry.output, layout: forwardPrimitive.layout(dnnl_query_dst_md)) }
         return .laidOut(try relu!.backward(dy, output: y))
     }
+
+    /// Whether the forward runs through `WinogradConvolution` (for tests).
+    var runsWinograd: Bool { winograd != nil }
 
     /// oneDNN's name for the backward-data kernel, once `backwardData` has run ("jit_wino_4x3:avx512_core" for
     /// Winograd), for tests.

@@ -99,6 +99,24 @@ import Testing
         #expect(winogradError < 4 * directError, "Winograd \(winogradError), direct \(directError)")
     }
 
+    /// Through `ConvolutionKernel`, as the Conv operator uses it: a fused ReLU, plain input, laid-out
+    /// gradient; on AVX2 machines the kernel runs Winograd, elsewhere the direct convolution, and both
+    /// must give the double-precision results.
+    @Test func convolutionKernelRunsItWhereItSuits() throws {
+        let geometry = ConvolutionGeometry(input: [2, 64, 16, 16], weight: [64, 64, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
+                                           padsBegin: [1, 1], padsEnd: [1, 1])
+        let x = random(geometry.input, seed: 31), w = random(geometry.weight, seed: 32), bias = random([64], seed: 33)
+        let kernel = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: true)
+        #expect(kernel.runsWinograd == (DNNLLayout.channelBlock == 8))
+        let y = try kernel.forward(.plain(x))
+        let expected = reference(x, w, bias)
+        #expect(relativeError(y.plain(), expected.map { max($0, 0) }) < 1e-6)
+        let dy = random(geometry.output, seed: 34)
+        let masked = Tensor(shape: dy.shape, data: zip(dy.data, y.plain().data).map { $1 > 0 ? $0 : 0 })   // the ReLU's own mask
+        let dx = try kernel.backwardData(kernel.preActivationGradient(.plain(dy), output: .laidOut(y))).plain()
+        #expect(relativeError(dx, referenceGradient(masked, w)) < 1e-6)
+    }
+
     @Test func takesOnlyItsShapes() {
         func geometry(_ input: [Int], _ weight: [Int], groups: Int = 1, stride: Int = 1, pad: Int = 1) -> ConvolutionGeometry {
             ConvolutionGeometry(input: input, weight: weight, groups: groups, strides: [stride, stride], dilations: [1, 1], padsBegin: [pad, pad], padsEnd: [pad, pad])
