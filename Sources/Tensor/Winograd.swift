@@ -45,9 +45,9 @@ final class WinogradConvolution {
     private let transformed: DNNLMemory
     private let bias: [Float]?
     private let relu: Bool
-    /// Per number of images in a round: [16, tiles, C] × [16, C, O], the forward products, and
-    /// [16, tiles, O] × [16, C, O]ᵀ, the input gradient's (each made on first use).
-    private var forwardProducts: [Int: BatchedProduct] = [:], backwardProducts: [Int: BatchedProduct] = [:]
+    /// Per [images in a round, 0 or 1 for the input gradient]: [16, tiles, C] × [16, C, O], the forward products,
+    /// or [16, tiles, O] × [16, C, O]ᵀ, the input gradient's (each made on first use).
+    private var products: [[Int]: BatchedProduct] = [:]
 
     /// The weight transform for `geometry` (which `takes` must accept), weight [O, C, 3, 3], optional
     /// bias [O]; `relu` applies max(0, ·) to the output.
@@ -69,28 +69,26 @@ final class WinogradConvolution {
 
     /// y = conv(x) (+ bias, then the ReLU), x [N, C, H, W] and y [N, O, H, W] in 8-channel blocks.
     func forward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) throws {
-        try rounds(x, channels: inChannels, into: y, channels: outChannels, slots: Self.identity, bias: bias, relu: relu) { images in
-            if let made = forwardProducts[images] { return made }
-            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: inChannels, columns: outChannels, transposedRight: false)
-            forwardProducts[images] = made
-            return made
-        }
+        try rounds(x, into: y, inputGradient: false)
     }
 
     /// dx from dy (the gradient before any fused ReLU), dy [N, O, H, W] and dx [N, C, H, W] in 8-channel blocks.
     func backwardData(_ dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) throws {
-        try rounds(dy, channels: outChannels, into: dx, channels: inChannels, slots: Self.turned, bias: nil, relu: false) { images in
-            if let made = backwardProducts[images] { return made }
-            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: outChannels, columns: inChannels, transposedRight: true)
-            backwardProducts[images] = made
-            return made
-        }
+        try rounds(dy, into: dx, inputGradient: true)
     }
 
-    /// Transforms, products and inverse transforms, `imagesPerRound` images at a time, from `source` (`k` channels)
-    /// to `target` (`k2` channels); `product(images)` gives the products for a round of that many images.
-    private func rounds(_ source: UnsafePointer<Float>, channels k: Int, into target: UnsafeMutablePointer<Float>, channels k2: Int,
-                        slots: [Int], bias: [Float]?, relu: Bool, product: (Int) throws -> BatchedProduct) throws {
+    /// Transforms, products and inverse transforms, `imagesPerRound` images at a time, from `source` to `target`:
+    /// the forward (C channels to O, with the bias and the ReLU), or the input gradient (O to C, turned weights).
+    private func rounds(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, inputGradient: Bool) throws {
+        let (k, k2) = inputGradient ? (outChannels, inChannels) : (inChannels, outChannels)
+        let slots = inputGradient ? Self.turned : Self.identity
+        /// The products for a round of `images` images.
+        func product(_ images: Int) throws -> BatchedProduct {
+            if let made = products[[images, inputGradient ? 1 : 0]] { return made }
+            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: k, columns: k2, transposedRight: inputGradient)
+            products[[images, inputGradient ? 1 : 0]] = made
+            return made
+        }
         let perImage = tileRows * tileColumns, rows = imagesPerRound * perImage
         let v = try DNNLTensor(shape: [16, rows, k], layout: DNNLLayout.plain([16, rows, k]))
         let m = try DNNLTensor(shape: [16, rows, k2], layout: DNNLLayout.plain([16, rows, k2]))
@@ -99,7 +97,8 @@ final class WinogradConvolution {
             let images = min(imagesPerRound, batch - first)
             transformInput(source + first * k * height * width, images: images, channels: k, into: vp, slots: slots)
             try product(images).run(v.memory, transformed, m.memory)
-            transformOutput(UnsafePointer(mp), images: images, channels: k2, slots: slots, into: target + first * k2 * height * width, bias: bias, relu: relu)
+            transformOutput(UnsafePointer(mp), images: images, channels: k2, slots: slots, into: target + first * k2 * height * width,
+                            bias: inputGradient ? nil : bias, relu: relu && !inputGradient)
         }
     }
 
