@@ -27,11 +27,11 @@ final class WinogradConvolution {
     }
 
     /// Whether the arithmetic takes `geometry` at all (on any machine): a 3×3 kernel, stride, dilation and padding 1,
-    /// one group, two spatial axes, channels in whole blocks of 8.
+    /// one group, two spatial axes, channels in whole blocks of 8, no empty axis.
     static func takes(_ g: ConvolutionGeometry) -> Bool {
         g.input.count == 4 && g.weight.count == 4 && g.weight[2] == 3 && g.weight[3] == 3 && g.groups == 1 && g.input[1] == g.weight[1]
             && g.strides == [1, 1] && g.dilations == [1, 1] && g.padsBegin == [1, 1] && g.padsEnd == [1, 1]
-            && g.input[1] % 8 == 0 && g.weight[0] % 8 == 0
+            && g.input[1] % 8 == 0 && g.weight[0] % 8 == 0 && !g.input.contains(0) && g.weight[0] > 0
     }
 
     /// The convolution's shapes.

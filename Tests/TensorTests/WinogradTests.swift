@@ -127,6 +127,8 @@ import Testing
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 32, 3, 3], groups: 2)))
         #expect(!WinogradConvolution.takes(geometry([1, 60, 7, 7], [64, 60, 3, 3])))
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 64, 5, 5], pad: 2)))
+        #expect(!WinogradConvolution.takes(geometry([0, 64, 7, 7], [64, 64, 3, 3])))
+        #expect(!WinogradConvolution.takes(geometry([1, 0, 7, 7], [64, 0, 3, 3])))
         // On AVX2 machines ResNet's 3×3 layers are taken, at batch 1 where a map gives 64 tiles; not DenseNet's 32
         // outputs, maps larger than 56×56 or too few tiles.
         let avx2 = DNNLLayout.channelBlock == 8
