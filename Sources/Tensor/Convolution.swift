@@ -144,9 +144,9 @@ public final class ConvolutionKernel {
             try DNNLPrimitive(UnsafeRawPointer($0), attributes: attributes, work: .flops(2 * geometry.multiplyAdds), what: "a convolution")
         }
         source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
-        let (srcLayout, dstLayout) = (forwardPrimitive.layout(dnnl_query_src_md), forwardPrimitive.layout(dnnl_query_dst_md))
+        let dstLayout = forwardPrimitive.layout(dnnl_query_dst_md)
         if WinogradConvolution.suits(geometry),
-           let blockedSource = try DNNLLayout.channelBlocked(geometry.input, block: 8), DNNLLayout.equal(blockedSource, srcLayout),
+           let blockedSource = try DNNLLayout.channelBlocked(geometry.input, block: 8), DNNLLayout.equal(blockedSource, source.layout),
            let blockedOutput = try DNNLLayout.channelBlocked(geometry.output, block: 8), DNNLLayout.equal(blockedOutput, dstLayout) {
             winograd = (try WinogradConvolution(geometry, weight: weight, bias: bias, relu: fusedReLU), LayoutConformer(shape: geometry.output, layout: dstLayout))
         } else {

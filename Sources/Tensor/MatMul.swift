@@ -100,17 +100,29 @@ public final class MatMulKernel {
         // Operands are only read: borrowing their storage avoids copy-on-write copies. The product
         // writes every element of its output, so that is not zeroed first.
         return try withReadPointers([x, y] + (bias.map { [$0] } ?? [])) { operands in
-            try filledTensor(output) { z in
-                engine.left.point(at: operands[0])
-                engine.right.point(at: operands[1])
-                engine.result.point(at: z)
-                var arguments = [(DNNL_ARG_SRC, engine.left), (DNNL_ARG_WEIGHTS, engine.right), (DNNL_ARG_DST, engine.result)]
-                if let biasMemory = engine.bias {
-                    biasMemory.point(at: operands[2])
-                    arguments.append((DNNL_ARG_BIAS, biasMemory))
-                }
-                try engine.primitive.execute(arguments)
-            }
+            try filledTensor(output) { z in try execute(engine, operands[0], operands[1], bias: bias == nil ? nil : operands[2], into: z) }
         }
+    }
+
+    /// The product of the row-major buffers at `x` and `y` (the kernel's shapes, as stored) written to `z`,
+    /// for callers whose operands are not tensors (Winograd's transformed values); a kernel made with a
+    /// bias cannot run this way. Throws for a kernel with an empty dimension.
+    func run(_ x: UnsafeMutableRawPointer, _ y: UnsafeMutableRawPointer, into z: UnsafeMutableRawPointer) throws {
+        guard let engine, !hasBias else { throw KernelError("matmul \(a) × \(b) cannot run on raw buffers (\(hasBias ? "it adds a bias" : "a dimension is 0"))") }
+        try execute(engine, x, y, bias: nil, into: z)
+    }
+
+    /// Points the primitive's memories at the operands and runs it.
+    private func execute(_ engine: (primitive: DNNLPrimitive, left: DNNLMemory, right: DNNLMemory, result: DNNLMemory, bias: DNNLMemory?),
+                         _ x: UnsafeMutableRawPointer, _ y: UnsafeMutableRawPointer, bias: UnsafeMutableRawPointer?, into z: UnsafeMutableRawPointer) throws {
+        engine.left.point(at: x)
+        engine.right.point(at: y)
+        engine.result.point(at: z)
+        var arguments = [(DNNL_ARG_SRC, engine.left), (DNNL_ARG_WEIGHTS, engine.right), (DNNL_ARG_DST, engine.result)]
+        if let biasMemory = engine.bias, let bias {
+            biasMemory.point(at: bias)
+            arguments.append((DNNL_ARG_BIAS, biasMemory))
+        }
+        try engine.primitive.execute(arguments)
     }
 }

@@ -34,20 +34,19 @@ final class WinogradConvolution {
             && g.input[1] % 8 == 0 && g.weight[0] % 8 == 0 && !g.input.contains(0) && g.weight[0] > 0
     }
 
-    /// The convolution's shapes.
-    let geometry: ConvolutionGeometry
     private let batch, inChannels, outChannels, height, width, tileRows, tileColumns: Int
     /// Images per round of transforms and products: the fewest that give 64 tiles (the matmul's rows), so
     /// the transformed values of a round stay in cache (at batch 8 and 28×28 maps, all at once would make
     /// 12.8 MB per side and run no faster than the direct convolution).
-    let imagesPerRound: Int
+    private let imagesPerRound: Int
     /// The transformed weights, [16, C, O]: position ξ = 4i + j of G·w[o, c]·Gᵀ at [ξ, c, o].
     private let transformed: DNNLMemory
     private let bias: [Float]?
     private let relu: Bool
-    /// Per [images in a round, 0 or 1 for the input gradient]: [16, tiles, C] × [16, C, O], the forward products,
-    /// or [16, tiles, O] × [16, C, O]ᵀ, the input gradient's (each made on first use).
-    private var products: [[Int]: BatchedProduct] = [:]
+    /// Per [images in a round, 0 or 1 for the input gradient], the 16 products as one batched matmul:
+    /// [16, tiles, C] × [16, C, O] forward, [16, tiles, O] × [16, C, O]ᵀ (the transformed weights read
+    /// through swapped strides) for the input gradient; each made on first use.
+    private var products: [[Int]: MatMulKernel] = [:]
 
     /// The weight transform for `geometry` (which `takes` must accept), weight [O, C, 3, 3], optional
     /// bias [O]; `relu` applies max(0, ·) to the output.
@@ -55,7 +54,6 @@ final class WinogradConvolution {
         guard Self.takes(geometry), weight.shape == geometry.weight else {
             throw KernelError("Winograd F(2×2, 3×3) does not take a convolution \(geometry.input) * \(geometry.weight)")
         }
-        self.geometry = geometry
         (batch, inChannels, height, width) = (geometry.input[0], geometry.input[1], geometry.input[2], geometry.input[3])
         outChannels = geometry.weight[0]
         (tileRows, tileColumns) = ((height + 1) / 2, (width + 1) / 2)
@@ -83,9 +81,9 @@ final class WinogradConvolution {
         let (k, k2) = inputGradient ? (outChannels, inChannels) : (inChannels, outChannels)
         let slots = inputGradient ? Self.turned : Self.identity
         /// The products for a round of `images` images.
-        func product(_ images: Int) throws -> BatchedProduct {
+        func product(_ images: Int) throws -> MatMulKernel {
             if let made = products[[images, inputGradient ? 1 : 0]] { return made }
-            let made = try BatchedProduct(rows: images * tileRows * tileColumns, inner: k, columns: k2, transposedRight: inputGradient)
+            let made = try MatMulKernel(a: [16, images * tileRows * tileColumns, k], b: [16, inChannels, outChannels], transposeB: inputGradient)
             products[[images, inputGradient ? 1 : 0]] = made
             return made
         }
@@ -96,7 +94,7 @@ final class WinogradConvolution {
         for first in stride(from: 0, to: batch, by: imagesPerRound) {
             let images = min(imagesPerRound, batch - first)
             transformInput(source + first * k * height * width, images: images, channels: k, into: vp, slots: slots)
-            try product(images).run(v.memory, transformed, m.memory)
+            try product(images).run(UnsafeMutableRawPointer(vp), transformed.pointer!, into: UnsafeMutableRawPointer(mp))
             transformOutput(UnsafePointer(mp), images: images, channels: k2, slots: slots, into: target + first * k2 * height * width,
                             bias: inputGradient ? nil : bias, relu: relu && !inputGradient)
         }
@@ -197,9 +195,8 @@ final class WinogradConvolution {
                                  bias: [Float]?, relu: Bool) {
         let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
         let tiles = images * tr * tc, blocks = channels / 8, plane = h * w * 8
-        let shifts = bias ?? [Float](repeating: 0, count: channels)
         slots.withUnsafeBufferPointer { slot in
-            shifts.withUnsafeBufferPointer { shift in
+            (bias ?? []).withUnsafeBufferPointer { shift in
                 Parallel.rows(images * tr, size: tc * 16 * channels) { range in
                     for row in range {
                         let (n, ty) = row.quotientAndRemainder(dividingBy: tr)
@@ -213,7 +210,7 @@ final class WinogradConvolution {
                                 }
                                 let s0 = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
                                 let s1 = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
-                                let b = UnsafeRawPointer(shift.baseAddress! + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = bias == nil ? SIMD8<Float>() : UnsafeRawPointer(shift.baseAddress! + block * 8).loadUnaligned(as: SIMD8<Float>.self)
                                 let output = image + block * plane * 4
                                 func store(_ y: Int, _ x: Int, _ sum: SIMD8<Float>) {
                                     guard y < h, x < w else { return }
@@ -231,37 +228,5 @@ final class WinogradConvolution {
                 }
             }
         }
-    }
-}
-
-/// 16 matrix products in one oneDNN matmul: [16, rows, inner] × [16, inner, columns]. The right operand is
-/// the transformed weights, stored [16, C, O]: read as stored (inner C, columns O), or (`transposedRight`)
-/// through swapped strides as [16, O, C].
-private struct BatchedProduct {
-    let primitive: DNNLPrimitive
-    let left, right, result: DNNLMemory
-
-    init(rows: Int, inner: Int, columns: Int, transposedRight: Bool) throws {
-        let leftDesc = try DNNLLayout.plain([16, rows, inner])
-        // The weights are stored [16, C, O]. Forward: inner C, columns O, read as stored. Input gradient:
-        // inner O, columns C: element [b, o, c] sits at b·C·O + c·O + o.
-        let rightDesc = try transposedRight
-            ? DNNLLayout.strided([16, inner, columns], strides: [inner * columns, 1, inner])
-            : DNNLLayout.plain([16, inner, columns])
-        let resultDesc = try DNNLLayout.plain([16, rows, columns])
-        var (a, b, c) = (leftDesc, rightDesc, resultDesc)
-        var descriptor = dnnl_matmul_desc_t()
-        try check(dnnl_matmul_desc_init(&descriptor, &a, &b, nil, &c), "describing Winograd's products \(rows) × \(inner) × \(columns)")
-        primitive = try withUnsafePointer(to: &descriptor) {
-            try DNNLPrimitive(UnsafeRawPointer($0), work: .flops(2 * 16 * rows * inner * columns), what: "Winograd's products")
-        }
-        (left, right, result) = (try DNNLMemory(leftDesc, owning: false), try DNNLMemory(rightDesc, owning: false), try DNNLMemory(resultDesc, owning: false))
-    }
-
-    func run(_ l: DNNLMemory, _ r: DNNLMemory, _ out: DNNLMemory) throws {
-        left.point(at: l.pointer)
-        right.point(at: r.pointer)
-        result.point(at: out.pointer)
-        try primitive.execute([(DNNL_ARG_SRC, left), (DNNL_ARG_WEIGHTS, right), (DNNL_ARG_DST, result)])
     }
 }
