@@ -118,8 +118,10 @@ public final class ConvolutionKernel {
     private let winograd: (kernel: WinogradConvolution, gradient: LayoutConformer)?
 
     /// Builds the primitives for `geometry` with these weights (and bias); throws on a geometry or weight shape oneDNN
-    /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names.
-    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false, winogradBackwardData: Bool = false) throws {
+    /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names. `ownWinograd: false`
+    /// keeps oneDNN's direct kernels where `WinogradConvolution` would run (for benchmarks that compare the two).
+    public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false, winogradBackwardData: Bool = false,
+                ownWinograd: Bool = true) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
         self.geometry = geometry
@@ -145,7 +147,7 @@ public final class ConvolutionKernel {
         }
         source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         let dstLayout = forwardPrimitive.layout(dnnl_query_dst_md)
-        if WinogradConvolution.suits(geometry),
+        if ownWinograd, WinogradConvolution.suits(geometry),
            let blockedSource = try DNNLLayout.channelBlocked(geometry.input, block: 8), DNNLLayout.equal(blockedSource, source.layout),
            let blockedOutput = try DNNLLayout.channelBlocked(geometry.output, block: 8), DNNLLayout.equal(blockedOutput, dstLayout) {
             winograd = (try WinogradConvolution(geometry, weight: weight, bias: bias, relu: fusedReLU), LayoutConformer(shape: geometry.output, layout: dstLayout))
@@ -199,6 +201,17 @@ public final class ConvolutionKernel {
         return y
     }
 
+    /// `x` as a tensor in the layout the forward reads, or (with `gradient`) an output gradient in the layout the
+    /// forward writes: what the kernels before this one hand over in a graph (benchmarks time calls on these).
+    public func laidOut(_ x: KernelInput, gradient: Bool) throws -> DNNLTensor {
+        let layout = forwardPrimitive.layout(gradient ? dnnl_query_dst_md : dnnl_query_src_md)
+        let tensor = try DNNLTensor(shape: gradient ? geometry.output : geometry.input, layout: layout)
+        try x.withMemory(LayoutConformer(shape: tensor.shape, layout: layout)) { memory in
+            tensor.memory.pointer!.copyMemory(from: memory.pointer!, byteCount: memory.byteCount)
+        }
+        return tensor
+    }
+
     /// The convolution of a row-major input, returned row-major.
     public func forward(_ x: Tensor) throws -> Tensor {
         try forward(.plain(x)).plain()
@@ -212,8 +225,8 @@ public final class ConvolutionKernel {
         return .laidOut(try relu!.backward(dy, output: y))
     }
 
-    /// Whether the forward runs through `WinogradConvolution` (for tests).
-    var runsWinograd: Bool { winograd != nil }
+    /// Whether the forward runs through `WinogradConvolution` (and the input gradient too, with `winogradBackwardData`).
+    public var runsWinograd: Bool { winograd != nil }
 
     /// oneDNN's name for the backward-data kernel, once `backwardData` has run ("jit_wino_4x3:avx512_core" for
     /// Winograd), for tests.

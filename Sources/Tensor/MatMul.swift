@@ -19,7 +19,13 @@ public final class MatMulKernel {
 
     /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller);
     /// with `bias`, `run` adds a vector of the output's last dimension to every row.
-    public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false) throws {
+    public convenience init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false) throws {
+        try self.init(a: a, b: b, transposeA: transposeA, transposeB: transposeB, bias: bias, bRowStride: nil)
+    }
+
+    /// As the public initializer, with `b`'s rows (as stored) `bRowStride` elements apart instead of `b.last`: padded
+    /// rows, for a right operand whose rows would otherwise be a multiple of 2 KiB apart, which the matmul reads slowly.
+    init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false, bRowStride: Int?) throws {
         output = try Self.outputShape(a: a, b: b, transposeA: transposeA, transposeB: transposeB)
         self.a = a
         self.b = b
@@ -35,7 +41,7 @@ public final class MatMulKernel {
             return
         }
         var aDesc = try Self.describe(pa, transposed: transposeA)
-        var bDesc = try Self.describe(pb, transposed: transposeB)
+        var bDesc = try Self.describe(pb, transposed: transposeB, rowStride: bRowStride)
         var cDesc = try DNNLLayout.plain(output)
         var biasDesc = try DNNLLayout.plain(Array(repeating: 1, count: output.count - 1) + [n])
         var descriptor = dnnl_matmul_desc_t()
@@ -72,10 +78,13 @@ public final class MatMulKernel {
         return batch + [m, n]
     }
 
-    /// Logical [..., rows, cols] view of a row-major buffer, transposed through strides if asked.
-    private static func describe(_ stored: [Int], transposed: Bool) throws -> dnnl_memory_desc_t {
+    /// Logical [..., rows, cols] view of a row-major buffer (its rows `rowStride` elements apart, if given), transposed
+    /// through strides if asked.
+    private static func describe(_ stored: [Int], transposed: Bool, rowStride: Int? = nil) throws -> dnnl_memory_desc_t {
         var strides = [Int](repeating: 1, count: stored.count)
-        for i in stride(from: stored.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * stored[i + 1] }
+        for i in stride(from: stored.count - 2, through: 0, by: -1) {
+            strides[i] = i == stored.count - 2 ? rowStride ?? stored[i + 1] : strides[i + 1] * stored[i + 1]
+        }
         // Broadcast batch dimensions of size 1 get stride 0 semantics from oneDNN's broadcasting rules.
         guard transposed else { return try DNNLLayout.strided(stored, strides: strides) }
         var dims = stored, s = strides

@@ -16,14 +16,15 @@ import CDNNL
 final class WinogradConvolution {
     /// Whether this kernel takes `geometry` and pays on this machine: what `takes` accepts, on 8-channel blocks
     /// (oneDNN's on AVX2; on AVX-512 oneDNN has its own Winograd for the input gradient), with at least 64
-    /// channels in and out (DenseNet's 32 outputs per layer ran no faster), maps of at most 56×56 (the
-    /// sizes measured) and at least 64 tiles over the batch (smaller products run below the matmul's rate).
+    /// channels in and out (DenseNet's 32 outputs per layer ran no faster), maps of at most 28×28 (64 channels
+    /// on 56×56 ran no faster than oneDNN's direct kernel: `mirage bench conv`) and at least 64 tiles over the
+    /// batch (smaller products run below the matmul's rate).
     static func suits(_ geometry: ConvolutionGeometry) -> Bool {
         let g = geometry
         guard DNNLLayout.channelBlock == 8, takes(g) else { return false }
         let (c, o, h, w) = (g.input[1], g.weight[0], g.input[2], g.input[3])
         let tiles = g.input[0] * ((h + 1) / 2) * ((w + 1) / 2)
-        return c >= 64 && o >= 64 && h * w <= 56 * 56 && tiles >= 64
+        return c >= 64 && o >= 64 && h * w <= 28 * 28 && tiles >= 64
     }
 
     /// Whether the arithmetic takes `geometry` at all (on any machine): a 3×3 kernel, stride, dilation and padding 1,
@@ -35,33 +36,43 @@ final class WinogradConvolution {
     }
 
     private let batch, inChannels, outChannels, height, width, tileRows, tileColumns: Int
-    /// Images per round of transforms and products: the fewest that give 64 tiles (the matmul's rows), so
-    /// the transformed values of a round stay in cache (at batch 8 and 28×28 maps, all at once would make
-    /// 12.8 MB per side and run no faster than the direct convolution).
-    private let imagesPerRound: Int
-    /// The transformed weights, [16, C, O]: position ξ = 4i + j of G·w[o, c]·Gᵀ at [ξ, c, o].
+    /// Rows of tiles (over the whole batch, image after image) per round of transforms and products: enough for
+    /// 128 tiles (the matmul's rows), and for fewer channels enough that a round's transformed input is
+    /// about 2 MB (16 × tiles × channels floats), so it stays in cache between the transform and the product
+    /// (at batch 8 and 28×28 maps, all at once would make 12.8 MB per side and run no faster than the direct
+    /// convolution). Against session 13's 64 tiles, `mirage bench conv` gave 256 channels on 14×14 at
+    /// batch 8 a forward of 0.55 of oneDNN's direct time against 0.57, and 128 channels on 28×28 0.64 against 0.72.
+    private let rowsPerRound: Int
+    /// The transformed weights, [16, C, O]: position ξ = 4i + j of G·w[o, c]·Gᵀ at [ξ, c, o], rows `weightRow` apart.
     private let transformed: DNNLMemory
+    /// Floats from one row of `transformed` to the next: O, plus 16 when O is a multiple of 128. oneDNN's matmul
+    /// read rows 2 KiB apart (512 channels) slowly: 512 channels on 7×7 at batch 8 ran their forward products
+    /// in ~11 ms, the input gradient's (the same weights read transposed) in ~8; with the padding, both ~8–10.
+    private let weightRow: Int
     private let bias: [Float]?
     private let relu: Bool
-    /// Per [images in a round, 0 or 1 for the input gradient], the 16 products as one batched matmul:
+    /// Per [rows of tiles in a round, 0 or 1 for the input gradient], the 16 products as one batched matmul:
     /// [16, tiles, C] × [16, C, O] forward, [16, tiles, O] × [16, C, O]ᵀ (the transformed weights read
     /// through swapped strides) for the input gradient; each made on first use.
     private var products: [[Int]: MatMulKernel] = [:]
 
     /// The weight transform for `geometry` (which `takes` must accept), weight [O, C, 3, 3], optional
-    /// bias [O]; `relu` applies max(0, ·) to the output.
-    init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, relu: Bool) throws {
+    /// bias [O]; `relu` applies max(0, ·) to the output. `roundTiles` overrides the tiles a round takes (tests
+    /// use it to split images between rounds).
+    init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, relu: Bool, roundTiles: Int? = nil) throws {
         guard Self.takes(geometry), weight.shape == geometry.weight else {
             throw KernelError("Winograd F(2×2, 3×3) does not take a convolution \(geometry.input) * \(geometry.weight)")
         }
         (batch, inChannels, height, width) = (geometry.input[0], geometry.input[1], geometry.input[2], geometry.input[3])
         outChannels = geometry.weight[0]
         (tileRows, tileColumns) = ((height + 1) / 2, (width + 1) / 2)
-        imagesPerRound = min(batch, (64 + tileRows * tileColumns - 1) / (tileRows * tileColumns))
+        let tiles = roundTiles ?? max(128, 32768 / min(inChannels, outChannels))
+        rowsPerRound = min(batch * tileRows, (tiles + tileColumns - 1) / tileColumns)
         self.bias = bias?.data
         self.relu = relu
-        transformed = try DNNLMemory(DNNLLayout.plain([16, inChannels, outChannels]), owning: true)
-        Self.transformWeights(weight.data, outChannels: outChannels, inChannels: inChannels,
+        weightRow = outChannels % 128 == 0 ? outChannels + 16 : outChannels
+        transformed = try DNNLMemory(DNNLLayout.plain([16, inChannels, weightRow]), owning: true)
+        Self.transformWeights(weight.data, outChannels: outChannels, inChannels: inChannels, row: weightRow,
                               into: transformed.pointer!.assumingMemoryBound(to: Float.self))
     }
 
@@ -75,27 +86,27 @@ final class WinogradConvolution {
         try rounds(dy, into: dx, inputGradient: true)
     }
 
-    /// Transforms, products and inverse transforms, `imagesPerRound` images at a time, from `source` to `target`:
+    /// Transforms, products and inverse transforms, `rowsPerRound` rows of tiles at a time, from `source` to `target`:
     /// the forward (C channels to O, with the bias and the ReLU), or the input gradient (O to C, turned weights).
     private func rounds(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, inputGradient: Bool) throws {
         let (k, k2) = inputGradient ? (outChannels, inChannels) : (inChannels, outChannels)
         let slots = inputGradient ? Self.turned : Self.identity
-        /// The products for a round of `images` images.
-        func product(_ images: Int) throws -> MatMulKernel {
-            if let made = products[[images, inputGradient ? 1 : 0]] { return made }
-            let made = try MatMulKernel(a: [16, images * tileRows * tileColumns, k], b: [16, inChannels, outChannels], transposeB: inputGradient)
-            products[[images, inputGradient ? 1 : 0]] = made
+        /// The products for a round of `rows` rows of tiles.
+        func product(_ rows: Int) throws -> MatMulKernel {
+            if let made = products[[rows, inputGradient ? 1 : 0]] { return made }
+            let made = try MatMulKernel(a: [16, rows * tileColumns, k], b: [16, inChannels, outChannels], transposeB: inputGradient, bRowStride: weightRow)
+            products[[rows, inputGradient ? 1 : 0]] = made
             return made
         }
-        let perImage = tileRows * tileColumns, rows = imagesPerRound * perImage
+        let rows = rowsPerRound * tileColumns
         let v = try DNNLTensor(shape: [16, rows, k], layout: DNNLLayout.plain([16, rows, k]))
         let m = try DNNLTensor(shape: [16, rows, k2], layout: DNNLLayout.plain([16, rows, k2]))
         let (vp, mp) = (v.memory.pointer!.assumingMemoryBound(to: Float.self), m.memory.pointer!.assumingMemoryBound(to: Float.self))
-        for first in stride(from: 0, to: batch, by: imagesPerRound) {
-            let images = min(imagesPerRound, batch - first)
-            transformInput(source + first * k * height * width, images: images, channels: k, into: vp, slots: slots)
-            try product(images).run(UnsafeMutableRawPointer(vp), transformed.pointer!, into: UnsafeMutableRawPointer(mp))
-            transformOutput(UnsafePointer(mp), images: images, channels: k2, slots: slots, into: target + first * k2 * height * width,
+        for first in stride(from: 0, to: batch * tileRows, by: rowsPerRound) {
+            let round = first..<min(first + rowsPerRound, batch * tileRows)
+            transformInput(source, rows: round, channels: k, into: vp, slots: slots)
+            try product(round.count).run(UnsafeMutableRawPointer(vp), transformed.pointer!, into: UnsafeMutableRawPointer(mp))
+            transformOutput(UnsafePointer(mp), rows: round, channels: k2, slots: slots, into: target,
                             bias: inputGradient ? nil : bias, relu: relu && !inputGradient)
         }
     }
@@ -108,8 +119,9 @@ final class WinogradConvolution {
         return 4 * p[xi / 4] + p[xi % 4]
     }
 
-    /// U[ξ, c, o] = (G·w[o, c]·Gᵀ)[ξ] with G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]], in double precision.
-    private static func transformWeights(_ w: [Float], outChannels: Int, inChannels: Int, into u: UnsafeMutablePointer<Float>) {
+    /// U[ξ, c, o] = (G·w[o, c]·Gᵀ)[ξ] with G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]], in double precision,
+    /// U's rows `rowLength` floats apart.
+    private static func transformWeights(_ w: [Float], outChannels: Int, inChannels: Int, row rowLength: Int, into u: UnsafeMutablePointer<Float>) {
         for o in 0..<outChannels {
             for c in 0..<inChannels {
                 let g = (0..<9).map { Double(w[(o * inChannels + c) * 9 + $0]) }
@@ -123,23 +135,25 @@ final class WinogradConvolution {
                 for i in 0..<4 {
                     let (a, b, d) = (gg[3 * i], gg[3 * i + 1], gg[3 * i + 2])
                     let row = [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d]
-                    for j in 0..<4 { u[((4 * i + j) * inChannels + c) * outChannels + o] = Float(row[j]) }
+                    for j in 0..<4 { u[((4 * i + j) * inChannels + c) * rowLength + o] = Float(row[j]) }
                 }
             }
         }
     }
 
     /// V[slots[ξ], tile, c] = (Bᵀ·d·B)[ξ] for each tile's 4×4 patch d (rows 2ty − 1 …, zeros outside the map), with
-    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; `source` has `channels` channels in blocks of 8.
+    /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]; `source` (the whole batch) has `channels` channels
+    /// in blocks of 8. `rows` are rows of tiles over the batch (image n's row ty is n·tileRows + ty), the round's tiles
+    /// numbered from its first row.
     /// Tile by tile, all channel blocks of a tile in turn, so each position's row of V is written whole.
-    private func transformInput(_ source: UnsafePointer<Float>, images: Int, channels: Int, into v: UnsafeMutablePointer<Float>, slots: [Int]) {
+    private func transformInput(_ source: UnsafePointer<Float>, rows: Range<Int>, channels: Int, into v: UnsafeMutablePointer<Float>, slots: [Int]) {
         let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
-        let tiles = images * tr * tc, blocks = channels / 8, plane = h * w * 8
+        let tiles = rows.count * tc, blocks = channels / 8, plane = h * w * 8
         slots.withUnsafeBufferPointer { slot in
-            Parallel.rows(images * tr, size: tc * 16 * channels) { range in
+            Parallel.rows(rows.count, size: tc * 16 * channels) { range in
                 withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { d in
                     for row in range {
-                        let (n, ty) = row.quotientAndRemainder(dividingBy: tr)
+                        let (n, ty) = (rows.lowerBound + row).quotientAndRemainder(dividingBy: tr)
                         let image = UnsafeRawPointer(source + n * blocks * plane)
                         for tx in 0..<tc {
                             let tile = row * tc + tx
@@ -189,17 +203,17 @@ final class WinogradConvolution {
     }
 
     /// y[2ty + r, 2tx + s] = (Aᵀ·m·A)[r, s] (+ bias, ReLU) for each tile, m[ξ] = M[slots[ξ], tile, ·], with
-    /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; outputs past the map's edge are dropped. `target` has `channels`
-    /// channels in blocks of 8. Tile by tile, all channel blocks of a tile in turn, so each row of M is read whole.
-    private func transformOutput(_ m: UnsafePointer<Float>, images: Int, channels: Int, slots: [Int], into target: UnsafeMutablePointer<Float>,
+    /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; outputs past the map's edge are dropped. `target` (the whole batch) has
+    /// `channels` channels in blocks of 8; `rows` as in `transformInput`. Tile by tile, all channel blocks of a tile in turn, so each row of M is read whole.
+    private func transformOutput(_ m: UnsafePointer<Float>, rows: Range<Int>, channels: Int, slots: [Int], into target: UnsafeMutablePointer<Float>,
                                  bias: [Float]?, relu: Bool) {
         let (h, w, tr, tc) = (height, width, tileRows, tileColumns)
-        let tiles = images * tr * tc, blocks = channels / 8, plane = h * w * 8
+        let tiles = rows.count * tc, blocks = channels / 8, plane = h * w * 8
         slots.withUnsafeBufferPointer { slot in
             (bias ?? []).withUnsafeBufferPointer { shift in
-                Parallel.rows(images * tr, size: tc * 16 * channels) { range in
+                Parallel.rows(rows.count, size: tc * 16 * channels) { range in
                     for row in range {
-                        let (n, ty) = row.quotientAndRemainder(dividingBy: tr)
+                        let (n, ty) = (rows.lowerBound + row).quotientAndRemainder(dividingBy: tr)
                         let image = UnsafeMutableRawPointer(target + n * blocks * plane)
                         for tx in 0..<tc {
                             let tile = row * tc + tx

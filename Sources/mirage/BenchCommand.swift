@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (build with -c release).",
-        subcommands: [AttackStep.self])
+        subcommands: [AttackStep.self, ConvolutionStep.self])
 
     struct AttackStep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -57,6 +57,58 @@ struct BenchCommand: ParsableCommand {
                     print(String(format: "  %-20@ forward %8.3f ms  backward %8.3f ms", op as NSString, t.forward * 1000 / Double(steps), t.backward * 1000 / Double(steps)))
                 }
             }
+        }
+    }
+
+    struct ConvolutionStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "conv",
+            abstract: "Time one convolution (with a fused ReLU), forward and input gradient, as the engine runs it beside oneDNN's direct kernel, interleaved.")
+        @Option(help: "Batch size.") var batch = 8
+        @Option(help: "Input channels.") var channels = 64
+        @Option(help: "Output channels (default: as many as the input's).") var outputs: Int?
+        @Option(help: "Height and width of the input map.") var size = 56
+        @Option(help: "Kernel height and width.") var kernel = 3
+        @Option(help: "Stride on both axes.") var stride = 1
+        @Option(help: "Timed calls of each kernel and direction (after 3 warm-up calls).") var calls = 20
+
+        func run() throws {
+            let pad = kernel / 2, o = outputs ?? channels
+            let geometry = ConvolutionGeometry(input: [batch, channels, size, size], weight: [o, channels, kernel, kernel], groups: 1,
+                                               strides: [stride, stride], dilations: [1, 1], padsBegin: [pad, pad], padsEnd: [pad, pad])
+            var rng = SeededGenerator(seed: 1)
+            let weight = Tensor.normal(geometry.weight, std: (2 / Float(channels * kernel * kernel)).squareRoot(), using: &rng)
+            let bias = Tensor.normal([o], std: 0.1, using: &rng)
+            let engine = try ConvolutionKernel(geometry, weight: weight, bias: bias, fusedReLU: true, winogradBackwardData: true)
+            let direct = try ConvolutionKernel(geometry, weight: weight, bias: bias, fusedReLU: true, winogradBackwardData: false, ownWinograd: false)
+            let x = KernelInput.plain(Tensor.normal(geometry.input, using: &rng))
+            let dy = KernelInput.plain(Tensor.normal(geometry.output, using: &rng))
+            // Inputs in the kernels' own layouts, as a graph hands them over, so the timed calls reorder nothing.
+            let (xIn, dyIn) = (KernelInput.laidOut(try engine.laidOut(x, gradient: false)), KernelInput.laidOut(try engine.laidOut(dy, gradient: true)))
+            /// Median ms of `calls` timed calls of each body, alternating between them.
+            func interleaved(_ bodies: [() throws -> Void]) throws -> [Double] {
+                for _ in 0..<3 { for body in bodies { try body() } }
+                var times = [[Double]](repeating: [], count: bodies.count)
+                for _ in 0..<calls {
+                    for (i, body) in bodies.enumerated() {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        try body()
+                        times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                    }
+                }
+                return times.map { $0.sorted()[$0.count / 2] }
+            }
+            let forward = try interleaved([{ _ = try engine.forward(xIn) }, { _ = try direct.forward(xIn) }])
+            let backward = try interleaved([{ _ = try engine.backwardData(dyIn) }, { _ = try direct.backwardData(dyIn) }])
+            /// The largest difference between the two kernels' results, relative to the largest magnitude.
+            func difference(_ a: Tensor, _ b: Tensor) -> Float {
+                zip(a.data, b.data).map { abs($0 - $1) }.max()! / max(b.data.map(abs).max()!, .leastNormalMagnitude)
+            }
+            let forwardDifference = difference(try engine.forward(xIn).plain(), try direct.forward(xIn).plain())
+            let backwardDifference = difference(try engine.backwardData(dyIn).plain(), try direct.backwardData(dyIn).plain())
+            print("convolution \(geometry.input) * \(geometry.weight), stride \(stride), padding \(pad), ReLU; the engine runs \(engine.runsWinograd ? "our Winograd F(2×2, 3×3)" : "oneDNN's kernels"); median ms over \(calls) calls:")
+            print(String(format: "  forward         engine %8.3f  oneDNN direct %8.3f  ratio %.2f  largest difference %.1e", forward[0], forward[1], forward[0] / forward[1], forwardDifference))
+            print(String(format: "  input gradient  engine %8.3f  oneDNN direct %8.3f  ratio %.2f  largest difference %.1e", backward[0], backward[1], backward[0] / backward[1], backwardDifference))
         }
     }
 }

@@ -46,8 +46,10 @@ import Testing
     private func blockedOutput(_ shape: [Int]) throws -> DNNLTensor { try DNNLTensor(shape: shape, layout: try #require(try DNNLLayout.channelBlocked(shape, block: 8))) }
     private func pointer(_ t: DNNLTensor) -> UnsafeMutablePointer<Float> { t.memory.pointer!.assumingMemoryBound(to: Float.self) }
 
-    /// [N, C, H, W, O]: an odd map (the last tiles half outside it), a map that is not square, more output than input channels.
-    static let shapes: [[Int]] = [[2, 64, 7, 7, 64], [1, 16, 8, 10, 24], [3, 8, 5, 6, 16]]
+    /// [N, C, H, W, O] and optionally the tiles per round: an odd map (the last tiles half outside it), a map that is not
+    /// square, more output than input channels, and rounds of 3 rows of tiles that split images (5 rows each) between
+    /// them, with 128 outputs (the transformed weights' rows padded).
+    static let shapes: [[Int]] = [[2, 64, 7, 7, 64], [1, 16, 8, 10, 24], [3, 8, 5, 6, 16], [3, 8, 9, 7, 128, 10]]
 
     @Test(arguments: shapes) func forwardAndInputGradientMatchTheDirectConvolution(_ s: [Int]) throws {
         let geometry = ConvolutionGeometry(input: Array(s[0..<4]), weight: [s[4], s[1], 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
@@ -56,7 +58,7 @@ import Testing
         let expected = reference(x, w, bias)
         var outputs: [Tensor] = []
         for relu in [false, true] {
-            let kernel = try WinogradConvolution(geometry, weight: w, bias: bias, relu: relu)
+            let kernel = try WinogradConvolution(geometry, weight: w, bias: bias, relu: relu, roundTiles: s.count > 5 ? s[5] : nil)
             let input = try blocked(x), y = try blockedOutput(geometry.output)
             try kernel.forward(UnsafePointer(pointer(input)), into: pointer(y))
             outputs.append(y.plain())
@@ -71,7 +73,7 @@ import Testing
         #expect(outputs[1].data.map(\.bitPattern) == outputs[0].data.map { max($0, 0).bitPattern })
 
         let dy = random(geometry.output, seed: 7)
-        let kernel = try WinogradConvolution(geometry, weight: w, bias: bias, relu: false)
+        let kernel = try WinogradConvolution(geometry, weight: w, bias: bias, relu: false, roundTiles: s.count > 5 ? s[5] : nil)
         let gradient = try blocked(dy), dx = try blockedOutput(geometry.input)
         try kernel.backwardData(UnsafePointer(pointer(gradient)), into: pointer(dx))
         let gradientError = relativeError(dx.plain(), referenceGradient(dy, w))
@@ -115,6 +117,15 @@ import Testing
         let masked = Tensor(shape: dy.shape, data: zip(dy.data, y.plain().data).map { $1 > 0 ? $0 : 0 })   // the ReLU's own mask
         let dx = try kernel.backwardData(kernel.preActivationGradient(.plain(dy), output: .laidOut(y))).plain()
         #expect(relativeError(dx, referenceGradient(masked, w)) < 1e-6)
+        // `ownWinograd: false` keeps oneDNN's direct kernels (the peer `mirage bench conv` times), on inputs laid out
+        // as the kernel reads them.
+        let direct = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: true, ownWinograd: false)
+        #expect(!direct.runsWinograd)
+        let laidOutInput = try direct.laidOut(.plain(x), gradient: false)
+        #expect(laidOutInput.plain().data == x.data)
+        #expect(relativeError(try direct.forward(.laidOut(laidOutInput)).plain(), expected.map { max($0, 0) }) < 1e-6)
+        let laidOutGradient = try direct.laidOut(.plain(masked), gradient: true)
+        #expect(relativeError(try direct.backwardData(.laidOut(laidOutGradient)).plain(), referenceGradient(masked, w)) < 1e-6)
     }
 
     @Test func takesOnlyItsShapes() {
@@ -129,10 +140,11 @@ import Testing
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 64, 5, 5], pad: 2)))
         #expect(!WinogradConvolution.takes(geometry([0, 64, 7, 7], [64, 64, 3, 3])))
         #expect(!WinogradConvolution.takes(geometry([1, 0, 7, 7], [64, 0, 3, 3])))
-        // On AVX2 machines ResNet's 3×3 layers are taken, at batch 1 where a map gives 64 tiles; not DenseNet's 32
-        // outputs, maps larger than 56×56 or too few tiles.
+        // On AVX2 machines ResNet's 3×3 layers from 28×28 down are taken, at batch 1 where a map gives 64 tiles; not
+        // DenseNet's 32 outputs, maps larger than 28×28 (ResNet's 64 channels on 56×56 ran no faster) or too few tiles.
         let avx2 = DNNLLayout.channelBlock == 8
-        #expect(WinogradConvolution.suits(geometry([8, 64, 56, 56], [64, 64, 3, 3])) == avx2)
+        #expect(WinogradConvolution.suits(geometry([8, 64, 28, 28], [64, 64, 3, 3])) == avx2)
+        #expect(!WinogradConvolution.suits(geometry([8, 64, 56, 56], [64, 64, 3, 3])))
         #expect(WinogradConvolution.suits(geometry([1, 128, 28, 28], [128, 128, 3, 3])) == avx2)
         #expect(WinogradConvolution.suits(geometry([8, 512, 7, 7], [512, 512, 3, 3])) == avx2)
         #expect(!WinogradConvolution.suits(geometry([1, 512, 7, 7], [512, 512, 3, 3])))

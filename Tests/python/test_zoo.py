@@ -76,3 +76,18 @@ def test_a_gradient_across_a_kink_passes_only_as_a_nearby_points_exact_gradient(
     match = zoo_check.nearby_match(model, x, g_across, 1e-3)
     assert match is not None and match[1] < 1e-6, match
     assert zoo_check.nearby_match(model, x, 1.01 * g_x, 1e-3) is None
+
+
+def test_bench_conv_times_the_engines_kernel_beside_onednns_direct_one():
+    """`mirage bench conv`: both directions timed for both kernels, the results agreeing; on AVX2 (no AVX-512) the
+    engine runs our Winograd for a ResNet-like 3×3 layer."""
+    r = subprocess.run([mirage(), "bench", "conv", "--batch", "2", "--channels", "64", "--size", "14", "--calls", "2"],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "").split()
+    winograd = "avx2" in flags and "avx512f" not in flags
+    assert ("our Winograd F(2×2, 3×3)" in r.stdout) == winograd, r.stdout
+    rows = [line.split() for line in r.stdout.splitlines() if "oneDNN direct" in line]
+    assert [row[0] for row in rows] == ["forward", "input"], r.stdout
+    for row in rows:
+        assert float(row[-1]) < 1e-5 and float(row[row.index("engine") + 1]) > 0, r.stdout
