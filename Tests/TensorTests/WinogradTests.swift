@@ -140,13 +140,14 @@ import Testing
         #expect(!WinogradConvolution.takes(geometry([1, 64, 7, 7], [64, 64, 5, 5], pad: 2)))
         #expect(!WinogradConvolution.takes(geometry([0, 64, 7, 7], [64, 64, 3, 3])))
         #expect(!WinogradConvolution.takes(geometry([1, 0, 7, 7], [64, 0, 3, 3])))
-        // On AVX2 machines ResNet's 3×3 layers from 28×28 down are taken, at batch 1 where a map gives 64 tiles; not
+        // On AVX2 machines ResNet's 3×3 layers from 28×28 down are taken, at batch 1 where a map gives 40 tiles; not
         // DenseNet's 32 outputs, maps larger than 28×28 (ResNet's 64 channels on 56×56 ran no faster) or too few tiles.
         let avx2 = DNNLLayout.channelBlock == 8
         #expect(WinogradConvolution.suits(geometry([8, 64, 28, 28], [64, 64, 3, 3])) == avx2)
         #expect(!WinogradConvolution.suits(geometry([8, 64, 56, 56], [64, 64, 3, 3])))
         #expect(WinogradConvolution.suits(geometry([1, 128, 28, 28], [128, 128, 3, 3])) == avx2)
         #expect(WinogradConvolution.suits(geometry([8, 512, 7, 7], [512, 512, 3, 3])) == avx2)
+        #expect(WinogradConvolution.suits(geometry([1, 256, 14, 14], [256, 256, 3, 3])) == avx2)
         #expect(!WinogradConvolution.suits(geometry([1, 512, 7, 7], [512, 512, 3, 3])))
         #expect(!WinogradConvolution.suits(geometry([8, 128, 28, 28], [32, 128, 3, 3])))
         #expect(!WinogradConvolution.suits(geometry([1, 64, 112, 112], [64, 64, 3, 3])))
