@@ -72,6 +72,14 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Stride on both axes.") var stride = 1
         @Option(help: "Timed calls of each kernel and direction (after 3 warm-up calls).") var calls = 20
 
+        func validate() throws {
+            for (name, value) in [("--batch", batch), ("--channels", channels), ("--outputs", outputs ?? 1), ("--kernel", kernel),
+                                  ("--stride", stride), ("--calls", calls)] where value < 1 {
+                throw ValidationError("\(name) must be at least 1, got \(value)")
+            }
+            guard size >= kernel else { throw ValidationError("--size \(size) is smaller than the kernel (\(kernel))") }
+        }
+
         func run() throws {
             let pad = kernel / 2, o = outputs ?? channels
             let geometry = ConvolutionGeometry(input: [batch, channels, size, size], weight: [o, channels, kernel, kernel], groups: 1,

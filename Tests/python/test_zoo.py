@@ -80,7 +80,7 @@ def test_a_gradient_across_a_kink_passes_only_as_a_nearby_points_exact_gradient(
 
 def test_bench_conv_times_the_engines_kernel_beside_onednns_direct_one():
     """`mirage bench conv`: both directions timed for both kernels, the results agreeing; on AVX2 (no AVX-512) the
-    engine runs our Winograd for a ResNet-like 3×3 layer."""
+    engine runs our Winograd for a ResNet-like 3×3 layer. A bad option is refused with its name."""
     r = subprocess.run([mirage(), "bench", "conv", "--batch", "2", "--channels", "64", "--size", "14", "--calls", "2"],
                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -91,3 +91,5 @@ def test_bench_conv_times_the_engines_kernel_beside_onednns_direct_one():
     assert [row[0] for row in rows] == ["forward", "input"], r.stdout
     for row in rows:
         assert float(row[-1]) < 1e-5 and float(row[row.index("engine") + 1]) > 0, r.stdout
+    bad = subprocess.run([mirage(), "bench", "conv", "--calls", "0"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert bad.returncode != 0 and "--calls must be at least 1, got 0" in bad.stderr, bad.stdout + bad.stderr
