@@ -41,14 +41,16 @@ final class WinogradConvolution {
     /// 128 tiles (the matmul's rows), and for fewer channels enough that a round's transformed input is
     /// about 2 MB (16 × tiles × channels floats), so it stays in cache between the transform and the product
     /// (at batch 8 and 28×28 maps, all at once would make 12.8 MB per side and run no faster than the direct
-    /// convolution). Against session 13's 64 tiles, `mirage bench conv` gave 256 channels on 14×14 at
-    /// batch 8 a forward of 0.55 of oneDNN's direct time against 0.57, and 128 channels on 28×28 0.64 against 0.72.
+    /// convolution). Against session 13's rounds of whole images for 64 tiles, `mirage bench conv` at batch 8 gave
+    /// 256 channels on 14×14 a forward of 0.51–0.56 of oneDNN's direct time against 0.57–0.64, and 128 channels
+    /// on 28×28 0.64–0.65 against 0.70–0.71.
     private let rowsPerRound: Int
     /// The transformed weights, [16, C, O]: position ξ = 4i + j of G·w[o, c]·Gᵀ at [ξ, c, o], rows `weightRow` apart.
     private let transformed: DNNLMemory
     /// Floats from one row of `transformed` to the next: O, plus 16 when O is a multiple of 128. oneDNN's matmul
     /// read rows 2 KiB apart (512 channels) slowly: 512 channels on 7×7 at batch 8 ran their forward products
-    /// in ~11 ms, the input gradient's (the same weights read transposed) in ~8; with the padding, both ~8–10.
+    /// in ~11 ms, the input gradient's (the same weights read transposed) in ~8; padded, the forward took 0.50–0.53
+    /// of the direct kernel's time against 0.66–0.70.
     private let weightRow: Int
     private let bias: [Float]?
     private let relu: Bool
