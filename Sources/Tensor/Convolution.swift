@@ -206,9 +206,7 @@ public final class ConvolutionKernel {
     public func laidOut(_ x: KernelInput, gradient: Bool) throws -> DNNLTensor {
         let layout = forwardPrimitive.layout(gradient ? dnnl_query_dst_md : dnnl_query_src_md)
         let tensor = try DNNLTensor(shape: gradient ? geometry.output : geometry.input, layout: layout)
-        try x.withMemory(LayoutConformer(shape: tensor.shape, layout: layout)) { memory in
-            tensor.memory.pointer!.copyMemory(from: memory.pointer!, byteCount: memory.byteCount)
-        }
+        try LayoutConformer(shape: tensor.shape, layout: layout).write(x, into: tensor.memory)
         return tensor
     }
 

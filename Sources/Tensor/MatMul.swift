@@ -18,14 +18,10 @@ public final class MatMulKernel {
     private let engine: (primitive: DNNLPrimitive, left: DNNLMemory, right: DNNLMemory, result: DNNLMemory, bias: DNNLMemory?)?
 
     /// `a` and `b` are the stored shapes (rank ≥ 2 after ONNX's 1-D promotion, done by the caller);
-    /// with `bias`, `run` adds a vector of the output's last dimension to every row.
-    public convenience init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false) throws {
-        try self.init(a: a, b: b, transposeA: transposeA, transposeB: transposeB, bias: bias, bRowStride: nil)
-    }
-
-    /// As the public initializer, with `b`'s rows (as stored) `bRowStride` elements apart instead of `b.last`: padded
-    /// rows, for a right operand whose rows would otherwise be a multiple of 2 KiB apart, which the matmul reads slowly.
-    init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false, bRowStride: Int?) throws {
+    /// with `bias`, `run` adds a vector of the output's last dimension to every row. `bRowStride`, when given,
+    /// puts `b`'s rows (as stored) that many elements apart instead of `b.last`: padded rows, for a right operand
+    /// whose rows would otherwise be a multiple of 2 KiB apart, which the matmul reads slowly.
+    public init(a: [Int], b: [Int], transposeA: Bool = false, transposeB: Bool = false, bias: Bool = false, bRowStride: Int? = nil) throws {
         output = try Self.outputShape(a: a, b: b, transposeA: transposeA, transposeB: transposeB)
         self.a = a
         self.b = b
