@@ -102,7 +102,8 @@ public final class ConvolutionKernel {
     /// multiplications of the direct convolution; results stay deterministic (the same bits on every run and
     /// thread count) and differ from the direct convolution's by a few 1e-6 relative. Forward results never
     /// use it, so set it where `backwardData` is a gradient (Conv), not where it is a forward (ConvTranspose).
-    /// On AVX2 it also lets `backwardData` use `WinogradConvolution`, whose F(2×2, 3×3) the forward uses too.
+    /// On AVX2 it also lets `backwardData` use `WinogradConvolution`, whose F(2×2, 3×3) the forward uses too; and on
+    /// any machine it lets a strided convolution on an image use `PhaseGradient` (rounding differences as well).
     public let winogradBackwardData: Bool
     private let forwardPrimitive: DNNLPrimitive
     private let source: LayoutConformer
@@ -116,12 +117,15 @@ public final class ConvolutionKernel {
     /// Our own Winograd F(2×2, 3×3), for both directions, where it takes the shapes (`WinogradConvolution.suits`)
     /// and the primitive reads and writes 8-channel blocks (AVX2): oneDNN has no Winograd kernel there.
     private let winograd: (kernel: WinogradConvolution, gradient: LayoutConformer)?
+    /// The input gradient of a strided convolution on an image (`PhaseGradient.suits`) as one stride-1 convolution,
+    /// where `winogradBackwardData` allows and ∂L/∂x is row-major (the forward reads the image plain).
+    private let phases: PhaseGradient?
 
     /// Builds the primitives for `geometry` with these weights (and bias); throws on a geometry or weight shape oneDNN
-    /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names. `ownWinograd: false`
-    /// keeps oneDNN's direct kernels where `WinogradConvolution` would run (for benchmarks that compare the two).
+    /// cannot take. `fusedReLU` and `winogradBackwardData`: see the properties of those names. `ownKernels: false`
+    /// keeps oneDNN's direct kernels where `WinogradConvolution` or `PhaseGradient` would run (for benchmarks that compare them).
     public init(_ geometry: ConvolutionGeometry, weight: Tensor, bias: Tensor?, fusedReLU: Bool = false, winogradBackwardData: Bool = false,
-                ownWinograd: Bool = true) throws {
+                ownKernels: Bool = true) throws {
         try geometry.validate()
         guard weight.shape == geometry.weight else { throw KernelError("weight shape \(weight.shape) differs from \(geometry.weight)") }
         self.geometry = geometry
@@ -147,13 +151,16 @@ public final class ConvolutionKernel {
         }
         source = LayoutConformer(shape: geometry.input, layout: forwardPrimitive.layout(dnnl_query_src_md))
         let dstLayout = forwardPrimitive.layout(dnnl_query_dst_md)
-        if ownWinograd, WinogradConvolution.suits(geometry),
+        if ownKernels, WinogradConvolution.suits(geometry),
            let blockedSource = try DNNLLayout.channelBlocked(geometry.input, block: 8), DNNLLayout.equal(blockedSource, source.layout),
            let blockedOutput = try DNNLLayout.channelBlocked(geometry.output, block: 8), DNNLLayout.equal(blockedOutput, dstLayout) {
             winograd = (try WinogradConvolution(geometry, weight: weight, bias: bias, relu: fusedReLU), LayoutConformer(shape: geometry.output, layout: dstLayout))
         } else {
             winograd = nil
         }
+        let plainSource = try DNNLLayout.plain(geometry.input)
+        phases = ownKernels && winogradBackwardData && PhaseGradient.suits(geometry) && DNNLLayout.equal(source.layout, plainSource)
+            ? try PhaseGradient(geometry, weight: weight) : nil
         weights = winograd != nil ? nil : try ConstantMemory(weight, dims: geometry.weightDims, native: forwardPrimitive.layout(dnnl_query_weights_md))
         if let bias {
             let memory = try DNNLMemory(biasDesc, owning: true)
@@ -226,6 +233,9 @@ public final class ConvolutionKernel {
     /// Whether the forward runs through `WinogradConvolution` (and the input gradient too, with `winogradBackwardData`).
     public var runsWinograd: Bool { winograd != nil }
 
+    /// Whether the input gradient runs through `PhaseGradient`.
+    public var runsPhaseGradient: Bool { phases != nil }
+
     /// oneDNN's name for the backward-data kernel, once `backwardData` has run ("jit_wino_4x3:avx512_core" for
     /// Winograd), for tests.
     var backwardDataImplementation: String? { backwardData?.primitive.implementation }
@@ -240,6 +250,10 @@ public final class ConvolutionKernel {
                                                  into: dx.memory.pointer!.assumingMemoryBound(to: Float.self))
             }
             return dx
+        }
+        if let phases {
+            guard dy.shape == geometry.output else { throw KernelError("convolution expected an output gradient \(geometry.output), got \(dy.shape)") }
+            return try phases.backwardData(dy)
         }
         if backwardData == nil {
             // ∂L/∂x in the forward source's layout: for few input channels (an image) that is plain,

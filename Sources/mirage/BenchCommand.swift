@@ -88,7 +88,7 @@ struct BenchCommand: ParsableCommand {
             let weight = Tensor.normal(geometry.weight, std: (2 / Float(channels * kernel * kernel)).squareRoot(), using: &rng)
             let bias = Tensor.normal([o], std: 0.1, using: &rng)
             let engine = try ConvolutionKernel(geometry, weight: weight, bias: bias, fusedReLU: true, winogradBackwardData: true)
-            let direct = try ConvolutionKernel(geometry, weight: weight, bias: bias, fusedReLU: true, winogradBackwardData: false, ownWinograd: false)
+            let direct = try ConvolutionKernel(geometry, weight: weight, bias: bias, fusedReLU: true, winogradBackwardData: false, ownKernels: false)
             let x = KernelInput.plain(Tensor.normal(geometry.input, using: &rng))
             let dy = KernelInput.plain(Tensor.normal(geometry.output, using: &rng))
             // Inputs in the kernels' own layouts, as a graph hands them over, so the timed calls reorder nothing.
@@ -114,7 +114,7 @@ struct BenchCommand: ParsableCommand {
             }
             let forwardDifference = difference(try engine.forward(xIn).plain(), try direct.forward(xIn).plain())
             let backwardDifference = difference(try engine.backwardData(dyIn).plain(), try direct.backwardData(dyIn).plain())
-            print("convolution \(geometry.input) * \(geometry.weight), stride \(stride), padding \(pad), ReLU; the engine runs \(engine.runsWinograd ? "our Winograd F(2×2, 3×3)" : "oneDNN's kernels"); median ms over \(calls) calls:")
+            print("convolution \(geometry.input) * \(geometry.weight), stride \(stride), padding \(pad), ReLU; the engine runs \(engine.runsWinograd ? "our Winograd F(2×2, 3×3)" : engine.runsPhaseGradient ? "oneDNN's forward and our phase-split input gradient" : "oneDNN's kernels"); median ms over \(calls) calls:")
             print(String(format: "  forward         engine %8.3f  oneDNN direct %8.3f  ratio %.2f  largest difference %.1e", forward[0], forward[1], forward[0] / forward[1], forwardDifference))
             print(String(format: "  input gradient  engine %8.3f  oneDNN direct %8.3f  ratio %.2f  largest difference %.1e", backward[0], backward[1], backward[0] / backward[1], backwardDifference))
         }

@@ -117,9 +117,9 @@ import Testing
         let masked = Tensor(shape: dy.shape, data: zip(dy.data, y.plain().data).map { $1 > 0 ? $0 : 0 })   // the ReLU's own mask
         let dx = try kernel.backwardData(kernel.preActivationGradient(.plain(dy), output: .laidOut(y))).plain()
         #expect(relativeError(dx, referenceGradient(masked, w)) < 1e-6)
-        // `ownWinograd: false` keeps oneDNN's direct kernels (the peer `mirage bench conv` times), on inputs laid out
+        // `ownKernels: false` keeps oneDNN's direct kernels (the peer `mirage bench conv` times), on inputs laid out
         // as the kernel reads them.
-        let direct = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: true, ownWinograd: false)
+        let direct = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: true, ownKernels: false)
         #expect(!direct.runsWinograd)
         let laidOutInput = try direct.laidOut(.plain(x), gradient: false)
         #expect(laidOutInput.plain().data == x.data)
