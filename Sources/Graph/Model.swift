@@ -185,6 +185,8 @@ public final class Encoder {
             return initial.count - 1
         }
         var steps: [Step] = []
+        let declared = model.graph.valueInfo.merging((model.graph.inputs + model.graph.outputs).map { ($0.name, $0) }) { kept, _ in kept }
+        let nodes = fusing ? try GatherHoisting.apply(nodes, keeping: Set(outputs), constants: model.constants, declared: declared) : nodes
         let fused = fusing ? try Fusion.all(nodes, keeping: Set(outputs)) { model.constants[$0]?.shape } : [:]
         let absorbed = Set(fused.values.flatMap(\.absorbed))
         for (k, original) in nodes.enumerated() where !absorbed.contains(k) {

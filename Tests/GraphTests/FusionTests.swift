@@ -236,7 +236,7 @@ import Testing
 }
 
 /// Random constant weights for the test graphs, by name.
-private final class Weights {
+final class Weights {
     var values: [String: TensorValue] = [:]
     /// Adds a weight of `shape`, uniform in ±0.5 from `seed`, and returns its name.
     func callAsFunction(_ name: String, _ shape: [Int], _ seed: UInt64) -> String {
@@ -245,4 +245,4 @@ private final class Weights {
     }
 }
 
-private func largestDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0 }
+func largestDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0 }
