@@ -102,8 +102,8 @@ import Testing
     }
 
     /// Through `ConvolutionKernel`, as the Conv operator uses it: a fused ReLU, plain input, laid-out
-    /// gradient; on AVX2 machines the kernel runs Winograd, elsewhere the direct convolution, and both
-    /// must give the double-precision results.
+    /// gradient; on AVX2 machines the kernel runs our Winograd both ways, elsewhere the direct forward and
+    /// oneDNN's Winograd input gradient, and each must give the double-precision results to its rounding.
     @Test func convolutionKernelRunsItWhereItSuits() throws {
         let geometry = ConvolutionGeometry(input: [2, 64, 16, 16], weight: [64, 64, 3, 3], groups: 1, strides: [1, 1], dilations: [1, 1],
                                            padsBegin: [1, 1], padsEnd: [1, 1])
@@ -116,10 +116,13 @@ import Testing
         let dy = random(geometry.output, seed: 34)
         let masked = Tensor(shape: dy.shape, data: zip(dy.data, y.plain().data).map { $1 > 0 ? $0 : 0 })   // the ReLU's own mask
         let dx = try kernel.backwardData(kernel.preActivationGradient(.plain(dy), output: .laidOut(y))).plain()
-        #expect(relativeError(dx, referenceGradient(masked, w)) < 1e-6)
-        // `ownKernels: false` keeps oneDNN's direct kernels (the peer `mirage bench conv` times), on inputs laid out
-        // as the kernel reads them.
-        let direct = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: true, ownKernels: false)
+        // Our F(2×2, 3×3) multiplies by 0, ±1 and ±½ only; where it does not run (AVX-512), the input gradient is
+        // oneDNN's Winograd F(4×4, 3×3), whose transforms round: a few 1e-6 (2.0e-6 here on an AVX-512 machine).
+        #expect(kernel.runsWinograd || geometry.suitsWinograd)
+        #expect(relativeError(dx, referenceGradient(masked, w)) < (kernel.runsWinograd ? 1e-6 : 1e-5))
+        // `ownKernels: false` and no Winograd input gradient keep oneDNN's direct kernels (the peer `mirage bench
+        // conv` times), on inputs laid out as the kernel reads them.
+        let direct = try ConvolutionKernel(geometry, weight: w, bias: bias, fusedReLU: true, winogradBackwardData: false, ownKernels: false)
         #expect(!direct.runsWinograd)
         let laidOutInput = try direct.laidOut(.plain(x), gradient: false)
         #expect(laidOutInput.plain().data == x.data)
